@@ -1,0 +1,4 @@
+//! Layer archives: detecting compression and unpacking tar streams safely.
+
+pub mod decompress;
+pub mod unpack;
