@@ -1,9 +1,20 @@
 //! strata: a daemonless, Docker-compatible container image tool.
 //!
 //! The binary in `main.rs` is a thin shell over this library. Modules follow the data
-//! flow: references name images, `layer` turns archives into directories, `image`
-//! holds the OCI types strata writes, `commands` implements each verb, `output` formats
-//! what users see.
+//! flow: `reference` names images, `layer` turns archives into directories, `ingest`
+//! streams a layer from its source into the store, `image` holds the formats strata
+//! writes, `commands` implements each verb, `output` formats what users see, `userns`
+//! runs an ordinary user's file work inside a user namespace.
 
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod image;
+pub mod ingest;
 pub mod layer;
+pub mod output;
 pub mod reference;
+pub mod resolve;
+pub mod userns;
+
+pub use cli::SilentExit;

@@ -43,10 +43,7 @@ impl BlobWriter {
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let out = self.out.take().expect("blob writer used after commit");
         let (buf, digest, size) = out.finish();
-        let file = buf
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .at(&self.tmp)?;
+        let file = buf.into_inner().map_err(|e| e.into_error()).at(&self.tmp)?;
         if let Some(exp) = expected {
             if *exp != digest {
                 return Err(StoreError::DigestMismatch {
@@ -66,10 +63,16 @@ impl BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.as_mut().expect("blob writer used after commit").write(buf)
+        self.out
+            .as_mut()
+            .expect("blob writer used after commit")
+            .write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.out.as_mut().expect("blob writer used after commit").flush()
+        self.out
+            .as_mut()
+            .expect("blob writer used after commit")
+            .flush()
     }
 }
 

@@ -18,7 +18,11 @@ impl Digest {
         let hex = s
             .strip_prefix("sha256:")
             .ok_or_else(|| StoreError::InvalidDigest(s.to_string()))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(StoreError::InvalidDigest(s.to_string()));
         }
         Ok(Digest(s.to_string()))
@@ -115,7 +119,11 @@ impl<W> Sha256Writer<W> {
 
     /// Ends hashing; returns the inner value, the digest and the byte count.
     pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest::from_sha256(&self.hasher.finalize()), self.count)
+        (
+            self.inner,
+            Digest::from_sha256(&self.hasher.finalize()),
+            self.count,
+        )
     }
 
     /// The inner value.
@@ -169,6 +177,9 @@ mod tests {
         let a = Digest::of(b"a");
         let b = Digest::of(b"b");
         assert_eq!(chain_id(None, &a), a);
-        assert_eq!(chain_id(Some(&a), &b), Digest::of(format!("{a} {b}").as_bytes()));
+        assert_eq!(
+            chain_id(Some(&a), &b),
+            Digest::of(format!("{a} {b}").as_bytes())
+        );
     }
 }

@@ -28,7 +28,9 @@ pub enum StoreError {
         actual: String,
     },
     /// A store written by another layout version.
-    #[error("{path}: store layout version {found:?} is not supported (this strata writes {expected:?})")]
+    #[error(
+        "{path}: store layout version {found:?} is not supported (this strata writes {expected:?})"
+    )]
     Version {
         /// The version file.
         path: PathBuf,

@@ -169,7 +169,9 @@ impl Store {
     pub fn db(&self) -> Result<Db> {
         let path = self.root.join("db.json");
         match fs::read(&path) {
-            Ok(data) => serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source }),
+            Ok(data) => {
+                serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Db::default()),
             Err(e) => Err(e).at(path),
         }
@@ -207,14 +209,24 @@ impl Store {
 
     /// Commits a transaction: its blobs and layers become visible together with the
     /// metadata change `f` makes, or not at all.
-    pub fn commit<T>(&self, txn: Txn, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<(T, RemovedImage)> {
+    pub fn commit<T>(
+        &self,
+        txn: Txn,
+        f: impl FnOnce(&mut Db) -> Result<T>,
+    ) -> Result<(T, RemovedImage)> {
         self.apply(Some(txn), f)
     }
 
-    fn apply<T>(&self, txn: Option<Txn>, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<(T, RemovedImage)> {
+    fn apply<T>(
+        &self,
+        txn: Option<Txn>,
+        f: impl FnOnce(&mut Db) -> Result<T>,
+    ) -> Result<(T, RemovedImage)> {
         let _lock = self.lock()?;
         let mut db = self.db()?;
         let before_layers: BTreeSet<Digest> = db.layers.keys().cloned().collect();
+        let before_sizes: std::collections::BTreeMap<Digest, u64> =
+            db.layers.iter().map(|(k, v)| (k.clone(), v.size)).collect();
         let before_blobs = db.referenced_blobs();
 
         let mut new_layers = Vec::new();
@@ -259,12 +271,19 @@ impl Store {
                 .map(|l| l.chain_id.clone())
                 .chain(garbage_layers.iter().cloned())
                 .collect(),
-            blobs: new_blobs.iter().chain(garbage_blobs.iter()).cloned().collect(),
+            blobs: new_blobs
+                .iter()
+                .chain(garbage_blobs.iter())
+                .cloned()
+                .collect(),
         };
         let journal_path = self.root.join("journal.json");
         let touches_disk = !journal.layers.is_empty() || !journal.blobs.is_empty();
         if touches_disk {
-            write_file_atomic(&journal_path, &serde_json::to_vec(&journal).expect("journal serialises"))?;
+            write_file_atomic(
+                &journal_path,
+                &serde_json::to_vec(&journal).expect("journal serialises"),
+            )?;
         }
 
         if let Some(txn) = &txn {
@@ -286,8 +305,9 @@ impl Store {
 
         let mut removed = RemovedImage::default();
         for g in &garbage_layers {
-            if let Some(rec) = before_layers.contains(g).then(|| g) {
-                removed.layers.push(rec.clone());
+            if let Some(size) = before_sizes.get(g) {
+                removed.layers.push(g.clone());
+                removed.reclaimed += size;
             }
         }
         self.write_db(&db)?;
@@ -384,7 +404,11 @@ impl Txn {
     }
 
     /// Records a blob written with `blob_writer`.
-    pub fn finish_blob(&mut self, w: BlobWriter, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub fn finish_blob(
+        &mut self,
+        w: BlobWriter,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64)> {
         let (d, n) = w.commit(expected)?;
         if !self.blobs.contains(&d) {
             self.blobs.push(d.clone());
@@ -400,7 +424,11 @@ impl Txn {
     }
 
     /// Adds a blob by streaming `r` into it.
-    pub fn copy_blob(&mut self, r: &mut impl Read, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub fn copy_blob(
+        &mut self,
+        r: &mut impl Read,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64)> {
         let mut w = self.blob_writer()?;
         std::io::copy(r, &mut w).at(self.staging.path())?;
         self.finish_blob(w, expected)

@@ -1,0 +1,162 @@
+//! The command line: clap definitions, dispatch, and how errors are shown.
+
+use crate::commands::{history, images, import, inspect, prune, rmi, system, tag};
+use crate::context::{store_root, Ctx};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// strata: a daemonless, Docker-compatible container image tool.
+#[derive(Parser, Debug)]
+#[command(name = "strata", version, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Root directory of the image store (default /var/lib/strata for root,
+    /// $XDG_DATA_HOME/strata otherwise; also STRATA_ROOT).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(import::ImportArgs),
+    /// List images.
+    Images(images::ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(tag::TagArgs),
+    /// Remove one or more images.
+    Rmi(rmi::RmiArgs),
+    /// Return low-level information on images.
+    Inspect(inspect::InspectArgs),
+    /// Show the history of an image.
+    History(history::HistoryArgs),
+    /// Manage images.
+    Image {
+        /// The image command.
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Manage strata.
+    System {
+        /// The system command.
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
+    /// Show the strata version information.
+    Version,
+    /// Display system-wide information.
+    Info,
+}
+
+/// `strata image …`.
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(images::ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(import::ImportArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(tag::TagArgs),
+    /// Remove one or more images.
+    #[command(visible_alias = "remove")]
+    Rm(rmi::RmiArgs),
+    /// Display detailed information on one or more images.
+    Inspect(inspect::InspectArgs),
+    /// Show the history of an image.
+    History(history::HistoryArgs),
+    /// Remove unused images.
+    Prune(prune::PruneArgs),
+}
+
+/// `strata system …`.
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show strata disk usage.
+    Df(system::DfArgs),
+    /// Display system-wide information.
+    Info,
+}
+
+impl Command {
+    /// Whether the command writes or deletes layer files, and so must run inside the
+    /// user namespace when strata runs as an ordinary user.
+    fn changes_layers(&self) -> bool {
+        matches!(
+            self,
+            Command::Import(_)
+                | Command::Rmi(_)
+                | Command::Image {
+                    command: ImageCommand::Import(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_)
+                }
+        )
+    }
+}
+
+/// An error already reported to the user; only the exit code is left.
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct SilentExit(pub i32);
+
+/// Runs strata with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    if crate::userns::in_child() {
+        if let Err(e) = crate::userns::enter_as_child() {
+            eprintln!("Error: {e:#}");
+            return 125;
+        }
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 125,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(SilentExit(code)) = e.downcast_ref::<SilentExit>() {
+                return *code;
+            }
+            eprintln!("Error: {}", one_line(&format!("{e:#}")));
+            1
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(": ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let root = store_root(cli.root.clone())?;
+    if cli.command.changes_layers() && !nix::unistd::getuid().is_root() && !crate::userns::in_child() {
+        std::fs::create_dir_all(&root).ok();
+        let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
+        return if code == 0 { Ok(()) } else { Err(SilentExit(code).into()) };
+    }
+    if let Command::Version = cli.command {
+        return system::version(&root);
+    }
+    let ctx = Ctx::open(&root)?;
+    match &cli.command {
+        Command::Import(a) | Command::Image { command: ImageCommand::Import(a) } => import::run(&ctx, a),
+        Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&ctx, a),
+        Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&ctx, a),
+        Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&ctx, a),
+        Command::Inspect(a) | Command::Image { command: ImageCommand::Inspect(a) } => inspect::run(&ctx, a),
+        Command::History(a) | Command::Image { command: ImageCommand::History(a) } => history::run(&ctx, a),
+        Command::Image { command: ImageCommand::Prune(a) } => prune::run(&ctx, a),
+        Command::System { command: SystemCommand::Df(a) } => system::df(&ctx, a),
+        Command::Info | Command::System { command: SystemCommand::Info } => system::info(&ctx),
+        Command::Version => unreachable!("handled above"),
+    }
+}

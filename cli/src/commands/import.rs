@@ -1,0 +1,142 @@
+//! `strata import FILE|-|URL [REPOSITORY[:TAG]]`: a root filesystem tarball becomes a
+//! one-layer image.
+
+use super::{now_rfc3339, now_unix};
+use crate::context::Ctx;
+use crate::image::changes::apply_change;
+use crate::image::config::host_arch;
+use crate::image::manifest::{manifest_bytes, oci_manifest};
+use crate::image::{ContainerConfig, History, ImageConfig, RootFs};
+use crate::ingest::ingest_layer;
+use crate::reference::Reference;
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Read;
+use store_layout::{chain_id, Digest, ImageRecord, LayerRecord};
+
+/// Arguments of `import`.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The tarball: a file, `-` for standard input, or an http(s) URL.
+    pub source: String,
+    /// Name for the new image.
+    pub reference: Option<String>,
+    /// Apply a Dockerfile instruction to the image's config.
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Set a commit message for the imported image.
+    #[arg(short = 'm', long = "message")]
+    pub message: Option<String>,
+    /// Set platform (only the host's platform's os/arch is meaningful).
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// Runs `import`.
+pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
+    let target = match &args.reference {
+        Some(r) => {
+            let parsed = Reference::parse(r).map_err(|e| anyhow!("{e}"))?;
+            if parsed.digest().is_some() {
+                bail!("refusing to create a tag with a digest reference");
+            }
+            Some(parsed.with_default_tag().full_string())
+        }
+        None => None,
+    };
+    let mut container = ContainerConfig::default();
+    for c in &args.change {
+        apply_change(&mut container, c).map_err(|e| anyhow!("invalid change {c:?}: {e}"))?;
+    }
+    let (os, arch, variant) = platform(args.platform.as_deref())?;
+
+    let input: Box<dyn Read + Send> = if args.source == "-" {
+        Box::new(std::io::stdin())
+    } else if args.source.starts_with("http://") || args.source.starts_with("https://") {
+        let resp = ureq::get(&args.source)
+            .call()
+            .map_err(|e| anyhow!("cannot download {}: {e}", args.source))?;
+        Box::new(resp.into_reader())
+    } else {
+        let f = std::fs::File::open(&args.source).with_context(|| format!("cannot open {}", args.source))?;
+        Box::new(f)
+    };
+
+    let mut txn = ctx.store.begin()?;
+    let layer = ingest_layer(&mut txn, input, &|_| {}).with_context(|| format!("cannot import {}", args.source))?;
+    let chain = chain_id(None, &layer.diff_id);
+    txn.add_layer(
+        layer.index,
+        chain.clone(),
+        LayerRecord {
+            diff_id: layer.diff_id.clone(),
+            parent: None,
+            size: layer.stats.size,
+            blob: Some(layer.blob.clone()),
+        },
+    );
+
+    let created = now_rfc3339();
+    let comment = args
+        .message
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("Imported from {}", args.source));
+    let mut config = ImageConfig {
+        created: Some(created.clone()),
+        architecture: arch,
+        os,
+        variant,
+        config: Some(container),
+        rootfs: RootFs {
+            typ: "layers".into(),
+            diff_ids: vec![layer.diff_id.to_string()],
+        },
+        history: vec![History {
+            created: Some(created.clone()),
+            comment: Some(comment),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    if let Some(m) = args.message.as_ref().filter(|m| !m.is_empty()) {
+        config.extra.insert("comment".into(), serde_json::Value::String(m.clone()));
+    }
+    let config_bytes = config.to_bytes();
+    let id = txn.put_blob(&config_bytes)?;
+    let manifest = manifest_bytes(&oci_manifest(&id, config_bytes.len() as u64, &[layer.blob.clone()]));
+    let manifest_digest = txn.put_blob(&manifest)?;
+    let record = ImageRecord {
+        manifest: manifest_digest,
+        layers: vec![chain],
+        created: Some(created),
+        size: layer.stats.size,
+        repo_digests: Vec::new(),
+        labels: config.labels(),
+        parent: None,
+        added: now_unix(),
+    };
+    let image_id: Digest = id.clone();
+    ctx.store.commit(txn, move |db| {
+        db.images.entry(image_id.clone()).or_insert(record);
+        if let Some(t) = target {
+            db.tags.insert(t, image_id);
+        }
+        Ok(())
+    })?;
+    super::out(id.as_str())
+}
+
+/// Parses `--platform os/arch[/variant]`, defaulting to the host's.
+pub fn platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {
+    let Some(p) = p else {
+        return Ok(("linux".into(), host_arch().into(), None));
+    };
+    let mut parts = p.split('/');
+    let os = parts.next().unwrap_or_default().to_ascii_lowercase();
+    let arch = parts.next().map(|a| a.to_ascii_lowercase()).unwrap_or_else(|| host_arch().into());
+    let variant = parts.next().map(str::to_string);
+    if os.is_empty() || parts.next().is_some() {
+        bail!("invalid platform {p:?}: expected os/arch[/variant]");
+    }
+    Ok((os, arch, variant))
+}

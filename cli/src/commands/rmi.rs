@@ -1,0 +1,127 @@
+//! `strata rmi [-f] [--no-prune] IMAGE...`: untag and delete images, as docker does.
+
+use crate::context::Ctx;
+use crate::reference::familiar;
+use crate::resolve::{resolve, Matched};
+use anyhow::Result;
+use std::collections::BTreeSet;
+use store_layout::{Db, Digest, StoreError};
+
+/// Arguments of `rmi`.
+#[derive(clap::Args, Debug)]
+pub struct RmiArgs {
+    /// Images to remove.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Force removal of the image.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents.
+    #[arg(long)]
+    pub no_prune: bool,
+}
+
+/// What removing one argument did, in the order docker prints it.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `Untagged:` lines (familiar references).
+    pub untagged: Vec<String>,
+    /// Image IDs deleted.
+    pub deleted: Vec<Digest>,
+}
+
+/// Untags or deletes what `arg` names in `db`. The caller's commit removes the layers
+/// and blobs that nothing uses any more.
+pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result<Outcome, String> {
+    let (id, matched) = resolve(db, arg).map_err(|e| e.to_string())?;
+    let mut out = Outcome::default();
+    let has_children = |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
+    match matched {
+        Matched::Tag(full) => {
+            db.tags.remove(&full);
+            out.untagged.push(familiar(&full));
+        }
+        Matched::RepoDigest(rd) => {
+            if let Some(img) = db.images.get_mut(&id) {
+                img.repo_digests.retain(|x| *x != rd);
+            }
+            out.untagged.push(familiar(&rd));
+        }
+        Matched::Id => {
+            let tags: Vec<String> = db.tags_of(&id).iter().map(|s| s.to_string()).collect();
+            let repos: BTreeSet<&str> = tags.iter().map(|t| t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r)).collect();
+            if repos.len() > 1 && !force {
+                return Err(format!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    id.short()
+                ));
+            }
+            if has_children(db, &id) {
+                return Err(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    id.short()
+                ));
+            }
+            for t in tags {
+                db.tags.remove(&t);
+                out.untagged.push(familiar(&t));
+            }
+            if let Some(img) = db.images.get(&id) {
+                for rd in &img.repo_digests {
+                    out.untagged.push(familiar(rd));
+                }
+            }
+        }
+    }
+    // Delete the image once nothing names it, then its untagged parents.
+    let mut cur = Some(id);
+    while let Some(id) = cur.take() {
+        if !db.tags_of(&id).is_empty() || has_children(db, &id) {
+            break;
+        }
+        if let Some(img) = db.images.get(&id) {
+            if !img.repo_digests.is_empty() && !out.deleted.is_empty() {
+                break;
+            }
+        }
+        let Some(img) = db.images.remove(&id) else { break };
+        out.deleted.push(id);
+        if !no_prune {
+            cur = img.parent;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `rmi`.
+pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
+    let mut failed = false;
+    for arg in &args.images {
+        let result = ctx.store.update(|db| Ok::<_, StoreError>(remove_one(db, arg, args.force, args.no_prune)));
+        match result {
+            Ok((Ok(outcome), removed)) => {
+                for u in &outcome.untagged {
+                    super::out(&format!("Untagged: {u}"))?;
+                }
+                for d in &outcome.deleted {
+                    super::out(&format!("Deleted: {d}"))?;
+                }
+                for l in &removed.layers {
+                    super::out(&format!("Deleted: {l}"))?;
+                }
+            }
+            Ok((Err(msg), _)) => {
+                eprintln!("Error: {msg}");
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(crate::SilentExit(1).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! `strata system df`, `strata version`, `strata info`.
+
+use super::table::render;
+use crate::context::Ctx;
+use crate::output::human_size;
+use crate::reference::familiar;
+use anyhow::Result;
+use serde_json::json;
+use std::collections::BTreeMap;
+use store_layout::Digest;
+
+/// Arguments of `system df`.
+#[derive(clap::Args, Debug)]
+pub struct DfArgs {
+    /// Show detailed information on space usage.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Format output using a custom template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+const DEFAULT: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+const VERBOSE: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}";
+
+/// Runs `system df`. Layers used by several images are counted once in the total; each
+/// image's shared size is what it shares with any other image, its unique size the rest.
+pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
+    let db = ctx.store.db()?;
+    let mut users: BTreeMap<&Digest, usize> = BTreeMap::new();
+    for img in db.images.values() {
+        for l in img.layers.iter().collect::<std::collections::BTreeSet<_>>() {
+            *users.entry(l).or_default() += 1;
+        }
+    }
+    let layer_size = |c: &Digest| db.layers.get(c).map_or(0, |l| l.size);
+    let total: u64 = users.keys().map(|c| layer_size(c)).sum();
+    if args.verbose {
+        super::out("Images space usage:\n")?;
+        let now = super::now_unix();
+        let mut rows = Vec::new();
+        for (id, img) in &db.images {
+            let shared: u64 = img.layers.iter().filter(|l| users[l] > 1).map(|l| layer_size(l)).sum();
+            let tags = db.tags_of(id);
+            let (repo, tag) = tags
+                .first()
+                .and_then(|t| crate::reference::Reference::parse(t).ok())
+                .map(|r| (r.familiar_name(), r.tag().unwrap_or("<none>").to_string()))
+                .unwrap_or(("<none>".into(), "<none>".into()));
+            let created = img.created.as_deref().and_then(crate::output::parse_rfc3339).unwrap_or(img.added);
+            rows.push(json!({
+                "Repository": repo, "Tag": tag, "ID": id.short(),
+                "CreatedSince": crate::output::human_ago(created, now),
+                "Size": human_size(img.size), "SharedSize": human_size(shared),
+                "UniqueSize": human_size(img.size - shared), "Containers": 0,
+            }));
+        }
+        for line in render(args.format.as_deref(), VERBOSE, &rows)? {
+            super::out(&line)?;
+        }
+        let _ = familiar;
+        return Ok(());
+    }
+    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let rows = vec![
+        json!({"Type": "Images", "TotalCount": db.images.len(), "Active": 0, "Size": human_size(total),
+               "Reclaimable": format!("{} ({}%)", human_size(total), pct(total, total))}),
+        json!({"Type": "Containers", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+    ];
+    for line in render(args.format.as_deref(), DEFAULT, &rows)? {
+        super::out(&line)?;
+    }
+    Ok(())
+}
+
+/// Runs `version`.
+pub fn version(root: &std::path::Path) -> Result<()> {
+    let text = format!(
+        "Client:\n Version:           {}\n Rust target:       {}-linux\n OS/Arch:           linux/{}\n Store layout:      {}\n Store root:        {}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        crate::image::config::host_arch(),
+        store_layout::LAYOUT_VERSION,
+        root.display()
+    );
+    super::out(&text)
+}
+
+/// Runs `info`.
+pub fn info(ctx: &Ctx) -> Result<()> {
+    let db = ctx.store.db()?;
+    let uname = nix::sys::utsname::uname()?;
+    let rootless = crate::userns::is_rootless() || !nix::unistd::getuid().is_root();
+    let text = format!(
+        "Client:\n Version:    {}\n\nStore:\n Images: {}\n Tags: {}\n Layers: {}\n Storage Driver: overlay\n Root Dir: {}\n Layout: {}\n Rootless: {}\n Kernel Version: {}\n Operating System: {}\n Architecture: {}",
+        env!("CARGO_PKG_VERSION"),
+        db.images.len(),
+        db.tags.len(),
+        db.layers.len(),
+        ctx.store.root().display(),
+        store_layout::LAYOUT_VERSION,
+        rootless,
+        uname.release().to_string_lossy(),
+        uname.sysname().to_string_lossy(),
+        std::env::consts::ARCH,
+    );
+    super::out(&text)
+}

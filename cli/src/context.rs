@@ -1,0 +1,41 @@
+//! What every command starts from: the store root, the open store, and whether files
+//! are owned through a user namespace.
+
+use anyhow::{Context as _, Result};
+use std::path::PathBuf;
+use store_layout::Store;
+
+/// The store root for this user: `--root`, then `STRATA_ROOT`, then `/var/lib/strata`
+/// for root, then `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`.
+pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(r) = flag {
+        return Ok(r);
+    }
+    if let Some(r) = std::env::var_os("STRATA_ROOT").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(r));
+    }
+    if nix::unistd::geteuid().is_root() && !crate::userns::in_child() {
+        return Ok(PathBuf::from("/var/lib/strata"));
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(x).join("strata"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .context("cannot find the store: set HOME, XDG_DATA_HOME or STRATA_ROOT")?;
+    Ok(PathBuf::from(home).join(".local/share/strata"))
+}
+
+/// A command's view of strata: the open store.
+pub struct Ctx {
+    /// The store.
+    pub store: Store,
+}
+
+impl Ctx {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &std::path::Path) -> Result<Ctx> {
+        let store = Store::open(root).with_context(|| format!("cannot open the store at {}", root.display()))?;
+        Ok(Ctx { store })
+    }
+}

@@ -1,0 +1,172 @@
+//! The layer pipeline shared by `import` (and later pull, load and build): one stream
+//! from source to disk.
+//!
+//! The calling thread reads the source and writes it, as it comes, to a new blob; a
+//! second thread decompresses the same bytes, hashes the tar (the DiffID) and unpacks it
+//! into the transaction's staging directory under Landlock. Nothing is visible in the
+//! store until the transaction commits.
+
+use crate::layer::decompress::{decompress, detect, Compression};
+use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
+use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use anyhow::{anyhow, Context, Result};
+use std::io::{self, BufReader, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver};
+use store_layout::{BlobRef, Digest, Sha256Writer, Txn};
+
+const CHUNK: usize = 1 << 20;
+
+/// A layer unpacked into a transaction, not yet committed.
+pub struct Ingested {
+    /// Index of the layer directory in the transaction.
+    pub index: usize,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Digest,
+    /// The blob kept for the layer.
+    pub blob: BlobRef,
+    /// What unpacking found.
+    pub stats: UnpackStats,
+}
+
+/// Unpacks a layer archive (plain tar, or gzip, zstd, xz or bzip2, found by content)
+/// from `input` into a new layer directory of `txn`, and keeps its bytes as a blob:
+/// as they came for tar, gzip and zstd, and decompressed for xz and bzip2, which OCI
+/// has no media type for. `on_bytes` is told how many source bytes were read so far.
+pub fn ingest_layer<R: Read + Send>(txn: &mut Txn, input: R, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<Ingested> {
+    let mut input = input;
+    let mut head = [0u8; 6];
+    let got = read_full(&mut input, &mut head).context("cannot read the archive")?;
+    let magic = &head[..got];
+    let mut src = io::Cursor::new(magic.to_vec()).chain(input);
+    if magic.is_empty() {
+        return Err(anyhow!("the archive is empty"));
+    }
+    let compression = detect(magic);
+    let keep_raw = matches!(compression, Compression::None | Compression::Gzip | Compression::Zstd);
+    let media_type = match compression {
+        Compression::Gzip => LAYER_GZIP,
+        Compression::Zstd => LAYER_ZSTD,
+        _ => LAYER_TAR,
+    };
+    let (index, dir) = txn.layer_dir()?;
+    let mut raw_blob = if keep_raw { Some(txn.blob_writer()?) } else { None };
+    let mut tar_blob = if keep_raw { None } else { Some(txn.blob_writer()?) };
+    let opts = UnpackOptions {
+        landlock: true,
+        preserve_ownership: true,
+        ..Default::default()
+    };
+
+    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(16);
+    let (diff_id, stats) = std::thread::scope(|s| -> Result<(Digest, UnpackStats)> {
+        let tar_blob = &mut tar_blob;
+        let dir = &dir;
+        let worker = s.spawn(move || -> Result<(Digest, UnpackStats)> {
+            let chan = ChannelReader { rx, cur: Vec::new(), pos: 0 };
+            let (_, plain) = decompress(BufReader::with_capacity(CHUNK, chan)).context("cannot decompress the archive")?;
+            let mut hashed = Sha256Writer::new(Tee { inner: plain, copy: tar_blob.as_mut() });
+            let stats = unpack(&mut hashed, dir, &opts)?;
+            io::copy(&mut hashed, &mut io::sink()).context("cannot read the archive to its end")?;
+            let (_, diff_id, _) = hashed.finish();
+            Ok((diff_id, stats))
+        });
+        let mut total = 0u64;
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match read_full(&mut src, &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+                    drop(tx);
+                    let _ = worker.join();
+                    return Err(anyhow!(e).context("cannot read the archive"));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            if let Some(b) = raw_blob.as_mut() {
+                b.write_all(&buf).context("cannot store the layer")?;
+            }
+            total += n as u64;
+            on_bytes(total);
+            if tx.send(Ok(buf)).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        worker.join().map_err(|_| anyhow!("the unpacking thread panicked"))?
+    })?;
+
+    let (digest, size) = match (raw_blob, tar_blob) {
+        (Some(b), _) => txn.finish_blob(b, None)?,
+        (None, Some(b)) => txn.finish_blob(b, Some(&diff_id))?,
+        (None, None) => unreachable!("one blob writer is always made"),
+    };
+    Ok(Ingested {
+        index,
+        diff_id,
+        blob: BlobRef {
+            digest,
+            media_type: media_type.to_string(),
+            size,
+        },
+        stats,
+    })
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the chunks another thread sends.
+struct ChannelReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A reader that copies what it reads into a writer.
+struct Tee<'a, R, W> {
+    inner: R,
+    copy: Option<&'a mut W>,
+}
+
+impl<R: Read, W: Write> Read for Tee<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(w) = self.copy.as_mut() {
+            w.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,153 @@
+//! Running as an ordinary user: re-executing strata inside a user namespace in which the
+//! user is root and the other image uids map onto the user's subordinate range.
+//!
+//! Commands that write or delete layer files (whose owners are image uids) run there;
+//! read-only commands do not pay for it. The parent starts the child, the child unshares
+//! its user namespace first thing (while it is still single-threaded) and says so on a
+//! pipe, the parent writes the maps with `newuidmap`/`newgidmap` (or a single-uid map
+//! when the user has no subordinate range), and tells the child to go on.
+
+use anyhow::{bail, Context, Result};
+use nix::unistd::{getgid, getuid, Gid, Pid, Uid, User};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+const ENV_CHILD: &str = "_STRATA_USERNS_CHILD";
+
+/// Whether this process is the re-executed child running inside the user namespace.
+pub fn in_child() -> bool {
+    std::env::var_os(ENV_CHILD).is_some()
+}
+
+/// Whether files are owned for real (root on the host) or through a user namespace.
+pub fn is_rootless() -> bool {
+    in_child() || !getuid().is_root()
+}
+
+/// In the child: enter the user namespace and wait until the parent has mapped it.
+/// Must run before any thread is started.
+pub fn enter_as_child() -> Result<()> {
+    let spec = std::env::var(ENV_CHILD).unwrap_or_default();
+    let (ready, go) = spec
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
+        .context("malformed user namespace hand-over")?;
+    // SAFETY: the parent passed these two pipe ends to us and nothing else owns them.
+    let (mut ready, mut go) = unsafe {
+        (
+            fs::File::from(OwnedFd::from_raw_fd(ready)),
+            fs::File::from(OwnedFd::from_raw_fd(go)),
+        )
+    };
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("cannot create a user namespace")?;
+    ready.write_all(b"1")?;
+    drop(ready);
+    let mut b = [0u8; 1];
+    if go.read(&mut b)? != 1 || b[0] != b'1' {
+        bail!("the user namespace could not be set up");
+    }
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).context("setresgid in the user namespace")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).context("setresuid in the user namespace")?;
+    Ok(())
+}
+
+/// In the parent: runs this same command again inside a new user namespace, with the
+/// store root fixed in the environment, and returns its exit code.
+pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
+    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
+    let (go_r, go_w) = nix::unistd::pipe().context("pipe")?;
+    let exe = fs::read_link("/proc/self/exe").context("cannot find the strata executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
+        .env(ENV_CHILD, "3,4")
+        .env("STRATA_ROOT", store_root);
+    let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(rw, 3) < 0 || libc::dup2(gr, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("cannot start strata in a user namespace")?;
+    drop(ready_w);
+    drop(go_r);
+    let mut ready = fs::File::from(ready_r);
+    let mut go = fs::File::from(go_w);
+    let mut b = [0u8; 1];
+    let mapped = match ready.read(&mut b) {
+        Ok(1) => write_maps(Pid::from_raw(child.id() as i32)),
+        _ => Err(anyhow::anyhow!("the child exited before entering its user namespace")),
+    };
+    if let Err(e) = &mapped {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(anyhow::anyhow!("{e:#}"));
+    }
+    go.write_all(b"1")?;
+    drop(go);
+    // Ignore terminal signals here: the child gets them too, and we wait for its status.
+    // SAFETY: setting the disposition of SIGINT/SIGTERM/SIGQUIT to ignore.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    let status = child.wait()?;
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// A subordinate id range from /etc/subuid or /etc/subgid.
+fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
+    let text = fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+        if who == name || who == id.to_string() {
+            Some((start.parse().ok()?, count.parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+fn write_maps(pid: Pid) -> Result<()> {
+    let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
+    let name = User::from_uid(getuid()).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let subuid = sub_range("/etc/subuid", &name, uid);
+    let subgid = sub_range("/etc/subgid", &name, uid);
+    if let (Some((us, uc)), Some((gs, gc))) = (subuid, subgid) {
+        if run_map("newuidmap", pid, uid, us, uc).is_ok() && run_map("newgidmap", pid, gid, gs, gc).is_ok() {
+            return Ok(());
+        }
+    }
+    // No subordinate range (or no newuidmap): map just the user to root.
+    let proc = format!("/proc/{pid}");
+    fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n")).context("cannot write the uid map")?;
+    fs::write(format!("{proc}/setgroups"), "deny").context("cannot write setgroups")?;
+    fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n")).context("cannot write the gid map")?;
+    Ok(())
+}
+
+fn run_map(tool: &str, pid: Pid, own: u32, start: u32, count: u32) -> Result<()> {
+    let out = Command::new(tool)
+        .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into(), start.to_string(), count.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {tool}"))?;
+    if !out.status.success() {
+        bail!("{tool}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
