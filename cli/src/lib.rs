@@ -6,4 +6,5 @@
 //! what users see.
 
 pub mod layer;
+pub mod output;
 pub mod reference;
