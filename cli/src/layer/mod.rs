@@ -2,3 +2,5 @@
 
 pub mod decompress;
 pub mod unpack;
+
+mod sys;
