@@ -1,1 +1,15 @@
-//! Integration tests.
+//! Integration tests: they drive the real `strata` binary (`$STRATA_BIN`, else
+//! `target/debug/strata`) in a private store per test; see the `strata_tests` library for
+//! the harness and the fixture builders.
+
+mod crash;
+mod errors;
+mod history;
+mod hostile;
+mod images;
+mod import;
+mod inspect;
+mod prune;
+mod rmi;
+mod system;
+mod tag;

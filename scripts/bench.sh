@@ -1,0 +1,114 @@
+#!/bin/bash
+# Side-by-side benchmarks (`make bench`, as root): strata against docker and podman on the
+# same machine, all stores on one tmpfs, using the peers of shared/bench (peers-up.sh).
+#   1. import of $BENCH/deb.tar.gz (a minimal Debian made by debootstrap)
+#   2. `images` with 300 tags of one image
+# hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
+# with a note; the script fails only if strata (or the setup it needs) fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+section() { printf '\n==================== %s ====================\n' "$*"; }
+note() { printf 'note: %s\n' "$*" >&2; }
+
+SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+PEERS="$SHARED/bench"
+[ -d "$PEERS" ] || { echo "no bench scripts in $PEERS (set SHARED=/path/to/shared)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (peers-up.sh starts dockerd and mounts a tmpfs)" >&2; exit 1; }
+TAGS=${TAGS:-300}
+HF=(hyperfine -w 1 -r 5 --style basic)
+
+section "build strata (release)"
+cargo build --release -p strata
+target=$(cargo metadata --format-version 1 --no-deps |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+STRATA="$target/release/strata"
+[ -x "$STRATA" ] || { echo "no $STRATA" >&2; exit 1; }
+
+section "peers (shared/bench/peers-up.sh)"
+bash "$PEERS/peers-up.sh" || note "peers-up.sh failed; going on with the peers that work"
+# shellcheck disable=SC1091
+source "${BENCH:-/tmp/strata-bench}/peers.env"
+command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
+have_docker=0; have_podman=0
+if $D info >/dev/null 2>&1; then have_docker=1; else note "docker is not available: skipped"; fi
+if command -v podman >/dev/null 2>&1 && $P info >/dev/null 2>&1; then have_podman=1; else note "podman is not available: skipped"; fi
+
+section "workload: $BENCH/deb.tar.gz"
+if [ ! -f "$BENCH/deb.tar.gz" ] && ((have_podman)); then
+  timeout 900 bash "$PEERS/workloads.sh" || note "workloads.sh failed or timed out"
+fi
+if [ ! -f "$BENCH/deb.tar.gz" ]; then
+  # The deb.tar.gz part of workloads.sh.
+  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1 || true)
+  [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)
+  rm -rf "$BENCH/deb-rootfs"
+  debootstrap --variant=minbase bookworm "$BENCH/deb-rootfs" "$mirror" >"$BENCH/debootstrap.log"
+  tar -C "$BENCH/deb-rootfs" -czf "$BENCH/deb.tar.gz" .
+fi
+ls -l "$BENCH/deb.tar.gz"
+R="$BENCH/results"; mkdir -p "$R"; rm -f "$R"/*.json
+
+section "1. import deb.tar.gz"
+S="$BENCH/strata-import"
+"${HF[@]}" --export-json "$R/import-strata.json" -n strata \
+  --prepare "rm -rf $S; mkdir -p $S" \
+  "STRATA_ROOT=$S $STRATA import $BENCH/deb.tar.gz bench/deb:strata"
+if ((have_docker)); then
+  "${HF[@]}" --export-json "$R/import-docker.json" -n docker \
+    --prepare "$D rmi -f bench/deb:docker >/dev/null 2>&1; true" \
+    "$D import $BENCH/deb.tar.gz bench/deb:docker" || note "docker import failed"
+fi
+if ((have_podman)); then
+  "${HF[@]}" --export-json "$R/import-podman.json" -n podman \
+    --prepare "$P rmi -f localhost/bench/deb:podman >/dev/null 2>&1; true" \
+    "$P import -q $BENCH/deb.tar.gz localhost/bench/deb:podman" || note "podman import failed"
+fi
+
+section "2. images with $TAGS tags"
+S="$BENCH/strata-images"
+rm -rf "$S"; mkdir -p "$S"
+STRATA_ROOT=$S "$STRATA" import "$BENCH/deb.tar.gz" bench/tags:base >/dev/null
+for i in $(seq 1 "$TAGS"); do STRATA_ROOT=$S "$STRATA" tag bench/tags:base "bench/tags:t$i"; done
+"${HF[@]}" --export-json "$R/images-strata.json" -n strata "STRATA_ROOT=$S $STRATA images"
+if ((have_docker)); then
+  if $D import "$BENCH/deb.tar.gz" bench/tags:base >/dev/null; then
+    for i in $(seq 1 "$TAGS"); do $D tag bench/tags:base "bench/tags:t$i"; done
+    "${HF[@]}" --export-json "$R/images-docker.json" -n docker "$D images" || note "docker images failed"
+  else note "docker import failed: images skipped"; fi
+fi
+if ((have_podman)); then
+  if $P import -q "$BENCH/deb.tar.gz" localhost/bench/tags:base >/dev/null; then
+    names=(); for i in $(seq 1 "$TAGS"); do names+=("localhost/bench/tags:t$i"); done
+    $P tag localhost/bench/tags:base "${names[@]}"
+    "${HF[@]}" --export-json "$R/images-podman.json" -n podman "$P images" || note "podman images failed"
+  else note "podman import failed: images skipped"; fi
+fi
+
+section "results (hyperfine means)"
+python3 - "$R" "$TAGS" <<'PY'
+import json, os, sys
+r, tags = sys.argv[1], sys.argv[2]
+def mean(work, tool):
+    p = os.path.join(r, f"{work}-{tool}.json")
+    if not os.path.exists(p):
+        return None
+    res = json.load(open(p))["results"][0]
+    return res["mean"], res["stddev"] or 0.0
+def fmt(m):
+    if m is None: return "—"
+    v, s = m
+    return f"{v*1000:.1f} ± {s*1000:.1f} ms" if v < 1 else f"{v:.2f} ± {s:.2f} s"
+def ratio(a, b):
+    return "—" if a is None or b is None else f"{a[0]/b[0]:.2f}"
+rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images")]
+hdr = ("work", "strata", "docker", "podman", "strata/docker", "strata/podman")
+out = [hdr]
+for label, w in rows:
+    s, d, p = mean(w, "strata"), mean(w, "docker"), mean(w, "podman")
+    out.append((label, fmt(s), fmt(d), fmt(p), ratio(s, d), ratio(s, p)))
+widths = [max(len(row[i]) for row in out) for i in range(len(hdr))]
+for row in out:
+    print("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+print(f"\nJSON: {r}/*.json (ratio < 1 means strata is faster)")
+PY

@@ -1,0 +1,45 @@
+#!/bin/bash
+# End-to-end demo (`make demo`): builds strata in release mode, makes a busybox root
+# filesystem and walks through import, images, tag, inspect, history, system df and rmi
+# in a demo store (STRATA_ROOT, default a fresh /tmp/strata-demo.XXXX).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+
+cargo build --release
+target=$(cargo metadata --format-version 1 --no-deps |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+STRATA="$target/release/strata"
+strata() { "$STRATA" "$@"; }
+
+work=$(mktemp -d /tmp/strata-demo-files.XXXX)
+trap 'rm -rf "$work"' EXIT
+scripts/make-busybox-rootfs.sh "$work/rootfs.tar.gz" >/dev/null
+export STRATA_ROOT=${STRATA_ROOT:-$(mktemp -d /tmp/strata-demo.XXXX)}
+echo "demo store: STRATA_ROOT=$STRATA_ROOT"
+cd "$work"
+
+# Prints a command with a `$ ` prefix, quoted the way one would type it, then runs it.
+run() {
+  local line='$' a
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then line+=" $a"
+    else line+=" '${a//\'/\'\\\'\'}'"; fi
+  done
+  echo
+  echo "$line"
+  "$@"
+}
+
+run strata import -m "busybox rootfs" -c 'CMD ["/bin/sh"]' rootfs.tar.gz demo/busybox:1.0
+run strata images
+run strata tag demo/busybox:1.0 demo/busybox:latest
+run strata images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
+run strata inspect --format '{{.Id}} {{.Config.Cmd}}' demo/busybox:1.0
+run strata history demo/busybox:1.0
+run strata system df
+run strata rmi demo/busybox:latest
+run strata rmi demo/busybox:1.0
+run strata images -a
+echo
+echo "demo finished (store left in $STRATA_ROOT)"

@@ -1,0 +1,112 @@
+#!/bin/bash
+# The one test command (`make test`, and CI through .ci/run). As root it:
+#   1. builds the workspace and runs `cargo test --workspace` as root;
+#   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
+#   3. runs every test executable again as strata-test, with a clean environment.
+# Every step runs even when an earlier one failed; the exit status is non-zero if any did.
+# Not as root, it does step 1 only (and says so).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+TEST_USER=strata-test
+SUB_START=200000
+SUB_COUNT=65536
+
+section() { printf '\n==================== %s ====================\n' "$*"; }
+failed=()
+
+section "cargo build --workspace"
+if ! cargo build --workspace; then
+  failed+=("cargo build")
+fi
+
+section "cargo test --workspace (as $(id -un))"
+if ! cargo test --workspace --no-fail-fast; then
+  failed+=("cargo test as $(id -un)")
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  section "unprivileged run skipped"
+  echo "not root: the run as user $TEST_USER needs root to set up (runuser, useradd)"
+else
+  section "user $TEST_USER"
+  if ! id -u "$TEST_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash --user-group "$TEST_USER"
+  fi
+  home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+  mkdir -p "$home" && chown "$TEST_USER:" "$home"
+  for f in subuid subgid; do
+    touch "/etc/$f"
+    if ! grep -q "^$TEST_USER:" "/etc/$f"; then
+      if [ $f = subuid ]; then opt=--add-subuids; else opt=--add-subgids; fi
+      usermod "$opt" "$SUB_START-$((SUB_START + SUB_COUNT - 1))" "$TEST_USER" 2>/dev/null ||
+        echo "$TEST_USER:$SUB_START:$SUB_COUNT" >>"/etc/$f"
+    fi
+    echo "/etc/$f: $(grep "^$TEST_USER:" "/etc/$f" | tr '\n' ' ')"
+  done
+
+  section "test executables"
+  list=$(mktemp)
+  if ! cargo test --workspace --no-run --message-format=json >"$list.json" 2>"$list.err"; then
+    cat "$list.err" >&2
+    failed+=("cargo test --no-run")
+  fi
+  python3 - "$list.json" >"$list" <<'PY'
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
+        if m["executable"] not in seen:
+            seen.add(m["executable"])
+            print(m["executable"])
+PY
+  target=$(cargo metadata --format-version 1 --no-deps |
+           python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  ci=$(mktemp -d /tmp/strata-ci.XXXX)
+  chmod 755 "$ci"
+  mkdir -p "$ci/bin" "$ci/tmp"
+  chown "$TEST_USER:" "$ci/tmp"
+  chmod 700 "$ci/tmp"
+  for b in strata strata-helper; do
+    if [ -x "$target/debug/$b" ]; then cp "$target/debug/$b" "$ci/bin/"; fi
+  done
+  while read -r exe; do
+    [ -n "$exe" ] && cp "$exe" "$ci/bin/"
+  done <"$list"
+  chmod -R a+rX "$ci/bin"
+  echo "copied to $ci/bin:"; ls "$ci/bin"
+  [ -x "$ci/bin/strata" ] || echo "warning: no strata binary was built" >&2
+
+  section "cargo tests as $TEST_USER"
+  while read -r exe; do
+    [ -n "$exe" ] || continue
+    name=$(basename "$exe")
+    echo
+    echo "---- $name (as $TEST_USER)"
+    (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
+      HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
+      STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" \
+      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} \
+      "$ci/bin/$name")
+    rc=$?
+    if [ $rc -ne 0 ]; then
+      echo "---- $name as $TEST_USER: FAILED (exit $rc)"
+      failed+=("$name as $TEST_USER")
+    fi
+  done <"$list"
+  rm -f "$list" "$list.json" "$list.err"
+  if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
+fi
+
+section "summary"
+if ((${#failed[@]})); then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all test steps passed"
