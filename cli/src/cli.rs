@@ -133,30 +133,66 @@ pub fn main() -> i32 {
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(": ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = store_root(cli.root.clone())?;
-    if cli.command.changes_layers() && !nix::unistd::getuid().is_root() && !crate::userns::in_child() {
+    if cli.command.changes_layers()
+        && !nix::unistd::getuid().is_root()
+        && !crate::userns::in_child()
+    {
         std::fs::create_dir_all(&root).ok();
         let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
-        return if code == 0 { Ok(()) } else { Err(SilentExit(code).into()) };
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(SilentExit(code).into())
+        };
     }
     if let Command::Version = cli.command {
         return system::version(&root);
     }
     let ctx = Ctx::open(&root)?;
     match &cli.command {
-        Command::Import(a) | Command::Image { command: ImageCommand::Import(a) } => import::run(&ctx, a),
-        Command::Images(a) | Command::Image { command: ImageCommand::Ls(a) } => images::run(&ctx, a),
-        Command::Tag(a) | Command::Image { command: ImageCommand::Tag(a) } => tag::run(&ctx, a),
-        Command::Rmi(a) | Command::Image { command: ImageCommand::Rm(a) } => rmi::run(&ctx, a),
-        Command::Inspect(a) | Command::Image { command: ImageCommand::Inspect(a) } => inspect::run(&ctx, a),
-        Command::History(a) | Command::Image { command: ImageCommand::History(a) } => history::run(&ctx, a),
-        Command::Image { command: ImageCommand::Prune(a) } => prune::run(&ctx, a),
-        Command::System { command: SystemCommand::Df(a) } => system::df(&ctx, a),
-        Command::Info | Command::System { command: SystemCommand::Info } => system::info(&ctx),
+        Command::Import(a)
+        | Command::Image {
+            command: ImageCommand::Import(a),
+        } => import::run(&ctx, a),
+        Command::Images(a)
+        | Command::Image {
+            command: ImageCommand::Ls(a),
+        } => images::run(&ctx, a),
+        Command::Tag(a)
+        | Command::Image {
+            command: ImageCommand::Tag(a),
+        } => tag::run(&ctx, a),
+        Command::Rmi(a)
+        | Command::Image {
+            command: ImageCommand::Rm(a),
+        } => rmi::run(&ctx, a),
+        Command::Inspect(a)
+        | Command::Image {
+            command: ImageCommand::Inspect(a),
+        } => inspect::run(&ctx, a),
+        Command::History(a)
+        | Command::Image {
+            command: ImageCommand::History(a),
+        } => history::run(&ctx, a),
+        Command::Image {
+            command: ImageCommand::Prune(a),
+        } => prune::run(&ctx, a),
+        Command::System {
+            command: SystemCommand::Df(a),
+        } => system::df(&ctx, a),
+        Command::Info
+        | Command::System {
+            command: SystemCommand::Info,
+        } => system::info(&ctx),
         Command::Version => unreachable!("handled above"),
     }
 }

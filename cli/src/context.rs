@@ -35,7 +35,8 @@ pub struct Ctx {
 impl Ctx {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &std::path::Path) -> Result<Ctx> {
-        let store = Store::open(root).with_context(|| format!("cannot open the store at {}", root.display()))?;
+        let store = Store::open(root)
+            .with_context(|| format!("cannot open the store at {}", root.display()))?;
         Ok(Ctx { store })
     }
 }

@@ -6,9 +6,9 @@
 //! into the transaction's staging directory under Landlock. Nothing is visible in the
 //! store until the transaction commits.
 
+use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use crate::layer::decompress::{decompress, detect, Compression};
 use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
-use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use anyhow::{anyhow, Context, Result};
 use std::io::{self, BufReader, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -32,7 +32,11 @@ pub struct Ingested {
 /// from `input` into a new layer directory of `txn`, and keeps its bytes as a blob:
 /// as they came for tar, gzip and zstd, and decompressed for xz and bzip2, which OCI
 /// has no media type for. `on_bytes` is told how many source bytes were read so far.
-pub fn ingest_layer<R: Read + Send>(txn: &mut Txn, input: R, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<Ingested> {
+pub fn ingest_layer<R: Read + Send>(
+    txn: &mut Txn,
+    input: R,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Ingested> {
     let mut input = input;
     let mut head = [0u8; 6];
     let got = read_full(&mut input, &mut head).context("cannot read the archive")?;
@@ -42,15 +46,26 @@ pub fn ingest_layer<R: Read + Send>(txn: &mut Txn, input: R, on_bytes: &(dyn Fn(
         return Err(anyhow!("the archive is empty"));
     }
     let compression = detect(magic);
-    let keep_raw = matches!(compression, Compression::None | Compression::Gzip | Compression::Zstd);
+    let keep_raw = matches!(
+        compression,
+        Compression::None | Compression::Gzip | Compression::Zstd
+    );
     let media_type = match compression {
         Compression::Gzip => LAYER_GZIP,
         Compression::Zstd => LAYER_ZSTD,
         _ => LAYER_TAR,
     };
     let (index, dir) = txn.layer_dir()?;
-    let mut raw_blob = if keep_raw { Some(txn.blob_writer()?) } else { None };
-    let mut tar_blob = if keep_raw { None } else { Some(txn.blob_writer()?) };
+    let mut raw_blob = if keep_raw {
+        Some(txn.blob_writer()?)
+    } else {
+        None
+    };
+    let mut tar_blob = if keep_raw {
+        None
+    } else {
+        Some(txn.blob_writer()?)
+    };
     let opts = UnpackOptions {
         landlock: true,
         preserve_ownership: true,
@@ -62,9 +77,17 @@ pub fn ingest_layer<R: Read + Send>(txn: &mut Txn, input: R, on_bytes: &(dyn Fn(
         let tar_blob = &mut tar_blob;
         let dir = &dir;
         let worker = s.spawn(move || -> Result<(Digest, UnpackStats)> {
-            let chan = ChannelReader { rx, cur: Vec::new(), pos: 0 };
-            let (_, plain) = decompress(BufReader::with_capacity(CHUNK, chan)).context("cannot decompress the archive")?;
-            let mut hashed = Sha256Writer::new(Tee { inner: plain, copy: tar_blob.as_mut() });
+            let chan = ChannelReader {
+                rx,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            let (_, plain) = decompress(BufReader::with_capacity(CHUNK, chan))
+                .context("cannot decompress the archive")?;
+            let mut hashed = Sha256Writer::new(Tee {
+                inner: plain,
+                copy: tar_blob.as_mut(),
+            });
             let stats = unpack(&mut hashed, dir, &opts)?;
             io::copy(&mut hashed, &mut io::sink()).context("cannot read the archive to its end")?;
             let (_, diff_id, _) = hashed.finish();
@@ -96,7 +119,9 @@ pub fn ingest_layer<R: Read + Send>(txn: &mut Txn, input: R, on_bytes: &(dyn Fn(
             }
         }
         drop(tx);
-        worker.join().map_err(|_| anyhow!("the unpacking thread panicked"))?
+        worker
+            .join()
+            .map_err(|_| anyhow!("the unpacking thread panicked"))?
     })?;
 
     let (digest, size) = match (raw_blob, tar_blob) {

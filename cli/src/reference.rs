@@ -468,6 +468,7 @@ mod tests {
         let d = format!("sha256:{HEX}");
         let t128 = "t".repeat(128);
         // input, domain, path, tag, digest
+        #[allow(clippy::type_complexity)]
         let cases: Vec<(String, &str, &str, Option<&str>, Option<&str>)> = vec![
             ("busybox".into(), "docker.io", "library/busybox", None, None),
             (

@@ -33,7 +33,7 @@ pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
         if let Some(d) = r.digest() {
             let want = format!("{}@{}", r.name(), d);
             for (id, img) in &db.images {
-                if img.repo_digests.iter().any(|x| *x == want) {
+                if img.repo_digests.contains(&want) {
                     return Ok((id.clone(), Matched::RepoDigest(want)));
                 }
             }
@@ -52,11 +52,13 @@ pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
         match db.find_by_id_prefix(arg) {
             Ok(Some(id)) => return Ok((id, Matched::Id)),
             Ok(None) => {}
-            Err(()) => return Err(ResolveError::Ambiguous(arg.to_string())),
+            Err(_) => return Err(ResolveError::Ambiguous(arg.to_string())),
         }
     }
     let shown = match &parsed {
-        Some(r) if r.digest().is_none() && !arg.starts_with("sha256:") => r.clone().with_default_tag().familiar_string(),
+        Some(r) if r.digest().is_none() && !arg.starts_with("sha256:") => {
+            r.clone().with_default_tag().familiar_string()
+        }
         _ => arg.to_string(),
     };
     Err(ResolveError::NotFound(shown))

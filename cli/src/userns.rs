@@ -42,15 +42,18 @@ pub fn enter_as_child() -> Result<()> {
             fs::File::from(OwnedFd::from_raw_fd(go)),
         )
     };
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).context("cannot create a user namespace")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .context("cannot create a user namespace")?;
     ready.write_all(b"1")?;
     drop(ready);
     let mut b = [0u8; 1];
     if go.read(&mut b)? != 1 || b[0] != b'1' {
         bail!("the user namespace could not be set up");
     }
-    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).context("setresgid in the user namespace")?;
-    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).context("setresuid in the user namespace")?;
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .context("setresgid in the user namespace")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .context("setresuid in the user namespace")?;
     Ok(())
 }
 
@@ -75,7 +78,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().context("cannot start strata in a user namespace")?;
+    let mut child = cmd
+        .spawn()
+        .context("cannot start strata in a user namespace")?;
     drop(ready_w);
     drop(go_r);
     let mut ready = fs::File::from(ready_r);
@@ -83,7 +88,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let mut b = [0u8; 1];
     let mapped = match ready.read(&mut b) {
         Ok(1) => write_maps(Pid::from_raw(child.id() as i32)),
-        _ => Err(anyhow::anyhow!("the child exited before entering its user namespace")),
+        _ => Err(anyhow::anyhow!(
+            "the child exited before entering its user namespace"
+        )),
     };
     if let Err(e) = &mapped {
         let _ = child.kill();
@@ -125,25 +132,41 @@ fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
 
 fn write_maps(pid: Pid) -> Result<()> {
     let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
-    let name = User::from_uid(getuid()).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let name = User::from_uid(getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_default();
     let subuid = sub_range("/etc/subuid", &name, uid);
     let subgid = sub_range("/etc/subgid", &name, uid);
     if let (Some((us, uc)), Some((gs, gc))) = (subuid, subgid) {
-        if run_map("newuidmap", pid, uid, us, uc).is_ok() && run_map("newgidmap", pid, gid, gs, gc).is_ok() {
+        if run_map("newuidmap", pid, uid, us, uc).is_ok()
+            && run_map("newgidmap", pid, gid, gs, gc).is_ok()
+        {
             return Ok(());
         }
     }
     // No subordinate range (or no newuidmap): map just the user to root.
     let proc = format!("/proc/{pid}");
-    fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n")).context("cannot write the uid map")?;
+    fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n"))
+        .context("cannot write the uid map")?;
     fs::write(format!("{proc}/setgroups"), "deny").context("cannot write setgroups")?;
-    fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n")).context("cannot write the gid map")?;
+    fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n"))
+        .context("cannot write the gid map")?;
     Ok(())
 }
 
 fn run_map(tool: &str, pid: Pid, own: u32, start: u32, count: u32) -> Result<()> {
     let out = Command::new(tool)
-        .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into(), start.to_string(), count.to_string()])
+        .args([
+            pid.to_string(),
+            "0".into(),
+            own.to_string(),
+            "1".into(),
+            "1".into(),
+            start.to_string(),
+            count.to_string(),
+        ])
         .output()
         .with_context(|| format!("cannot run {tool}"))?;
     if !out.status.success() {

@@ -55,6 +55,10 @@ pub struct ImageRecord {
     pub added: i64,
 }
 
+/// More than one image ID starts with the prefix given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmbiguousId;
+
 /// The whole metadata database.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Db {
@@ -103,8 +107,8 @@ impl Db {
     }
 
     /// Finds an image by full ID, `sha256:` prefix, or unique ID prefix of at least
-    /// one hex digit. Returns `Err(())` when the prefix is ambiguous.
-    pub fn find_by_id_prefix(&self, prefix: &str) -> Result<Option<Digest>, ()> {
+    /// one hex digit. Fails when more than one image starts with the prefix.
+    pub fn find_by_id_prefix(&self, prefix: &str) -> Result<Option<Digest>, AmbiguousId> {
         let p = prefix.strip_prefix("sha256:").unwrap_or(prefix);
         if p.is_empty() || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
@@ -114,7 +118,7 @@ impl Db {
         for id in self.images.keys() {
             if id.hex().starts_with(&p) {
                 if found.is_some() {
-                    return Err(());
+                    return Err(AmbiguousId);
                 }
                 found = Some(id.clone());
             }

@@ -18,7 +18,7 @@ mod store;
 
 pub use atomic::{fsync_dir, write_file_atomic};
 pub use blobs::BlobWriter;
-pub use db::{BlobRef, Db, ImageRecord, LayerRecord};
+pub use db::{AmbiguousId, BlobRef, Db, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, Sha256Writer};
 pub use error::StoreError;
 pub use lock::StoreLock;

@@ -2,7 +2,7 @@
 
 use super::inspect::load_config;
 use super::now_unix;
-use super::table::render;
+use super::table::render_with;
 use crate::context::Ctx;
 use crate::output::{human_ago, human_size, parse_rfc3339};
 use crate::resolve::resolve;
@@ -36,7 +36,10 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     let (id, _) = resolve(&db, &args.image)?;
     let img = &db.images[&id];
     let cfg = load_config(&ctx.store, &id)?;
-    let mut sizes = img.layers.iter().map(|c| db.layers.get(c).map_or(0, |l| l.size));
+    let mut sizes = img
+        .layers
+        .iter()
+        .map(|c| db.layers.get(c).map_or(0, |l| l.size));
     let mut rows = Vec::new();
     let history = if cfg.history.is_empty() {
         vec![Default::default(); img.layers.len()]
@@ -44,7 +47,11 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
         cfg.history.clone()
     };
     for h in &history {
-        let size = if h.empty_layer == Some(true) { 0 } else { sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer == Some(true) {
+            0
+        } else {
+            sizes.next().unwrap_or(0)
+        };
         rows.push((h.clone(), size));
     }
     rows.reverse();
@@ -52,7 +59,11 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     let mut values = Vec::new();
     for (i, (h, size)) in rows.iter().enumerate() {
         let shown_id = if i == 0 {
-            if args.no_trunc { id.to_string() } else { id.short().to_string() }
+            if args.no_trunc {
+                id.to_string()
+            } else {
+                id.short().to_string()
+            }
         } else {
             "<missing>".to_string()
         };
@@ -77,7 +88,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     if args.quiet {
         return Ok(());
     }
-    for line in render(args.format.as_deref(), DEFAULT, &values)? {
+    for line in render_with(args.format.as_deref(), DEFAULT, &values, &[("ID", "IMAGE")])? {
         super::out(&line)?;
     }
     Ok(())

@@ -36,7 +36,8 @@ pub struct ImagesArgs {
 }
 
 const DEFAULT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-const DEFAULT_DIGESTS: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const DEFAULT_DIGESTS: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 /// Image filters, as docker's `-f`.
 struct Filters {
@@ -48,7 +49,10 @@ struct Filters {
 }
 
 fn created_of(img: &ImageRecord) -> i64 {
-    img.created.as_deref().and_then(parse_rfc3339).unwrap_or(img.added)
+    img.created
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .unwrap_or(img.added)
 }
 
 fn parse(db: &Db, raw: &[String]) -> Result<Filters> {
@@ -121,7 +125,11 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         Some(r) => Some(Reference::parse(r).map_err(|e| anyhow!("{e}"))?),
         None => None,
     };
-    let parents: std::collections::BTreeSet<&Digest> = db.images.values().filter_map(|i| i.parent.as_ref()).collect();
+    let parents: std::collections::BTreeSet<&Digest> = db
+        .images
+        .values()
+        .filter_map(|i| i.parent.as_ref())
+        .collect();
 
     let mut images: Vec<(&Digest, &ImageRecord)> = db.images.iter().collect();
     images.sort_by(|a, b| created_of(b.1).cmp(&created_of(a.1)).then(a.0.cmp(b.0)));
@@ -141,17 +149,25 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         if filters.before.is_some_and(|b| t >= b) || filters.since.is_some_and(|s| t <= s) {
             continue;
         }
-        if !filters.labels.iter().all(|(k, v)| match (img.labels.get(k), v) {
-            (Some(_), None) => true,
-            (Some(have), Some(want)) => have == want,
-            (None, _) => false,
-        }) {
+        if !filters
+            .labels
+            .iter()
+            .all(|(k, v)| match (img.labels.get(k), v) {
+                (Some(_), None) => true,
+                (Some(have), Some(want)) => have == want,
+                (None, _) => false,
+            })
+        {
             continue;
         }
         let digest_for = |name: &str| -> String {
             img.repo_digests
                 .iter()
-                .find_map(|rd| rd.split_once('@').filter(|(n, _)| *n == name).map(|(_, d)| d.to_string()))
+                .find_map(|rd| {
+                    rd.split_once('@')
+                        .filter(|(n, _)| *n == name)
+                        .map(|(_, d)| d.to_string())
+                })
                 .unwrap_or_else(|| "<none>".into())
         };
         let mut img_rows = Vec::new();
@@ -170,13 +186,25 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
                 if let Some((name, d)) = rd.split_once('@') {
                     let fam = familiar(name);
                     if !img_rows.iter().any(|r| r.repo == fam) {
-                        img_rows.push(Row { id, img, repo: fam, tag: "<none>".into(), digest: d.to_string() });
+                        img_rows.push(Row {
+                            id,
+                            img,
+                            repo: fam,
+                            tag: "<none>".into(),
+                            digest: d.to_string(),
+                        });
                     }
                 }
             }
         }
         if img_rows.is_empty() {
-            img_rows.push(Row { id, img, repo: "<none>".into(), tag: "<none>".into(), digest: "<none>".into() });
+            img_rows.push(Row {
+                id,
+                img,
+                repo: "<none>".into(),
+                tag: "<none>".into(),
+                digest: "<none>".into(),
+            });
         }
         for row in img_rows {
             if !filters.references.is_empty() || repo_filter.is_some() {
@@ -184,7 +212,12 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
                     continue;
                 }
                 let with_tag = format!("{}:{}", row.repo, row.tag);
-                if !filters.references.is_empty() && !filters.references.iter().any(|p| glob(p, &row.repo) || glob(p, &with_tag)) {
+                if !filters.references.is_empty()
+                    && !filters
+                        .references
+                        .iter()
+                        .any(|p| glob(p, &row.repo) || glob(p, &with_tag))
+                {
                     continue;
                 }
                 if let Some(rf) = &repo_filter {
@@ -213,7 +246,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
             let created = created_of(r.img);
             json!({
                 "Containers": "N/A",
-                "CreatedAt": crate::output::docker_time(created),
+                "CreatedAt": crate::output::created_at(created),
                 "CreatedSince": human_ago(created, now),
                 "Digest": r.digest,
                 "ID": show_id(r.id, args.no_trunc),
@@ -226,8 +259,15 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
             })
         })
         .collect();
-    let default = if args.digests { DEFAULT_DIGESTS } else { DEFAULT };
-    let format = args.format.as_deref().filter(|f| !f.is_empty() && *f != "table");
+    let default = if args.digests {
+        DEFAULT_DIGESTS
+    } else {
+        DEFAULT
+    };
+    let format = args
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty() && *f != "table");
     if let Some(f) = format {
         Template::parse(f.strip_prefix("table").unwrap_or(f)).map_err(|e| anyhow!("{e}"))?;
     }

@@ -57,12 +57,14 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             .map_err(|e| anyhow!("cannot download {}: {e}", args.source))?;
         Box::new(resp.into_reader())
     } else {
-        let f = std::fs::File::open(&args.source).with_context(|| format!("cannot open {}", args.source))?;
+        let f = std::fs::File::open(&args.source)
+            .with_context(|| format!("cannot open {}", args.source))?;
         Box::new(f)
     };
 
     let mut txn = ctx.store.begin()?;
-    let layer = ingest_layer(&mut txn, input, &|_| {}).with_context(|| format!("cannot import {}", args.source))?;
+    let layer = ingest_layer(&mut txn, input, &|_| {})
+        .with_context(|| format!("cannot import {}", args.source))?;
     let chain = chain_id(None, &layer.diff_id);
     txn.add_layer(
         layer.index,
@@ -99,11 +101,17 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         ..Default::default()
     };
     if let Some(m) = args.message.as_ref().filter(|m| !m.is_empty()) {
-        config.extra.insert("comment".into(), serde_json::Value::String(m.clone()));
+        config
+            .extra
+            .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
     let config_bytes = config.to_bytes();
     let id = txn.put_blob(&config_bytes)?;
-    let manifest = manifest_bytes(&oci_manifest(&id, config_bytes.len() as u64, &[layer.blob.clone()]));
+    let manifest = manifest_bytes(&oci_manifest(
+        &id,
+        config_bytes.len() as u64,
+        std::slice::from_ref(&layer.blob),
+    ));
     let manifest_digest = txn.put_blob(&manifest)?;
     let record = ImageRecord {
         manifest: manifest_digest,
@@ -133,7 +141,10 @@ pub fn platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {
     };
     let mut parts = p.split('/');
     let os = parts.next().unwrap_or_default().to_ascii_lowercase();
-    let arch = parts.next().map(|a| a.to_ascii_lowercase()).unwrap_or_else(|| host_arch().into());
+    let arch = parts
+        .next()
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_else(|| host_arch().into());
     let variant = parts.next().map(str::to_string);
     if os.is_empty() || parts.next().is_some() {
         bail!("invalid platform {p:?}: expected os/arch[/variant]");

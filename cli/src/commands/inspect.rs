@@ -48,9 +48,15 @@ fn container_config(cfg: &ImageConfig) -> Value {
     m.insert("Cmd".into(), json!(c.cmd));
     m.insert("Image".into(), json!(""));
     m.insert("Volumes".into(), json!(c.volumes));
-    m.insert("WorkingDir".into(), json!(c.working_dir.clone().unwrap_or_default()));
+    m.insert(
+        "WorkingDir".into(),
+        json!(c.working_dir.clone().unwrap_or_default()),
+    );
     m.insert("Entrypoint".into(), json!(c.entrypoint));
-    m.insert("OnBuild".into(), c.extra.get("OnBuild").cloned().unwrap_or(Value::Null));
+    m.insert(
+        "OnBuild".into(),
+        c.extra.get("OnBuild").cloned().unwrap_or(Value::Null),
+    );
     m.insert("Labels".into(), json!(c.labels));
     if let Some(s) = &c.stop_signal {
         m.insert("StopSignal".into(), json!(s));
@@ -63,7 +69,10 @@ fn container_config(cfg: &ImageConfig) -> Value {
 
 /// docker's inspect object for one image.
 pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
-    let img = db.images.get(id).ok_or_else(|| anyhow!("No such image: {id}"))?;
+    let img = db
+        .images
+        .get(id)
+        .ok_or_else(|| anyhow!("No such image: {id}"))?;
     let cfg = load_config(store, id)?;
     let dirs: Vec<String> = img
         .layers
@@ -78,7 +87,12 @@ pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
         }
         graph.insert("UpperDir".into(), json!(upper));
     }
-    let comment = cfg.extra.get("comment").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let comment = cfg
+        .extra
+        .get("comment")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     Ok(json!({
         "Id": id.as_str(),
         "RepoTags": db.tags_of(id).iter().map(|t| familiar(t)).collect::<Vec<_>>(),

@@ -44,7 +44,9 @@ fn parse_until(v: &str, now: i64) -> Result<i64> {
             .into_iter()
             .find(|(u, _)| rest.starts_with(u))
             .ok_or_else(|| anyhow!("invalid filter 'until={v}'"))?;
-        let n: f64 = num.parse().map_err(|_| anyhow!("invalid filter 'until={v}'"))?;
+        let n: f64 = num
+            .parse()
+            .map_err(|_| anyhow!("invalid filter 'until={v}'"))?;
         total += n * secs;
         num.clear();
         rest = &rest[unit.len()..];
@@ -95,7 +97,11 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
             .iter()
             .filter(|(id, img)| {
                 let tagged = !db.tags_of(id).is_empty();
-                let created = img.created.as_deref().and_then(parse_rfc3339).unwrap_or(img.added);
+                let created = img
+                    .created
+                    .as_deref()
+                    .and_then(parse_rfc3339)
+                    .unwrap_or(img.added);
                 (args.all || !tagged)
                     && until.is_none_or(|u| created < u)
                     && labels.iter().all(|(want, k, v)| {
@@ -113,7 +119,12 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
             if db.images.values().any(|i| i.parent.as_ref() == Some(&id)) {
                 continue;
             }
-            for t in db.tags_of(&id).iter().map(|s| s.to_string()).collect::<Vec<_>>() {
+            for t in db
+                .tags_of(&id)
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+            {
                 db.tags.remove(&t);
                 untagged.push(familiar(&t));
             }
@@ -132,7 +143,10 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
         }
         super::out("")?;
     }
-    super::out(&format!("Total reclaimed space: {}", human_size(removed.reclaimed)))
+    super::out(&format!(
+        "Total reclaimed space: {}",
+        human_size(removed.reclaimed)
+    ))
 }
 
 #[cfg(test)]

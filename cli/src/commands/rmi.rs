@@ -35,7 +35,8 @@ pub struct Outcome {
 pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result<Outcome, String> {
     let (id, matched) = resolve(db, arg).map_err(|e| e.to_string())?;
     let mut out = Outcome::default();
-    let has_children = |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
+    let has_children =
+        |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
     match matched {
         Matched::Tag(full) => {
             db.tags.remove(&full);
@@ -49,7 +50,10 @@ pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result
         }
         Matched::Id => {
             let tags: Vec<String> = db.tags_of(&id).iter().map(|s| s.to_string()).collect();
-            let repos: BTreeSet<&str> = tags.iter().map(|t| t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r)).collect();
+            let repos: BTreeSet<&str> = tags
+                .iter()
+                .map(|t| t.rsplit_once(':').map_or(t.as_str(), |(r, _)| r))
+                .collect();
             if repos.len() > 1 && !force {
                 return Err(format!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
@@ -84,7 +88,9 @@ pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result
                 break;
             }
         }
-        let Some(img) = db.images.remove(&id) else { break };
+        let Some(img) = db.images.remove(&id) else {
+            break;
+        };
         out.deleted.push(id);
         if !no_prune {
             cur = img.parent;
@@ -97,7 +103,9 @@ pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result
 pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
     let mut failed = false;
     for arg in &args.images {
-        let result = ctx.store.update(|db| Ok::<_, StoreError>(remove_one(db, arg, args.force, args.no_prune)));
+        let result = ctx
+            .store
+            .update(|db| Ok::<_, StoreError>(remove_one(db, arg, args.force, args.no_prune)));
         match result {
             Ok((Ok(outcome), removed)) => {
                 for u in &outcome.untagged {

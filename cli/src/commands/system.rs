@@ -41,14 +41,23 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         let now = super::now_unix();
         let mut rows = Vec::new();
         for (id, img) in &db.images {
-            let shared: u64 = img.layers.iter().filter(|l| users[l] > 1).map(|l| layer_size(l)).sum();
+            let shared: u64 = img
+                .layers
+                .iter()
+                .filter(|l| users[l] > 1)
+                .map(&layer_size)
+                .sum();
             let tags = db.tags_of(id);
             let (repo, tag) = tags
                 .first()
                 .and_then(|t| crate::reference::Reference::parse(t).ok())
                 .map(|r| (r.familiar_name(), r.tag().unwrap_or("<none>").to_string()))
                 .unwrap_or(("<none>".into(), "<none>".into()));
-            let created = img.created.as_deref().and_then(crate::output::parse_rfc3339).unwrap_or(img.added);
+            let created = img
+                .created
+                .as_deref()
+                .and_then(crate::output::parse_rfc3339)
+                .unwrap_or(img.added);
             rows.push(json!({
                 "Repository": repo, "Tag": tag, "ID": id.short(),
                 "CreatedSince": crate::output::human_ago(created, now),
@@ -62,7 +71,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         let _ = familiar;
         return Ok(());
     }
-    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
         json!({"Type": "Images", "TotalCount": db.images.len(), "Active": 0, "Size": human_size(total),
                "Reclaimable": format!("{} ({}%)", human_size(total), pct(total, total))}),

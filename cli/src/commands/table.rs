@@ -1,7 +1,7 @@
 //! Rendering rows the way docker's `--format` does: the default table, `table …`
 //! templates with a header row, plain templates, or `json` (one object per line).
 
-use crate::output::{TabWriter, Template};
+use crate::output::table_format;
 use anyhow::{anyhow, Result};
 use serde_json::{Map, Value};
 
@@ -30,40 +30,38 @@ fn header(field: &str) -> String {
     }
 }
 
-/// Renders `rows` with `format` (or `default` when none is given) into output lines.
+/// Renders `rows` with `format` (or `default` when none is given, or a bare `table`)
+/// into output lines.
 pub fn render(format: Option<&str>, default: &str, rows: &[Value]) -> Result<Vec<String>> {
-    let format = format.unwrap_or(default);
-    if format.trim() == "json" {
-        return Ok(rows.iter().map(|r| r.to_string()).collect());
-    }
-    let (is_table, body) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start()),
-        None => (false, format),
+    render_with(format, default, rows, &[])
+}
+
+/// `render`, with some headers named differently (`history` calls `ID` `IMAGE`).
+pub fn render_with(
+    format: Option<&str>,
+    default: &str,
+    rows: &[Value],
+    names: &[(&str, &str)],
+) -> Result<Vec<String>> {
+    let format = match format.map(str::trim) {
+        None | Some("") | Some("table") => default,
+        Some(f) => f,
     };
-    let body = if is_table && body.is_empty() { default.strip_prefix("table").unwrap_or(default).trim_start() } else { body };
-    let tpl = Template::parse(body).map_err(|e| anyhow!("{e}"))?;
-    let mut lines = Vec::with_capacity(rows.len() + 1);
-    if is_table {
-        let head: Map<String, Value> = sample_keys(body)
-            .into_iter()
-            .map(|(k, _)| {
-                let h = header(&k);
-                (k, Value::String(h))
-            })
-            .collect();
-        lines.push(tpl.render(&Value::Object(head)).map_err(|e| anyhow!("{e}"))?);
-    }
-    for r in rows {
-        lines.push(tpl.render(r).map_err(|e| anyhow!("{e}"))?);
-    }
-    if is_table {
-        let mut tw = TabWriter::new(10, 1, 3);
-        for l in &lines {
-            tw.write_line(l);
-        }
-        return Ok(tw.finish());
-    }
-    Ok(lines)
+    let names_in = names;
+    let names = sample_keys(format);
+    let heads: Vec<(String, String)> = names
+        .keys()
+        .map(|k| {
+            let h = names_override(names_in, k).unwrap_or_else(|| header(k));
+            (k.clone(), h)
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = heads
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let text = table_format(format, rows, &refs).map_err(|e| anyhow!("{e}"))?;
+    Ok(text.lines().map(|l| l.trim_end().to_string()).collect())
 }
 
 /// The `.Field` names a template body mentions, for a header when there are no rows.
@@ -79,4 +77,11 @@ fn sample_keys(body: &str) -> Map<String, Value> {
         }
     }
     m
+}
+
+fn names_override(names: &[(&str, &str)], key: &str) -> Option<String> {
+    names
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
 }

@@ -17,8 +17,12 @@ pub struct TagArgs {
 
 /// Runs `tag`.
 pub fn run(ctx: &Ctx, args: &TagArgs) -> Result<()> {
-    let target = Reference::parse(&args.target)
-        .map_err(|e| anyhow!("Error parsing reference: {:?} is not a valid repository/tag: {e}", args.target))?;
+    let target = Reference::parse(&args.target).map_err(|e| {
+        anyhow!(
+            "Error parsing reference: {:?} is not a valid repository/tag: {e}",
+            args.target
+        )
+    })?;
     if target.digest().is_some() {
         bail!("refusing to create a tag with a digest reference");
     }

@@ -165,7 +165,9 @@ fn key_values(s: &str, instr: &str) -> Result<Vec<(String, String)>, String> {
     if !first.contains('=') {
         let (k, v) = s.split_once(|c: char| c.is_whitespace()).unwrap_or((s, ""));
         if instr == "ENV" && v.trim().is_empty() {
-            return Err(format!("{instr} names can not be blank or need a value: {s:?}"));
+            return Err(format!(
+                "{instr} names can not be blank or need a value: {s:?}"
+            ));
         }
         let v = split_words(v.trim())?.join(" ");
         return Ok(vec![(k.to_string(), v)]);
@@ -173,7 +175,7 @@ fn key_values(s: &str, instr: &str) -> Result<Vec<(String, String)>, String> {
     split_words(s)?
         .into_iter()
         .map(|w| match w.split_once('=') {
-            Some((k, _)) if k.is_empty() => Err(format!("{instr} names can not be blank")),
+            Some(("", _)) => Err(format!("{instr} names can not be blank")),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
             None => Err(format!("syntax error in {instr}: {w:?} has no '='")),
         })
@@ -234,7 +236,9 @@ mod tests {
     #[test]
     fn rejects_bad_changes() {
         let mut c = ContainerConfig::default();
-        assert!(apply_change(&mut c, "RUN rm -rf /").unwrap_err().contains("not a valid change"));
+        assert!(apply_change(&mut c, "RUN rm -rf /")
+            .unwrap_err()
+            .contains("not a valid change"));
         assert!(apply_change(&mut c, "CMD").is_err());
         assert!(apply_change(&mut c, "EXPOSE http").is_err());
         assert!(apply_change(&mut c, "ENV =x").is_err());

@@ -15,7 +15,13 @@ pub fn oci_manifest(config: &Digest, config_size: u64, layers: &[BlobRef]) -> Im
     let config_desc = Descriptor::new(MediaType::ImageConfig, config_size, oci_digest(config));
     let layer_descs: Vec<Descriptor> = layers
         .iter()
-        .map(|l| Descriptor::new(MediaType::from(l.media_type.as_str()), l.size, oci_digest(&l.digest)))
+        .map(|l| {
+            Descriptor::new(
+                MediaType::from(l.media_type.as_str()),
+                l.size,
+                oci_digest(&l.digest),
+            )
+        })
         .collect();
     ImageManifestBuilder::default()
         .schema_version(2u32)
@@ -32,5 +38,7 @@ pub fn manifest_bytes(m: &ImageManifest) -> Vec<u8> {
 }
 
 fn oci_digest(d: &Digest) -> oci_spec::image::Digest {
-    d.as_str().parse().expect("store digests are valid OCI digests")
+    d.as_str()
+        .parse()
+        .expect("store digests are valid OCI digests")
 }
