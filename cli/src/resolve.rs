@@ -21,6 +21,9 @@ pub enum ResolveError {
     /// Nothing has that name or ID.
     #[error("No such image: {0}")]
     NotFound(String),
+    /// Neither a valid reference nor an image ID.
+    #[error("{0}")]
+    Invalid(String),
     /// An ID prefix that more than one image starts with.
     #[error("{0}: ambiguous image ID prefix")]
     Ambiguous(String),
@@ -28,8 +31,9 @@ pub enum ResolveError {
 
 /// Resolves `arg` to an image ID in `db`.
 pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
-    let parsed = Reference::parse(arg).ok();
-    if let Some(r) = &parsed {
+    let parse_result = Reference::parse(arg);
+    let parsed = parse_result.as_ref().ok();
+    if let Some(r) = parsed {
         if let Some(d) = r.digest() {
             let want = format!("{}@{}", r.name(), d);
             for (id, img) in &db.images {
@@ -55,7 +59,10 @@ pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
             Err(_) => return Err(ResolveError::Ambiguous(arg.to_string())),
         }
     }
-    let shown = match &parsed {
+    if let Err(e) = &parse_result {
+        return Err(ResolveError::Invalid(e.to_string()));
+    }
+    let shown = match parsed {
         Some(r) if r.digest().is_none() && !arg.starts_with("sha256:") => {
             r.clone().with_default_tag().familiar_string()
         }

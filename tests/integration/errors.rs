@@ -27,7 +27,7 @@ fn invalid_reference_messages() {
     env.import_busybox("demo/busybox:1.0");
     let before = env.snapshot();
     for args in [
-        vec!["rmi", "UPPER/case"],
+        vec!["rmi", "upper/CASE"],
         vec!["rmi", "a:b:c"],
         vec!["tag", "demo/busybox:1.0", "demo//x"],
         vec!["tag", "demo/busybox:1.0", "demo/x:"],

@@ -77,7 +77,7 @@ fn tag_invalid_target_fails() {
     let env = Env::new();
     env.import_busybox("demo/busybox:1.0");
     for bad in [
-        "Demo/x:1",
+        "demo/X:1",
         "demo/x:",
         "demo/x:bad tag",
         ":1",

@@ -1199,7 +1199,27 @@ impl TarBuilder {
 
     /// Appends `header` followed by `data` padded to a 512-byte boundary. The header's
     /// declared size is not changed: pass a matching one for a well-formed entry.
+    /// Names or link targets longer than the 100 bytes a header holds go in a PAX header.
     pub fn entry(mut self, header: &RawHeader, data: &[u8]) -> Self {
+        let mut records: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut header = header.clone();
+        if header.name.len() > 100 {
+            records.push((
+                "path",
+                std::mem::replace(&mut header.name, b"long-name".to_vec()),
+            ));
+        }
+        if header.linkname.len() > 100 {
+            records.push((
+                "linkpath",
+                std::mem::replace(&mut header.linkname, b"long-link".to_vec()),
+            ));
+        }
+        if !records.is_empty() {
+            let recs: Vec<(&str, &[u8])> =
+                records.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            self = self.pax(&recs);
+        }
         self.buf.extend_from_slice(&header.to_block());
         self.buf.extend_from_slice(data);
         self.pad();
