@@ -146,7 +146,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         && !nix::unistd::getuid().is_root()
         && !crate::userns::in_child()
     {
-        std::fs::create_dir_all(&root).ok();
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root).ok();
+        }
         let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
         return if code == 0 {
             Ok(())
