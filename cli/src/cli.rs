@@ -126,10 +126,27 @@ pub fn main() -> i32 {
             if let Some(SilentExit(code)) = e.downcast_ref::<SilentExit>() {
                 return *code;
             }
-            eprintln!("Error: {}", one_line(&format!("{e:#}")));
+            eprintln!("Error: {}", one_line(&chain_message(&e)));
             1
         }
     }
+}
+
+/// The error and its causes joined with ": ", leaving out a cause whose text the
+/// message already holds (library errors often show their source themselves).
+fn chain_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn one_line(s: &str) -> String {
@@ -148,7 +165,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     {
         {
             use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root).ok();
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&root)
+                .ok();
         }
         let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
         return if code == 0 {
