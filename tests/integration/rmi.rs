@@ -104,7 +104,7 @@ fn rmi_by_id_with_one_tag() {
 fn rmi_missing_image_fails() {
     let env = Env::new();
     let out = env.cmd(["rmi", "nosuch"]).code(1);
-    assert_eq!(out.single_error(), "Error: No such image: nosuch:latest");
+    assert_eq!(out.single_error(), "Error: No such image: nosuch");
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn rmi_goes_on_after_a_missing_image() {
     let env = Env::new();
     env.import_busybox("demo/busybox:1.0");
     let out = env.cmd(["rmi", "nosuch", "demo/busybox:1.0"]).code(1);
-    assert_eq!(out.single_error(), "Error: No such image: nosuch:latest");
+    assert_eq!(out.single_error(), "Error: No such image: nosuch");
     assert!(
         out.stdout.starts_with("Untagged: demo/busybox:1.0\n"),
         "{}",

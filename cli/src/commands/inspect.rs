@@ -124,6 +124,10 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
     for a in &args.images {
         match resolve(&db, a) {
             Ok((id, _)) => values.push(inspect_value(&ctx.store, &db, &id)?),
+            Err(crate::resolve::ResolveError::NotFound(_)) => {
+                eprintln!("Error: No such object: {a}");
+                failed = true;
+            }
             Err(e) => {
                 eprintln!("Error: {e}");
                 failed = true;

@@ -33,7 +33,11 @@ pub struct Outcome {
 /// Untags or deletes what `arg` names in `db`. The caller's commit removes the layers
 /// and blobs that nothing uses any more.
 pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result<Outcome, String> {
-    let (id, matched) = resolve(db, arg).map_err(|e| e.to_string())?;
+    let (id, matched) = resolve(db, arg).map_err(|e| match e {
+        // docker names the image as it was typed here.
+        crate::resolve::ResolveError::NotFound(_) => format!("No such image: {arg}"),
+        other => other.to_string(),
+    })?;
     let mut out = Outcome::default();
     let has_children =
         |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
