@@ -11,7 +11,7 @@ case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 bb=/bin/busybox
 [ -x "$bb" ] || bb=/usr/bin/busybox
 [ -x "$bb" ] || { echo "busybox not found: apt-get install busybox-static" >&2; exit 1; }
-if ldd "$bb" 2>&1 | grep -q '=>'; then
+if ldd "$bb" 2>&1 | grep '=>' >/dev/null; then
   echo "$bb is dynamically linked: install busybox-static" >&2; exit 1
 fi
 
