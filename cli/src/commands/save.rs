@@ -41,6 +41,9 @@ struct Saved {
 
 /// Runs `save`.
 pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
+    if args.output.is_none() && io::stdout().is_terminal() {
+        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
     let db = ctx.store.db()?;
     let mut images: Vec<Saved> = Vec::new();
     for arg in &args.images {
@@ -88,10 +91,6 @@ pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
         });
     }
 
-    let to_file = args.output.is_some();
-    if !to_file && io::stdout().is_terminal() {
-        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-    }
     match &args.output {
         Some(path) => {
             let f = std::fs::File::create(path)
