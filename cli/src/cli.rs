@@ -1,6 +1,6 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
-use crate::commands::{history, images, import, inspect, prune, rmi, system, tag};
+use crate::commands::{history, images, import, inspect, load, prune, rmi, save, system, tag};
 use crate::context::{store_root, Ctx};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,6 +33,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Show the history of an image.
     History(history::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(save::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(load::LoadArgs),
     /// Manage images.
     Image {
         /// The image command.
@@ -70,6 +74,10 @@ pub enum ImageCommand {
     History(history::HistoryArgs),
     /// Remove unused images.
     Prune(prune::PruneArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(save::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(load::LoadArgs),
 }
 
 /// `strata system …`.
@@ -89,8 +97,12 @@ impl Command {
             self,
             Command::Import(_)
                 | Command::Rmi(_)
+                | Command::Load(_)
                 | Command::Image {
-                    command: ImageCommand::Import(_) | ImageCommand::Rm(_) | ImageCommand::Prune(_)
+                    command: ImageCommand::Import(_)
+                        | ImageCommand::Rm(_)
+                        | ImageCommand::Prune(_)
+                        | ImageCommand::Load(_)
                 }
         )
     }
@@ -210,6 +222,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Image {
             command: ImageCommand::Prune(a),
         } => prune::run(&ctx, a),
+        Command::Save(a)
+        | Command::Image {
+            command: ImageCommand::Save(a),
+        } => save::run(&ctx, a),
+        Command::Load(a)
+        | Command::Image {
+            command: ImageCommand::Load(a),
+        } => load::run(&ctx, a),
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),

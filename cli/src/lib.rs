@@ -6,6 +6,7 @@
 //! writes, `commands` implements each verb, `output` formats what users see, `userns`
 //! runs an ordinary user's file work inside a user namespace.
 
+pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod context;

@@ -11,5 +11,6 @@ mod import;
 mod inspect;
 mod prune;
 mod rmi;
+mod save_load;
 mod system;
 mod tag;

@@ -1,0 +1,160 @@
+//! Image archives as `save` writes and `load` reads them: a docker archive
+//! (`manifest.json`, `repositories`) and an OCI image layout (`oci-layout`, `index.json`,
+//! `blobs/`) in one tar, as docker 25 and later write it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use store_layout::Digest;
+
+/// The most bytes of a JSON document (`manifest.json`, `index.json`, a config or a
+/// manifest) that is parsed.
+pub const MAX_JSON: u64 = 16 << 20;
+
+/// Media type of an OCI image index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Media type of an OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Media type of a docker manifest list.
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Annotation with the full reference (containerd, docker).
+pub const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
+/// Annotation with the tag (OCI; skopeo writes `name:tag` here).
+pub const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// One element of `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DockerManifestEntry {
+    /// Member holding the config (`blobs/sha256/HEX` or `HEX.json`).
+    #[serde(rename = "Config")]
+    pub config: String,
+    /// Familiar references (`busybox:latest`).
+    #[serde(rename = "RepoTags", default)]
+    pub repo_tags: Option<Vec<String>>,
+    /// Members holding the layers, bottom first.
+    #[serde(rename = "Layers", default)]
+    pub layers: Vec<String>,
+}
+
+/// A content descriptor (the fields strata uses).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Media type.
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    /// `sha256:HEX`.
+    pub digest: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An image index (`index.json`) or manifest list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Index {
+    /// Always 2.
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    /// Media type.
+    #[serde(
+        rename = "mediaType",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub media_type: String,
+    /// The manifests.
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+}
+
+/// An image manifest, OCI or docker v2.2 (the fields strata uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    /// Media type, when the manifest says.
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    /// The config.
+    pub config: Descriptor,
+    /// The layers, bottom first.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+}
+
+/// `blobs/sha256/HEX` for a digest.
+pub fn blob_member(d: &Digest) -> String {
+    format!("blobs/sha256/{}", d.hex())
+}
+
+/// The digest a member's name claims: `blobs/sha256/HEX` or `HEX.json` (older docker
+/// configs); `None` for other names (`ID/layer.tar`).
+pub fn digest_of_member(name: &str) -> Option<Digest> {
+    let name = name.trim_start_matches("./");
+    let hex = name
+        .strip_prefix("blobs/sha256/")
+        .or_else(|| name.strip_suffix(".json"))?;
+    Digest::parse(&format!("sha256:{hex}")).ok()
+}
+
+/// A reader that hashes what passes through it.
+pub struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        HashReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// The digest and byte count of what was read.
+    pub fn finish(self) -> (Digest, u64) {
+        (Digest::from_sha256(&self.hasher.finalize()), self.count)
+    }
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_digests() {
+        let hex = "a".repeat(64);
+        let d = Digest::parse(&format!("sha256:{hex}")).unwrap();
+        assert_eq!(
+            digest_of_member(&format!("blobs/sha256/{hex}")),
+            Some(d.clone())
+        );
+        assert_eq!(
+            digest_of_member(&format!("./blobs/sha256/{hex}")),
+            Some(d.clone())
+        );
+        assert_eq!(digest_of_member(&format!("{hex}.json")), Some(d));
+        assert_eq!(digest_of_member(&format!("{hex}/layer.tar")), None);
+        assert_eq!(digest_of_member("blobs/sha256/xyz"), None);
+    }
+
+    #[test]
+    fn hash_reader() {
+        let mut r = HashReader::new(&b"hello"[..]);
+        io::copy(&mut r, &mut io::sink()).unwrap();
+        assert_eq!(r.finish(), (Digest::of(b"hello"), 5));
+    }
+}

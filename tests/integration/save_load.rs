@@ -1,0 +1,492 @@
+//! `strata save [-o FILE] IMAGE...` and `strata load [-i FILE]`: round trips, the
+//! archive format checked by skopeo, archives skopeo writes, and broken or hostile
+//! archives that must be refused with the store left as it was.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use strata_tests::*;
+
+/// `strata save -o FILE IMAGES...` into `work/NAME`; returns the path.
+fn save(env: &Env, name: &str, images: &[&str]) -> PathBuf {
+    let path = env.work().join(name);
+    let mut args = vec![
+        "save".to_string(),
+        "-o".into(),
+        path.to_string_lossy().into(),
+    ];
+    args.extend(images.iter().map(|s| s.to_string()));
+    let out = env.cmd(&args).ok();
+    assert_eq!(out.stdout, "", "save -o prints nothing");
+    assert_eq!(out.stderr, "", "save -o prints nothing on stderr");
+    path
+}
+
+/// `strata load -i FILE`; returns stdout.
+fn load(env: &Env, file: &Path) -> String {
+    env.cmd(["load".as_ref(), "-i".as_ref(), file.as_os_str()])
+        .ok()
+        .stdout
+}
+
+/// The members of a tar archive, in order.
+fn members(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut a = tar::Archive::new(data);
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if e.header().entry_type().is_dir() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        e.read_to_end(&mut buf).unwrap();
+        out.push((name, buf));
+    }
+    out
+}
+
+/// A tar of `members` (regular files).
+fn rebuild(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut t = TarBuilder::new();
+    for (n, d) in members {
+        t = t.file(n, d);
+    }
+    t.finish()
+}
+
+fn member<'a>(m: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
+    &m.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no member {name}"))
+        .1
+}
+
+fn manifest_json(m: &[(String, Vec<u8>)]) -> serde_json::Value {
+    serde_json::from_slice(member(m, "manifest.json")).unwrap()
+}
+
+fn skopeo() -> Command {
+    let out = Command::new("sh")
+        .args(["-c", "command -v skopeo"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo is not installed; these tests need it"
+    );
+    let mut c = Command::new("skopeo");
+    c.arg("--insecure-policy");
+    c
+}
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn save_rmi_load_round_trip() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let before = env.inspect("demo/busybox:1.0");
+    let file = save(&env, "busybox.tar", &["demo/busybox:1.0"]);
+    env.cmd(["rmi", "demo/busybox:1.0"]).ok();
+    assert!(env.image_ids().is_empty());
+    let out = load(&env, &file);
+    assert_eq!(out, "Loaded image: demo/busybox:1.0\n");
+    let after = env.inspect("demo/busybox:1.0");
+    assert_eq!(after["Id"], id.as_str());
+    for k in ["Config", "RootFS", "Created", "Architecture", "Os", "Size"] {
+        assert_eq!(after[k], before[k], "{k} differs after the round trip");
+    }
+    assert_eq!(env.repo_tags(), vec!["demo/busybox:1.0"]);
+    assert!(env.store_entries("tmp").is_empty());
+}
+
+#[test]
+fn save_writes_docker_and_oci_layouts() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let data = std::fs::read(&file).unwrap();
+    let m = members(&data);
+    let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "members are sorted");
+    let hex = id.trim_start_matches("sha256:");
+    let mj = manifest_json(&m);
+    assert_eq!(mj[0]["Config"], format!("blobs/sha256/{hex}"));
+    assert_eq!(mj[0]["RepoTags"], serde_json::json!(["demo/busybox:1.0"]));
+    let layer = mj[0]["Layers"][0].as_str().unwrap().to_string();
+    assert_eq!(
+        sha256_hex(member(&m, &layer)),
+        layer.trim_start_matches("blobs/sha256/")
+    );
+    let index: serde_json::Value = serde_json::from_slice(member(&m, "index.json")).unwrap();
+    let ann = &index["manifests"][0]["annotations"];
+    assert_eq!(
+        ann["io.containerd.image.name"],
+        "docker.io/demo/busybox:1.0"
+    );
+    assert_eq!(ann["org.opencontainers.image.ref.name"], "1.0");
+    assert_eq!(
+        member(&m, "oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#
+    );
+    let repos: serde_json::Value = serde_json::from_slice(member(&m, "repositories")).unwrap();
+    assert!(repos["demo/busybox"]["1.0"].is_string());
+    for (name, d) in &m {
+        if let Some(h) = name.strip_prefix("blobs/sha256/") {
+            assert_eq!(sha256_hex(d), h, "{name} matches its digest");
+        }
+    }
+}
+
+#[test]
+fn two_images_in_one_archive() {
+    let env = Env::new();
+    let a = env.import_busybox("demo/a:1");
+    let b = env.import(
+        &small_rootfs_tar(&[("etc/hello", b"hi\n")]),
+        Some("demo/b:2"),
+    );
+    let file = save(&env, "two.tar", &["demo/a:1", "demo/b:2"]);
+    env.cmd(["rmi", "demo/a:1", "demo/b:2"]).ok();
+    assert!(env.image_ids().is_empty());
+    let out = load(&env, &file);
+    assert_eq!(out, "Loaded image: demo/a:1\nLoaded image: demo/b:2\n");
+    assert_eq!(env.repo_tags(), vec!["demo/a:1", "demo/b:2"]);
+    assert_eq!(env.inspect("demo/a:1")["Id"], a.as_str());
+    assert_eq!(env.inspect("demo/b:2")["Id"], b.as_str());
+}
+
+#[test]
+fn untagged_image_by_id() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "id.tar", &[&short_id(&id)]);
+    env.cmd(["rmi", "demo/busybox:1.0"]).ok();
+    let out = load(&env, &file);
+    assert_eq!(out, format!("Loaded image ID: {id}\n"));
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+}
+
+#[test]
+fn saving_twice_gives_identical_bytes_to_file_and_stdout() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    env.import(&small_rootfs_tar(&[("x", b"x")]), Some("demo/x:1"));
+    let one = std::fs::read(save(&env, "1.tar", &["demo/busybox:1.0", "demo/x:1"])).unwrap();
+    let two = std::fs::read(save(&env, "2.tar", &["demo/busybox:1.0", "demo/x:1"])).unwrap();
+    assert!(one == two, "two saves differ");
+    env.sh("\"$STRATA\" save demo/busybox:1.0 demo/x:1 > stdout.tar")
+        .ok();
+    let three = std::fs::read(env.work().join("stdout.tar")).unwrap();
+    assert!(one == three, "save to stdout differs from save -o");
+}
+
+#[test]
+fn load_from_stdin_and_gzip() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let data = std::fs::read(save(&env, "a.tar", &["demo/busybox:1.0"])).unwrap();
+    env.cmd(["rmi", "demo/busybox:1.0"]).ok();
+    let gz = env.write("a.tar.gz", &gzip(&data));
+    assert_eq!(load(&env, &gz), "Loaded image: demo/busybox:1.0\n");
+    assert_eq!(env.inspect("demo/busybox:1.0")["Id"], id.as_str());
+    env.cmd(["rmi", "demo/busybox:1.0"]).ok();
+    let out = env.cmd(["load", "-q"]).stdin(zstd_compress(&data)).ok();
+    assert_eq!(out.stdout, "Loaded image: demo/busybox:1.0\n");
+    // Loading again changes nothing and says the same.
+    let out = env.cmd(["image", "load"]).stdin(data).ok();
+    assert_eq!(out.stdout, "Loaded image: demo/busybox:1.0\n");
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+}
+
+#[test]
+fn save_refuses_a_terminal_and_unknown_images() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let out = env.cmd(["save", "demo/nope:1"]).fails();
+    assert!(
+        out.single_error().contains("No such image"),
+        "{}",
+        out.stderr
+    );
+    // `script` gives the command a terminal when it is installed.
+    let has_script = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if has_script {
+        let out = env
+            .sh("script -qec '\"$STRATA\" save demo/busybox:1.0' /dev/null")
+            .fails();
+        assert!(
+            out.stdout
+                .contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn skopeo_reads_saved_archives() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let mut c = skopeo();
+    c.arg("inspect")
+        .arg(format!("docker-archive:{}", file.display()));
+    let v: serde_json::Value = serde_json::from_str(&run_ok(c)).unwrap();
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 1);
+    let mut c = skopeo();
+    c.arg("inspect")
+        .arg("--config")
+        .arg(format!("oci-archive:{}", file.display()));
+    let cfg: serde_json::Value = serde_json::from_str(&run_ok(c)).unwrap();
+    assert_eq!(cfg["rootfs"]["type"], "layers");
+    let dir = env.path().join("oci");
+    let mut c = skopeo();
+    c.arg("copy")
+        .arg(format!("docker-archive:{}", file.display()))
+        .arg(format!("oci:{}:demo/copied:2", dir.display()));
+    run_ok(c);
+    assert!(dir.join("index.json").is_file());
+    // The OCI layout skopeo wrote, as a tar, loads (OCI form: no manifest.json).
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_dir_all(".", &dir).unwrap();
+    let oci_tar = env.write("oci.tar", &b.into_inner().unwrap());
+    let fresh = Env::new();
+    let out = load(&fresh, &oci_tar);
+    assert_eq!(out, "Loaded image: demo/copied:2\n");
+    assert_eq!(fresh.inspect("demo/copied:2")["Id"], id.as_str());
+}
+
+#[test]
+fn load_an_archive_skopeo_wrote() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let theirs = env.path().join("skopeo.tar");
+    let mut c = skopeo();
+    c.arg("copy")
+        .arg(format!("docker-archive:{}", file.display()))
+        .arg(format!("docker-archive:{}:demo/other:3", theirs.display()));
+    run_ok(c);
+    let fresh = Env::new();
+    let out = load(&fresh, &theirs);
+    assert_eq!(out, "Loaded image: demo/other:3\n");
+    assert_eq!(fresh.inspect("demo/other:3")["Id"], id.as_str());
+    let img = fresh.inspect("demo/other:3");
+    assert_eq!(
+        img["RootFS"]["Layers"][0],
+        format!("sha256:{}", sha256_hex(busybox_rootfs_tar(false))).as_str()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Broken and hostile archives
+// ---------------------------------------------------------------------------------------
+
+/// The members of a saved archive of a small image made in its own store (so its layer
+/// is not in the store the test loads into).
+fn small_archive() -> Vec<(String, Vec<u8>)> {
+    let src = Env::new();
+    src.import(
+        &small_rootfs_tar(&[("etc/hello", b"hello\n")]),
+        Some("demo/small:1"),
+    );
+    let file = save(&src, "small.tar", &["demo/small:1"]);
+    members(&std::fs::read(file).unwrap())
+}
+
+/// A store holding busybox, to check that a refused load leaves it exactly as it was.
+fn setup() -> Env {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    env
+}
+
+/// Loads `data` (from a file, or stdin when `stdin`), expects a one-line refusal, and
+/// checks that nothing changed; returns the error line.
+fn refuse(env: &Env, data: &[u8], stdin: bool) -> String {
+    let before = env.snapshot();
+    let tags = env.repo_tags();
+    let out = if stdin {
+        env.cmd(["load"]).stdin(data.to_vec()).fails()
+    } else {
+        let file = env.write(&unique_name("bad-"), data);
+        env.cmd(["load".as_ref(), "-i".as_ref(), file.as_os_str()])
+            .fails()
+    };
+    assert_eq!(out.code, 1, "exit status");
+    let line = out.single_error().to_string();
+    assert_eq!(out.stdout, "", "nothing on stdout");
+    let after = env.snapshot();
+    assert_eq!(after.images, before.images, "images changed");
+    assert_eq!(after.layers, before.layers, "layers/ changed");
+    assert_eq!(after.blobs, before.blobs, "blobs/sha256/ changed");
+    assert!(after.tmp.is_empty(), "tmp/ is not empty: {:?}", after.tmp);
+    assert_eq!(env.repo_tags(), tags, "tags changed");
+    assert!(list_dir(&env.outside()).is_empty());
+    line
+}
+
+fn layer_name(m: &[(String, Vec<u8>)]) -> String {
+    manifest_json(m)[0]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn refuses_empty_input() {
+    let env = setup();
+    let line = refuse(&env, b"", true);
+    assert!(line.contains("invalid archive: empty input"), "{line}");
+}
+
+#[test]
+fn refuses_not_a_tar() {
+    let env = setup();
+    let line = refuse(&env, &b"this is not a tar archive\n".repeat(100), false);
+    assert!(line.contains("not a tar archive"), "{line}");
+}
+
+#[test]
+fn refuses_truncated_archive() {
+    let env = setup();
+    let data = rebuild(&small_archive());
+    let cut = data.len() / 2 + 100;
+    let line = refuse(&env, &data[..cut], false);
+    assert!(line.starts_with("Error: invalid archive"), "{line}");
+}
+
+#[test]
+fn refuses_blob_that_does_not_match_its_digest() {
+    let env = setup();
+    let mut m = small_archive();
+    let layer = layer_name(&m);
+    let entry = m.iter_mut().find(|(n, _)| *n == layer).unwrap();
+    // Change the content of the layer's one file ("hello\n" → "jello\n").
+    let pos = entry
+        .1
+        .windows(6)
+        .position(|w| w == b"hello\n")
+        .expect("the layer holds the file");
+    entry.1[pos] = b'j';
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(line.contains("does not match its digest"), "{line}");
+    assert!(
+        line.contains(layer.trim_start_matches("blobs/sha256/")),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_diff_id_mismatch() {
+    let env = setup();
+    let mut m = small_archive();
+    let mj = manifest_json(&m);
+    let config_name = mj[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value = serde_json::from_slice(member(&m, &config_name)).unwrap();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    config["rootfs"]["diff_ids"][0] = wrong.clone().into();
+    let bytes = serde_json::to_vec(&config).unwrap();
+    let new_name = format!("blobs/sha256/{}", sha256_hex(&bytes));
+    m.retain(|(n, _)| *n != config_name && n != "index.json");
+    m.push((new_name.clone(), bytes));
+    let mut mj = mj;
+    mj[0]["Config"] = new_name.into();
+    for e in m.iter_mut() {
+        if e.0 == "manifest.json" {
+            e.1 = serde_json::to_vec(&mj).unwrap();
+        }
+    }
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains("layer 1 of demo/small:1: DiffID mismatch: config says ")
+            && line.contains(&wrong),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_missing_blob() {
+    let env = setup();
+    let mut m = small_archive();
+    let layer = layer_name(&m);
+    m.retain(|(n, _)| *n != layer);
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains("is missing") && line.contains(&layer),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_manifest_that_is_not_json() {
+    let env = setup();
+    let mut m = small_archive();
+    for e in m.iter_mut() {
+        if e.0 == "manifest.json" {
+            e.1 = b"this is not JSON".to_vec();
+        }
+    }
+    let line = refuse(&env, &rebuild(&m), true);
+    assert!(line.contains("manifest.json is not valid"), "{line}");
+}
+
+#[test]
+fn refuses_member_with_dotdot() {
+    let env = setup();
+    let mut m = small_archive();
+    m.insert(0, ("../escape".to_string(), b"x".to_vec()));
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains(r#"invalid archive: member "../escape" leaves the archive"#),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_symlink_member_leaving_the_archive() {
+    let env = setup();
+    let m = small_archive();
+    let mut t = TarBuilder::new().symlink("evil", env.outside().to_str().unwrap());
+    for (n, d) in &m {
+        t = t.file(n, d);
+    }
+    let line = refuse(&env, &t.finish(), false);
+    assert!(
+        line.contains(r#"member "evil" is a symbolic link that leaves the archive"#),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_hardlink_member_leaving_the_archive() {
+    let env = setup();
+    let m = small_archive();
+    let mut t = TarBuilder::new();
+    for (n, d) in &m {
+        t = t.file(n, d);
+    }
+    let t = t.hardlink("manifest2.json", "../manifest.json");
+    let line = refuse(&env, &t.finish(), false);
+    assert!(
+        line.contains(r#"member "manifest2.json" is a hard link that leaves the archive"#),
+        "{line}"
+    );
+}
