@@ -39,6 +39,11 @@ run strata inspect --format '{{.Id}} {{.Config.Cmd}}' demo/busybox:1.0
 run strata history demo/busybox:1.0
 run strata system df
 run strata rmi demo/busybox:latest
+run strata save -o busybox.tar demo/busybox:1.0
+run tar -tf busybox.tar
+run strata rmi demo/busybox:1.0
+run strata load -i busybox.tar
+run strata images
 run strata rmi demo/busybox:1.0
 run strata images -a
 echo
