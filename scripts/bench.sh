@@ -85,6 +85,35 @@ if ((have_podman)); then
   else note "podman import failed: images skipped"; fi
 fi
 
+section "3. save and load of $REG/bench/app:1 (needs docker for the source archive)"
+if ((have_docker)) && $D pull -q "$REG/bench/app:1" >/dev/null; then
+  $D save -o "$BENCH/app-docker.tar" "$REG/bench/app:1"
+  S="$BENCH/strata-save"
+  rm -rf "$S"; STRATA_ROOT=$S "$STRATA" load -i "$BENCH/app-docker.tar" >/dev/null
+  "${HF[@]}" --export-json "$R/save-strata.json" -n strata \
+    "STRATA_ROOT=$S $STRATA save -o $BENCH/app-strata.tar $REG/bench/app:1"
+  "${HF[@]}" --export-json "$R/save-docker.json" -n docker \
+    "$D save -o $BENCH/app-docker2.tar $REG/bench/app:1"
+  "${HF[@]}" --export-json "$R/load-strata.json" -n strata --prepare "rm -rf $BENCH/strata-load" \
+    "STRATA_ROOT=$BENCH/strata-load $STRATA load -i $BENCH/app-docker.tar"
+  "${HF[@]}" --export-json "$R/load-docker.json" -n docker \
+    --prepare "$D rmi -f $REG/bench/app:1 >/dev/null 2>&1; true" "$D load -i $BENCH/app-docker.tar"
+  # Interoperability: docker and podman load strata's archive as the same image.
+  want=$(STRATA_ROOT=$S "$STRATA" images -q --no-trunc "$REG/bench/app:1")
+  $D rmi -f "$REG/bench/app:1" >/dev/null 2>&1 || true
+  $D load -q -i "$BENCH/app-strata.tar" >/dev/null
+  got=$($D images -q --no-trunc "$REG/bench/app:1")
+  [ "$got" = "$want" ] && echo "docker loads strata's archive: same image ID $want" ||
+    { echo "docker loaded $got from strata's archive, expected $want" >&2; exit 1; }
+  if ((have_podman)); then
+    $P load -q -i "$BENCH/app-strata.tar" >/dev/null
+    $P images -q --no-trunc | grep -x "$want" >/dev/null && echo "podman loads strata's archive: same image ID" ||
+      { echo "podman did not load strata's archive as $want" >&2; exit 1; }
+  fi
+else
+  note "docker or $REG/bench/app:1 is not available: save/load skipped"
+fi
+
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'
 import json, os, sys
@@ -101,7 +130,8 @@ def fmt(m):
     return f"{v*1000:.1f} ± {s*1000:.1f} ms" if v < 1 else f"{v:.2f} ± {s:.2f} s"
 def ratio(a, b):
     return "—" if a is None or b is None else f"{a[0]/b[0]:.2f}"
-rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images")]
+rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
+        ("save bench/app:1", "save"), ("load bench/app:1", "load")]
 hdr = ("work", "strata", "docker", "podman", "strata/docker", "strata/podman")
 out = [hdr]
 for label, w in rows:
