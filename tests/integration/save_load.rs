@@ -490,3 +490,154 @@ fn refuses_hardlink_member_leaving_the_archive() {
         "{line}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// --format, and other tools reading strata's archives
+// ---------------------------------------------------------------------------------------
+
+/// `strata save --format FORMAT -o work/NAME IMAGES...`; returns the path.
+fn save_format(env: &Env, format: &str, name: &str, images: &[&str]) -> PathBuf {
+    let path = env.work().join(name);
+    let mut args = vec![
+        "save".to_string(),
+        "--format".into(),
+        format.into(),
+        "-o".into(),
+        path.to_string_lossy().into(),
+    ];
+    args.extend(images.iter().map(|s| s.to_string()));
+    let out = env.cmd(&args).ok();
+    assert_eq!(out.stdout, "", "save -o prints nothing");
+    assert_eq!(out.stderr, "", "save -o prints nothing on stderr");
+    path
+}
+
+fn member_names(file: &Path) -> Vec<String> {
+    members(&std::fs::read(file).unwrap())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// skopeo inspects `TRANSPORT:FILE` and sees one layer.
+fn skopeo_inspects(transport: &str, file: &Path) {
+    let mut c = skopeo();
+    c.arg("inspect")
+        .arg(format!("{transport}:{}", file.display()));
+    let v: serde_json::Value = serde_json::from_str(&run_ok(c)).unwrap();
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 1, "{transport}: {v}");
+}
+
+#[test]
+fn save_format_docker_archive() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save_format(&env, "docker-archive", "d.tar", &["demo/busybox:1.0"]);
+    let names = member_names(&file);
+    for n in ["manifest.json", "repositories"] {
+        assert!(names.iter().any(|m| m == n), "no {n} in {names:?}");
+    }
+    for n in ["index.json", "oci-layout"] {
+        assert!(!names.iter().any(|m| m == n), "{n} in {names:?}");
+    }
+    let m = members(&std::fs::read(&file).unwrap());
+    let mj = manifest_json(&m);
+    let mut wanted: Vec<String> = vec![mj[0]["Config"].as_str().unwrap().to_string()];
+    for l in mj[0]["Layers"].as_array().unwrap() {
+        wanted.push(l.as_str().unwrap().to_string());
+    }
+    wanted.sort();
+    let mut blobs: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("blobs/"))
+        .cloned()
+        .collect();
+    blobs.sort();
+    assert_eq!(blobs, wanted, "only the blobs manifest.json names");
+    let fresh = Env::new();
+    assert_eq!(load(&fresh, &file), "Loaded image: demo/busybox:1.0\n");
+    assert_eq!(fresh.inspect("demo/busybox:1.0")["Id"], id.as_str());
+    skopeo_inspects("docker-archive", &file);
+}
+
+#[test]
+fn save_format_oci_archive() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save_format(&env, "oci-archive", "o.tar", &["demo/busybox:1.0"]);
+    let names = member_names(&file);
+    for n in ["index.json", "oci-layout"] {
+        assert!(names.iter().any(|m| m == n), "no {n} in {names:?}");
+    }
+    for n in &names {
+        assert!(
+            n == "index.json" || n == "oci-layout" || n.starts_with("blobs/sha256/"),
+            "unexpected member {n} in {names:?}"
+        );
+    }
+    let fresh = Env::new();
+    assert_eq!(load(&fresh, &file), "Loaded image: demo/busybox:1.0\n");
+    assert_eq!(fresh.inspect("demo/busybox:1.0")["Id"], id.as_str());
+    skopeo_inspects("oci-archive", &file);
+}
+
+#[test]
+fn save_refuses_an_unknown_format() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let path = env.work().join("x.tar");
+    let out = env
+        .cmd([
+            "save".as_ref(),
+            "--format".as_ref(),
+            "x".as_ref(),
+            "-o".as_ref(),
+            path.as_os_str(),
+            "demo/busybox:1.0".as_ref(),
+        ])
+        .fails();
+    assert_eq!(out.code, 1, "exit status");
+    assert_eq!(
+        out.single_error(),
+        r#"Error: invalid --format "x": expected docker-archive or oci-archive"#
+    );
+    assert!(!path.exists(), "no archive is written");
+}
+
+#[test]
+fn umoci_unpacks_saved_archives() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v umoci"])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "umoci is not installed; this test needs it"
+    );
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let dir = env.path().join("layout");
+    std::fs::create_dir(&dir).unwrap();
+    let mut c = Command::new("tar");
+    c.arg("-xf").arg(&file).arg("-C").arg(&dir);
+    run_ok(c);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let tag = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        .as_str()
+        .expect("index.json names a tag")
+        .to_string();
+    let bundle = env.path().join("bundle");
+    let mut c = Command::new("umoci");
+    c.arg("unpack")
+        .arg("--rootless")
+        .arg("--image")
+        .arg(format!("{}:{tag}", dir.display()))
+        .arg(&bundle);
+    run_ok(c);
+    assert!(
+        bundle.join("rootfs/bin/busybox").exists(),
+        "no rootfs/bin/busybox in the bundle"
+    );
+}

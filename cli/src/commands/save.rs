@@ -1,5 +1,6 @@
-//! `strata save [-o FILE] IMAGE...`: images to one tar archive that is both a docker
-//! archive and an OCI image layout, as docker 25 and later write it.
+//! `strata save [-o FILE] [--format FORMAT] IMAGE...`: images to one tar archive that
+//! is both a docker archive and an OCI image layout, as docker 25 and later write it, or,
+//! with `--format docker-archive` or `--format oci-archive`, only one of the two.
 //!
 //! The archive is reproducible: members are sorted, every blob is stored once, as it is
 //! in the store, and headers carry fixed times, owners and modes, so saving the same
@@ -23,9 +24,41 @@ pub struct SaveArgs {
     /// Write to a file, instead of STDOUT.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// Write only one layout: `docker-archive` or `oci-archive` (default: both).
+    #[arg(long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
     /// The images to save.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// Which layouts the archive holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layouts {
+    docker: bool,
+    oci: bool,
+}
+
+impl Layouts {
+    fn parse(format: Option<&str>) -> Result<Self> {
+        match format {
+            None => Ok(Layouts {
+                docker: true,
+                oci: true,
+            }),
+            Some("docker-archive") => Ok(Layouts {
+                docker: true,
+                oci: false,
+            }),
+            Some("oci-archive") => Ok(Layouts {
+                docker: false,
+                oci: true,
+            }),
+            Some(other) => {
+                bail!("invalid --format {other:?}: expected docker-archive or oci-archive")
+            }
+        }
+    }
 }
 
 /// One image to write.
@@ -41,6 +74,7 @@ struct Saved {
 
 /// Runs `save`.
 pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
+    let layouts = Layouts::parse(args.format.as_deref())?;
     if args.output.is_none() && io::stdout().is_terminal() {
         bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
     }
@@ -98,6 +132,7 @@ pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
             let r = write_archive(
                 &ctx.store,
                 &images,
+                layouts,
                 io::BufWriter::with_capacity(1 << 20, f),
             );
             if r.is_err() {
@@ -108,6 +143,7 @@ pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
         None => write_archive(
             &ctx.store,
             &images,
+            layouts,
             io::BufWriter::with_capacity(1 << 20, io::stdout().lock()),
         ),
     }
@@ -145,12 +181,19 @@ fn header(path: &str, size: u64, dir: bool) -> tar::Header {
     h
 }
 
-fn write_archive<W: Write>(store: &Store, images: &[Saved], out: W) -> Result<()> {
-    // Every blob once, in digest order.
+fn write_archive<W: Write>(
+    store: &Store,
+    images: &[Saved],
+    layouts: Layouts,
+    out: W,
+) -> Result<()> {
+    // Every blob once, in digest order. A docker archive names no manifests.
     let mut blobs: BTreeSet<Digest> = BTreeSet::new();
     for s in images {
         blobs.insert(s.id.clone());
-        blobs.insert(s.manifest.clone());
+        if layouts.oci {
+            blobs.insert(s.manifest.clone());
+        }
         blobs.extend(s.layers.iter().cloned());
     }
 
@@ -207,13 +250,25 @@ fn write_archive<W: Write>(store: &Store, images: &[Saved], out: W) -> Result<()
             bail!("blob {d} in the store does not match its digest");
         }
     }
-    let files: [(&str, Vec<u8>); 4] = [
-        ("index.json", serde_json::to_vec(&index)?),
-        ("manifest.json", serde_json::to_vec(&manifest_json)?),
-        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-        ("repositories", serde_json::to_vec(&repositories)?),
+    let files: [(&str, bool, Vec<u8>); 4] = [
+        ("index.json", layouts.oci, serde_json::to_vec(&index)?),
+        (
+            "manifest.json",
+            layouts.docker,
+            serde_json::to_vec(&manifest_json)?,
+        ),
+        (
+            "oci-layout",
+            layouts.oci,
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        (
+            "repositories",
+            layouts.docker,
+            serde_json::to_vec(&repositories)?,
+        ),
     ];
-    for (name, data) in files {
+    for (name, _, data) in files.into_iter().filter(|f| f.1) {
         tar.append(&header(name, data.len() as u64, false), &data[..])?;
     }
     let mut out = tar.into_inner()?;
