@@ -3,9 +3,7 @@
 //! `blobs/`) in one tar, as docker 25 and later write it.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
-use std::io::{self, Read};
 use store_layout::Digest;
 
 /// The most bytes of a JSON document (`manifest.json`, `index.json`, a config or a
@@ -98,38 +96,6 @@ pub fn digest_of_member(name: &str) -> Option<Digest> {
     Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
-/// A reader that hashes what passes through it.
-pub struct HashReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> HashReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        HashReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-
-    /// The digest and byte count of what was read.
-    pub fn finish(self) -> (Digest, u64) {
-        (Digest::from_sha256(&self.hasher.finalize()), self.count)
-    }
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,12 +115,5 @@ mod tests {
         assert_eq!(digest_of_member(&format!("{hex}.json")), Some(d));
         assert_eq!(digest_of_member(&format!("{hex}/layer.tar")), None);
         assert_eq!(digest_of_member("blobs/sha256/xyz"), None);
-    }
-
-    #[test]
-    fn hash_reader() {
-        let mut r = HashReader::new(&b"hello"[..]);
-        io::copy(&mut r, &mut io::sink()).unwrap();
-        assert_eq!(r.finish(), (Digest::of(b"hello"), 5));
     }
 }

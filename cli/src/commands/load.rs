@@ -10,8 +10,8 @@
 
 use super::now_unix;
 use crate::archive::{
-    digest_of_member, DockerManifestEntry, HashReader, Index, Manifest, ANN_IMAGE_NAME,
-    ANN_REF_NAME, DOCKER_LIST, MAX_JSON, OCI_INDEX,
+    digest_of_member, DockerManifestEntry, Index, Manifest, ANN_IMAGE_NAME, ANN_REF_NAME,
+    DOCKER_LIST, MAX_JSON, OCI_INDEX,
 };
 use crate::context::Ctx;
 use crate::image::manifest::{manifest_bytes, oci_manifest};
@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord};
+use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Sha256Writer};
 
 /// Arguments of `load`.
 #[derive(clap::Args, Debug)]
@@ -131,10 +131,10 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
                 // Already here: the content is known by its chain ID; still refuse a
                 // member that does not match the digest that names it.
                 if let Some(want) = want_blob {
-                    let mut r = HashReader::new(open_member(&path, member)?);
+                    let mut r = Sha256Writer::new(open_member(&path, member)?);
                     io::copy(&mut r, &mut io::sink())
                         .with_context(|| format!("cannot read {member}"))?;
-                    let (got, _) = r.finish();
+                    let (_, got, _) = r.finish();
                     if got != *want {
                         bail!("blob {want} does not match its digest (it is {got})");
                     }
@@ -142,10 +142,10 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
                 blobs.push(blob);
                 size += layer_size;
             } else {
-                let mut r = HashReader::new(open_member(&path, member)?);
+                let mut r = Sha256Writer::new(open_member(&path, member)?);
                 let layer = ingest_layer(&mut txn, &mut r, &|_| {})
                     .with_context(|| format!("layer {n} of {name}"))?;
-                let (got, _) = r.finish();
+                let (_, got, _) = r.finish();
                 if let Some(want) = want_blob {
                     if got != *want {
                         bail!("blob {want} does not match its digest (it is {got})");

@@ -7,8 +7,8 @@
 //! images twice gives the same bytes.
 
 use crate::archive::{
-    blob_member, Descriptor, DockerManifestEntry, HashReader, Index, Manifest, ANN_IMAGE_NAME,
-    ANN_REF_NAME, MAX_JSON, OCI_INDEX, OCI_MANIFEST,
+    blob_member, Descriptor, DockerManifestEntry, Index, Manifest, ANN_IMAGE_NAME, ANN_REF_NAME,
+    MAX_JSON, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::context::Ctx;
 use crate::reference::{familiar, Reference};
@@ -16,7 +16,7 @@ use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Read, Write};
-use store_layout::{Digest, Store};
+use store_layout::{Digest, Sha256Writer, Store};
 
 /// Arguments of `save`.
 #[derive(clap::Args, Debug)]
@@ -243,9 +243,9 @@ fn write_archive<W: Write>(
     for d in &blobs {
         let f = store.open_blob(d)?;
         let size = f.metadata()?.len();
-        let mut r = HashReader::new(f.take(size));
+        let mut r = Sha256Writer::new(f.take(size));
         tar.append(&header(&blob_member(d), size, false), &mut r)?;
-        let (got, n) = r.finish();
+        let (_, got, n) = r.finish();
         if got != *d || n != size {
             bail!("blob {d} in the store does not match its digest");
         }
