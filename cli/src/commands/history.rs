@@ -2,9 +2,11 @@
 
 use super::inspect::load_config;
 use super::now_unix;
-use super::table::render_with;
+use super::table::render;
 use crate::context::Ctx;
-use crate::output::{human_ago, human_size, parse_rfc3339};
+use crate::output::{
+    human_ago, human_size, parse_rfc3339, DEFAULT_HISTORY_FORMAT, HISTORY_HEADERS,
+};
 use crate::resolve::resolve;
 use anyhow::Result;
 use serde_json::json;
@@ -27,8 +29,6 @@ pub struct HistoryArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 }
-
-const DEFAULT: &str = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 
 /// Runs `history`.
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
@@ -88,7 +88,12 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     if args.quiet {
         return Ok(());
     }
-    for line in render_with(args.format.as_deref(), DEFAULT, &values, &[("ID", "IMAGE")])? {
+    for line in render(
+        args.format.as_deref(),
+        DEFAULT_HISTORY_FORMAT,
+        &values,
+        HISTORY_HEADERS,
+    )? {
         super::out(&line)?;
     }
     Ok(())

@@ -3,7 +3,10 @@
 use super::now_unix;
 use super::table::render;
 use crate::context::Ctx;
-use crate::output::{human_ago, human_size, parse_filters, parse_rfc3339, Template};
+use crate::output::{
+    human_ago, human_size, parse_filters, parse_rfc3339, Template, DEFAULT_IMAGES_DIGEST_FORMAT,
+    DEFAULT_IMAGES_FORMAT, IMAGES_HEADERS,
+};
 use crate::reference::{familiar, Reference};
 use crate::resolve::resolve;
 use anyhow::{anyhow, bail, Result};
@@ -34,10 +37,6 @@ pub struct ImagesArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 }
-
-const DEFAULT: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-const DEFAULT_DIGESTS: &str =
-    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 /// Image filters, as docker's `-f`.
 struct Filters {
@@ -260,9 +259,9 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         })
         .collect();
     let default = if args.digests {
-        DEFAULT_DIGESTS
+        DEFAULT_IMAGES_DIGEST_FORMAT
     } else {
-        DEFAULT
+        DEFAULT_IMAGES_FORMAT
     };
     let format = args
         .format
@@ -271,7 +270,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     if let Some(f) = format {
         Template::parse(f.strip_prefix("table").unwrap_or(f)).map_err(|e| anyhow!("{e}"))?;
     }
-    for line in render(format, default, &values)? {
+    for line in render(format, default, &values, IMAGES_HEADERS)? {
         super::out(&line)?;
     }
     Ok(())

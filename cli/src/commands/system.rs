@@ -2,8 +2,7 @@
 
 use super::table::render;
 use crate::context::Ctx;
-use crate::output::human_size;
-use crate::reference::familiar;
+use crate::output::{human_size, DEFAULT_SYSTEM_DF_FORMAT, IMAGES_HEADERS, SYSTEM_DF_HEADERS};
 use anyhow::Result;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -20,7 +19,6 @@ pub struct DfArgs {
     pub format: Option<String>,
 }
 
-const DEFAULT: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
 const VERBOSE: &str =
     "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}";
 
@@ -65,10 +63,9 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
                 "UniqueSize": human_size(img.size - shared), "Containers": 0,
             }));
         }
-        for line in render(args.format.as_deref(), VERBOSE, &rows)? {
+        for line in render(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS)? {
             super::out(&line)?;
         }
-        let _ = familiar;
         return Ok(());
     }
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
@@ -79,7 +76,12 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
-    for line in render(args.format.as_deref(), DEFAULT, &rows)? {
+    for line in render(
+        args.format.as_deref(),
+        DEFAULT_SYSTEM_DF_FORMAT,
+        &rows,
+        SYSTEM_DF_HEADERS,
+    )? {
         super::out(&line)?;
     }
     Ok(())
