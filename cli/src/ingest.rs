@@ -33,7 +33,7 @@ pub struct Ingested {
 /// as they came for tar, gzip and zstd, and decompressed for xz and bzip2, which OCI
 /// has no media type for. `on_bytes` is told how many source bytes were read so far.
 pub fn ingest_layer<R: Read + Send>(
-    txn: &mut Txn,
+    txn: &Txn,
     input: R,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<Ingested> {

@@ -21,6 +21,8 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// The layout version this build reads and writes.
 pub const LAYOUT_VERSION: &str = "strata-store 1";
@@ -49,11 +51,13 @@ pub struct RemovedImage {
 }
 
 /// A change in progress: blobs and layers made in a private staging directory.
+///
+/// A `Txn` is `Sync`: several threads may write blobs and unpack layers into it at once.
 pub struct Txn {
     staging: StagingDir,
-    blobs: Vec<Digest>,
-    layers: Vec<NewLayer>,
-    next: usize,
+    blobs: Mutex<Vec<Digest>>,
+    layers: Mutex<Vec<NewLayer>>,
+    next: AtomicUsize,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -195,9 +199,9 @@ impl Store {
         }
         Ok(Txn {
             staging,
-            blobs: Vec::new(),
-            layers: Vec::new(),
-            next: 0,
+            blobs: Mutex::new(Vec::new()),
+            layers: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
         })
     }
 
@@ -231,13 +235,14 @@ impl Store {
 
         let mut new_layers = Vec::new();
         let mut new_blobs = Vec::new();
-        if let Some(txn) = &txn {
-            for l in &txn.layers {
+        let txn = txn.map(Txn::into_parts);
+        if let Some((_, layers, blobs)) = &txn {
+            for l in layers {
                 if !db.layers.contains_key(&l.chain_id) {
                     new_layers.push(l);
                 }
             }
-            for b in &txn.blobs {
+            for b in blobs {
                 if !self.has_blob(b) {
                     new_blobs.push(b.clone());
                 }
@@ -286,9 +291,9 @@ impl Store {
             )?;
         }
 
-        if let Some(txn) = &txn {
+        if let Some((staging, _, _)) = &txn {
             for b in &new_blobs {
-                let from = txn.staging.path().join("blobs").join(b.hex());
+                let from = staging.path().join("blobs").join(b.hex());
                 let to = self.blob_path(b);
                 fs::rename(&from, &to).at(&to)?;
             }
@@ -325,8 +330,8 @@ impl Store {
             fs::remove_file(&journal_path).at(&journal_path)?;
         }
         drop(_lock);
-        if let Some(txn) = txn {
-            txn.staging.consumed_after_commit();
+        if let Some((staging, _, _)) = txn {
+            staging.consumed_after_commit();
         }
         for t in trash {
             let _ = remove_tree(&t);
@@ -404,31 +409,24 @@ impl Txn {
     }
 
     /// Records a blob written with `blob_writer`.
-    pub fn finish_blob(
-        &mut self,
-        w: BlobWriter,
-        expected: Option<&Digest>,
-    ) -> Result<(Digest, u64)> {
+    pub fn finish_blob(&self, w: BlobWriter, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let (d, n) = w.commit(expected)?;
-        if !self.blobs.contains(&d) {
-            self.blobs.push(d.clone());
+        let mut blobs = self.blobs.lock().unwrap_or_else(|e| e.into_inner());
+        if !blobs.contains(&d) {
+            blobs.push(d.clone());
         }
         Ok((d, n))
     }
 
     /// Adds a small blob from memory.
-    pub fn put_blob(&mut self, data: &[u8]) -> Result<Digest> {
+    pub fn put_blob(&self, data: &[u8]) -> Result<Digest> {
         let mut w = self.blob_writer()?;
         std::io::Write::write_all(&mut w, data).at(self.staging.path())?;
         Ok(self.finish_blob(w, None)?.0)
     }
 
     /// Adds a blob by streaming `r` into it.
-    pub fn copy_blob(
-        &mut self,
-        r: &mut impl Read,
-        expected: Option<&Digest>,
-    ) -> Result<(Digest, u64)> {
+    pub fn copy_blob(&self, r: &mut impl Read, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let mut w = self.blob_writer()?;
         std::io::copy(r, &mut w).at(self.staging.path())?;
         self.finish_blob(w, expected)
@@ -436,9 +434,8 @@ impl Txn {
 
     /// A new empty directory to unpack a layer into; returns its index and path
     /// (the layer's root is `path`).
-    pub fn layer_dir(&mut self) -> Result<(usize, PathBuf)> {
-        let i = self.next;
-        self.next += 1;
+    pub fn layer_dir(&self) -> Result<(usize, PathBuf)> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
         let outer = self.staging.path().join("layers").join(i.to_string());
         let diff = outer.join("diff");
         fs::create_dir(&outer).at(&outer)?;
@@ -447,13 +444,20 @@ impl Txn {
     }
 
     /// Records the layer unpacked into directory `index` with its chain ID and record.
-    pub fn add_layer(&mut self, index: usize, chain_id: Digest, record: LayerRecord) {
+    pub fn add_layer(&self, index: usize, chain_id: Digest, record: LayerRecord) {
         let dir = self.staging.path().join("layers").join(index.to_string());
-        self.layers.push(NewLayer {
+        let mut layers = self.layers.lock().unwrap_or_else(|e| e.into_inner());
+        layers.push(NewLayer {
             chain_id,
             record,
             dir,
         });
+    }
+
+    fn into_parts(self) -> (StagingDir, Vec<NewLayer>, Vec<Digest>) {
+        let layers = self.layers.into_inner().unwrap_or_else(|e| e.into_inner());
+        let blobs = self.blobs.into_inner().unwrap_or_else(|e| e.into_inner());
+        (self.staging, layers, blobs)
     }
 
     /// The staging directory (for scratch files that go away with the transaction).

@@ -17,7 +17,7 @@ fn image(manifest: Digest, layers: Vec<Digest>) -> ImageRecord {
 }
 
 fn add_image(store: &Store, content: &[u8], tag: &str) -> (Digest, Digest) {
-    let mut txn = store.begin().unwrap();
+    let txn = store.begin().unwrap();
     let (i, dir) = txn.layer_dir().unwrap();
     fs::write(dir.join("file"), content).unwrap();
     let diff = Digest::of(content);
@@ -95,7 +95,7 @@ fn a_dropped_transaction_leaves_nothing() {
     let t = tempfile::tempdir().unwrap();
     let store = Store::open(t.path()).unwrap();
     {
-        let mut txn = store.begin().unwrap();
+        let txn = store.begin().unwrap();
         let (_, dir) = txn.layer_dir().unwrap();
         fs::write(dir.join("f"), b"x").unwrap();
         txn.put_blob(b"blob").unwrap();
@@ -113,7 +113,7 @@ fn a_failing_change_leaves_the_store_as_it_was() {
     let store = Store::open(t.path()).unwrap();
     add_image(&store, b"one", "a:1");
     let before = store.db().unwrap();
-    let mut txn = store.begin().unwrap();
+    let txn = store.begin().unwrap();
     let (i, _) = txn.layer_dir().unwrap();
     txn.add_layer(
         i,

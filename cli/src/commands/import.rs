@@ -62,8 +62,8 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         Box::new(f)
     };
 
-    let mut txn = ctx.store.begin()?;
-    let layer = ingest_layer(&mut txn, input, &|_| {})
+    let txn = ctx.store.begin()?;
+    let layer = ingest_layer(&txn, input, &|_| {})
         .with_context(|| format!("cannot import {}", args.source))?;
     let chain = chain_id(None, &layer.diff_id);
     txn.add_layer(

@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
     let (_, plain) = crate::layer::decompress::decompress(input)
         .context("invalid archive: cannot decompress")?;
 
-    let mut txn = ctx.store.begin()?;
+    let txn = ctx.store.begin()?;
     let root = txn.scratch().join("archive");
     std::fs::create_dir(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let links = extract(plain, &root)?;
@@ -143,7 +143,7 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
                 size += layer_size;
             } else {
                 let mut r = Sha256Writer::new(open_member(&path, member)?);
-                let layer = ingest_layer(&mut txn, &mut r, &|_| {})
+                let layer = ingest_layer(&txn, &mut r, &|_| {})
                     .with_context(|| format!("layer {n} of {name}"))?;
                 let (_, got, _) = r.finish();
                 if let Some(want) = want_blob {
