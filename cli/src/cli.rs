@@ -1,6 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
-use crate::commands::{history, images, import, inspect, load, prune, rmi, save, system, tag};
+use crate::commands::{
+    history, images, import, inspect, load, login, prune, pull, push, rmi, save, system, tag,
+};
 use crate::context::{store_root, Ctx};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +39,14 @@ pub enum Command {
     Save(save::SaveArgs),
     /// Load an image from a tar archive or STDIN.
     Load(load::LoadArgs),
+    /// Download an image from a registry.
+    Pull(pull::PullArgs),
+    /// Upload an image to a registry.
+    Push(push::PushArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
     /// Manage images.
     Image {
         /// The image command.
@@ -78,6 +88,10 @@ pub enum ImageCommand {
     Save(save::SaveArgs),
     /// Load an image from a tar archive or STDIN.
     Load(load::LoadArgs),
+    /// Download an image from a registry.
+    Pull(pull::PullArgs),
+    /// Upload an image to a registry.
+    Push(push::PushArgs),
 }
 
 /// `strata system …`.
@@ -98,11 +112,13 @@ impl Command {
             Command::Import(_)
                 | Command::Rmi(_)
                 | Command::Load(_)
+                | Command::Pull(_)
                 | Command::Image {
                     command: ImageCommand::Import(_)
                         | ImageCommand::Rm(_)
                         | ImageCommand::Prune(_)
                         | ImageCommand::Load(_)
+                        | ImageCommand::Pull(_)
                 }
         )
     }
@@ -190,8 +206,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Err(SilentExit(code).into())
         };
     }
-    if let Command::Version = cli.command {
-        return system::version(&root);
+    match &cli.command {
+        Command::Version => return system::version(&root),
+        Command::Login(a) => return login::login(a),
+        Command::Logout(a) => return login::logout(a),
+        _ => {}
     }
     let ctx = Ctx::open(&root)?;
     match &cli.command {
@@ -230,6 +249,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Image {
             command: ImageCommand::Load(a),
         } => load::run(&ctx, a),
+        Command::Pull(a)
+        | Command::Image {
+            command: ImageCommand::Pull(a),
+        } => pull::run(&ctx, a),
+        Command::Push(a)
+        | Command::Image {
+            command: ImageCommand::Push(a),
+        } => push::run(&ctx, a),
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),
@@ -237,6 +264,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::System {
             command: SystemCommand::Info,
         } => system::info(&ctx),
-        Command::Version => unreachable!("handled above"),
+        Command::Version | Command::Login(_) | Command::Logout(_) => {
+            unreachable!("handled above")
+        }
     }
 }

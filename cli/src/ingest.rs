@@ -37,6 +37,17 @@ pub fn ingest_layer<R: Read + Send>(
     input: R,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<Ingested> {
+    ingest_layer_verified(txn, input, None, on_bytes)
+}
+
+/// As [`ingest_layer`], for a blob that `expected` names (a registry's layer): the
+/// bytes must hash to it, and must be a tar, gzip or zstd stream, kept as they came.
+pub fn ingest_layer_verified<R: Read + Send>(
+    txn: &Txn,
+    input: R,
+    expected: Option<&Digest>,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Ingested> {
     let mut input = input;
     let mut head = [0u8; 6];
     let got = read_full(&mut input, &mut head).context("cannot read the archive")?;
@@ -50,6 +61,11 @@ pub fn ingest_layer<R: Read + Send>(
         compression,
         Compression::None | Compression::Gzip | Compression::Zstd
     );
+    if expected.is_some() && !keep_raw {
+        return Err(anyhow!(
+            "unsupported layer compression (only tar, gzip and zstd layers are pulled)"
+        ));
+    }
     let media_type = match compression {
         Compression::Gzip => LAYER_GZIP,
         Compression::Zstd => LAYER_ZSTD,
@@ -125,7 +141,7 @@ pub fn ingest_layer<R: Read + Send>(
     })?;
 
     let (digest, size) = match (raw_blob, tar_blob) {
-        (Some(b), _) => txn.finish_blob(b, None)?,
+        (Some(b), _) => txn.finish_blob(b, expected)?,
         (None, Some(b)) => txn.finish_blob(b, Some(&diff_id))?,
         (None, None) => unreachable!("one blob writer is always made"),
     };

@@ -3,7 +3,7 @@
 //! The binary in `main.rs` is a thin shell over this library. Modules follow the data
 //! flow: `reference` names images, `layer` turns archives into directories, `ingest`
 //! streams a layer from its source into the store, `image` holds the formats strata
-//! writes, `commands` implements each verb, `output` formats what users see, `userns`
+//! writes, `registry` talks to image registries (pull, push, login), `commands` implements each verb, `output` formats what users see, `userns`
 //! runs an ordinary user's file work inside a user namespace.
 
 pub mod archive;
@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod layer;
 pub mod output;
 pub mod reference;
+pub mod registry;
 pub mod resolve;
 pub mod userns;
 

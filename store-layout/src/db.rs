@@ -71,6 +71,10 @@ pub struct Db {
     /// Full references (`docker.io/library/busybox:latest`) to image IDs.
     #[serde(default)]
     pub tags: BTreeMap<String, Digest>,
+    /// Compressed copies of layer blobs that are stored uncompressed, made once by a
+    /// push and reused by the next: uncompressed blob digest → its compressed blobs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compressed: BTreeMap<Digest, Vec<BlobRef>>,
 }
 
 impl Db {
@@ -101,6 +105,9 @@ impl Db {
         for layer in self.layers.values() {
             if let Some(b) = &layer.blob {
                 set.insert(b.digest.clone());
+                for c in self.compressed.get(&b.digest).into_iter().flatten() {
+                    set.insert(c.digest.clone());
+                }
             }
         }
         set

@@ -264,6 +264,7 @@ impl Store {
             db.layers.remove(g);
         }
         let used_blobs = db.referenced_blobs();
+        db.compressed.retain(|k, _| used_blobs.contains(k));
         let garbage_blobs: Vec<Digest> = before_blobs
             .iter()
             .filter(|b| !used_blobs.contains(*b))

@@ -14,6 +14,8 @@
 //! plus the four compressors strata must detect ([`gzip`], [`zstd_compress`],
 //! [`xz_compress`], [`bzip2_compress`]).
 
+pub mod registry;
+
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io::{Read, Write};

@@ -1,0 +1,424 @@
+//! One repository of one registry: authenticated requests with bounded retries, and
+//! blob downloads that resume where they broke off.
+//!
+//! Every request is retried a bounded number of times when the connection fails or
+//! breaks, on 5xx answers, and on 429 (waiting as `Retry-After` says, within limits). A
+//! 401 is answered once per request with the registry's challenge (see `auth`). A blob
+//! download that breaks off, or ends before the descriptor's size, is resumed with
+//! `Range: bytes=N-` (or re-read from the start, skipping what arrived, when the
+//! registry ignores ranges); the caller sees one uninterrupted stream.
+
+use super::auth::{parse_challenge, AuthState, Credentials};
+use super::endpoint::{auth_key, Endpoint};
+use super::RegistryError;
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::time::Duration;
+use store_layout::Digest;
+
+/// How many times one request is tried in all.
+pub const ATTEMPTS: u32 = 5;
+/// The most `Retry-After` is obeyed for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The largest manifest or index accepted.
+pub const MAX_MANIFEST: u64 = 4 << 20;
+
+/// A request body that can be sent again on a retry.
+pub enum Body<'a> {
+    /// No body.
+    Empty,
+    /// Bytes in memory, with their content type.
+    Bytes(&'a [u8], &'a str),
+    /// A stream opened anew for every attempt, and its length.
+    Stream(
+        &'a (dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync),
+        u64,
+    ),
+}
+
+/// A client for one repository (`bench/app`) of one registry.
+pub struct Client {
+    ep: Endpoint,
+    repo: String,
+    auth: Mutex<AuthState>,
+    /// The token scope requests carry (`repository:bench/app:pull`, more for push).
+    scope: String,
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64 << attempt.min(5)).min(Duration::from_secs(2))
+}
+
+/// The registry's error text from an error response body
+/// (`{"errors":[{"code":…,"message":…}]}`), else the status.
+fn error_text(code: u16, resp: ureq::Response) -> String {
+    let mut body = Vec::new();
+    let _ = resp.into_reader().take(64 << 10).read_to_end(&mut body);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+        if let Some(errs) = v.get("errors").and_then(|e| e.as_array()) {
+            let msgs: Vec<String> = errs
+                .iter()
+                .filter_map(|e| {
+                    let m = e.get("message").and_then(|m| m.as_str())?;
+                    let c = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+                    let c = c.to_ascii_lowercase().replace('_', " ");
+                    Some(if c.is_empty() || c == m {
+                        m.to_string()
+                    } else {
+                        format!("{c}: {m}")
+                    })
+                })
+                .collect();
+            if !msgs.is_empty() {
+                return msgs.join(", ");
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    let text = text.trim();
+    if !text.is_empty() && text.len() < 200 && !text.contains('<') {
+        return format!("status {code}: {}", text.lines().next().unwrap_or(""));
+    }
+    format!("status {code}")
+}
+
+impl Client {
+    /// A client for `repo` at `ep`, with the user's stored credentials for the
+    /// registry, and the token scope for `actions` (`pull`, `pull,push`).
+    pub fn new(ep: Endpoint, repo: &str, actions: &str) -> Result<Client, RegistryError> {
+        let creds = super::auth::lookup(&auth_key(&ep.domain))?;
+        Ok(Self::with_credentials(ep, repo, actions, creds))
+    }
+
+    /// A client with the given credentials.
+    pub fn with_credentials(
+        ep: Endpoint,
+        repo: &str,
+        actions: &str,
+        creds: Option<Credentials>,
+    ) -> Client {
+        Client {
+            scope: if repo.is_empty() {
+                String::new()
+            } else {
+                format!("repository:{repo}:{actions}")
+            },
+            repo: repo.to_string(),
+            ep,
+            auth: Mutex::new(AuthState::new(creds)),
+        }
+    }
+
+    /// Adds another repository's pull scope (for cross-repository mounts).
+    pub fn add_scope(&mut self, scope: &str) {
+        if !self.scope.split(' ').any(|s| s == scope) {
+            self.scope.push(' ');
+            self.scope.push_str(scope);
+        }
+    }
+
+    /// The repository path.
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    /// The registry's domain as references name it.
+    pub fn domain(&self) -> &str {
+        &self.ep.domain
+    }
+
+    /// `BASE/v2/`, the API's root (what `login` checks credentials against).
+    pub fn api_root(&self) -> String {
+        format!("{}/v2/", self.ep.base)
+    }
+
+    /// `BASE/v2/REPO/SUFFIX`.
+    pub fn url(&self, suffix: &str) -> String {
+        format!("{}/v2/{}/{suffix}", self.ep.base, self.repo)
+    }
+
+    /// An absolute URL for a `Location` header (which may be a path).
+    pub fn absolute(&self, loc: &str) -> String {
+        if loc.starts_with("http://") || loc.starts_with("https://") {
+            loc.to_string()
+        } else if loc.starts_with('/') {
+            format!("{}{loc}", self.ep.base)
+        } else {
+            format!("{}/{loc}", self.ep.base)
+        }
+    }
+
+    /// Sends a request, authenticating and retrying as needed. Any status from 200 to
+    /// 399 is success; other statuses are [`RegistryError::Status`] with `what` and
+    /// the registry's message.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &Body<'_>,
+        what: &str,
+    ) -> Result<ureq::Response, RegistryError> {
+        let mut attempt = 0;
+        let mut answered = false;
+        loop {
+            attempt += 1;
+            let mut req = self.ep.agent.request(method, url);
+            for (k, v) in headers {
+                req = req.set(k, v);
+            }
+            let auth = self
+                .auth
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .header(&self.scope);
+            if let Some(a) = &auth {
+                req = req.set("Authorization", a);
+            }
+            let result = match body {
+                Body::Empty => {
+                    if method == "PUT" || method == "POST" || method == "PATCH" {
+                        req.set("Content-Length", "0").send_bytes(&[])
+                    } else {
+                        req.call()
+                    }
+                }
+                Body::Bytes(b, ct) => req.set("Content-Type", ct).send_bytes(b),
+                Body::Stream(open, len) => {
+                    let r = open().map_err(|e| RegistryError::Invalid(format!("{what}: {e}")))?;
+                    req.set("Content-Type", "application/octet-stream")
+                        .set("Content-Length", &len.to_string())
+                        .send(r)
+                }
+            };
+            match result {
+                Ok(resp) => return Ok(resp),
+                Err(ureq::Error::Status(401, resp)) if !answered => {
+                    answered = true;
+                    attempt -= 1;
+                    let ch = resp
+                        .header("WWW-Authenticate")
+                        .and_then(parse_challenge)
+                        .ok_or_else(|| {
+                            RegistryError::Auth(format!(
+                                "{what}: unauthorized (no usable challenge)"
+                            ))
+                        })?;
+                    let mut st = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+                    // Another thread may have answered the same challenge meanwhile.
+                    if st.header(&self.scope) == auth || auth.is_none() {
+                        st.answer(&self.ep.agent, &ch, &self.scope)?;
+                    }
+                }
+                Err(ureq::Error::Status(code, resp))
+                    if (code == 429 || code >= 500) && attempt < ATTEMPTS =>
+                {
+                    let wait = resp
+                        .header("Retry-After")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs)
+                        .unwrap_or_else(|| backoff(attempt))
+                        .min(MAX_RETRY_AFTER);
+                    let _ = error_text(code, resp);
+                    std::thread::sleep(wait);
+                }
+                Err(ureq::Error::Status(code, resp)) => {
+                    let message = if code == 401 {
+                        "unauthorized: authentication required".to_string()
+                    } else {
+                        error_text(code, resp)
+                    };
+                    return Err(RegistryError::Status {
+                        what: what.to_string(),
+                        code,
+                        message,
+                    });
+                }
+                Err(ureq::Error::Transport(t)) => {
+                    if attempt >= ATTEMPTS {
+                        return Err(RegistryError::Transport {
+                            url: url.to_string(),
+                            message: t.to_string(),
+                        });
+                    }
+                    std::thread::sleep(backoff(attempt));
+                }
+            }
+        }
+    }
+
+    /// GETs a small document (manifest, config), at most `limit` bytes; returns it and
+    /// the response's `Content-Type`.
+    pub fn get_small(
+        &self,
+        url: &str,
+        accept: &str,
+        limit: u64,
+        what: &str,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.send("GET", url, &[("Accept", accept)], &Body::Empty, what)?;
+            let ct = resp.content_type().to_string();
+            let mut data = Vec::new();
+            match resp.into_reader().take(limit + 1).read_to_end(&mut data) {
+                Ok(_) if data.len() as u64 > limit => {
+                    return Err(RegistryError::Invalid(format!(
+                        "{what}: larger than {limit} bytes"
+                    )))
+                }
+                Ok(_) => return Ok((data, ct)),
+                Err(e) if attempt < ATTEMPTS => {
+                    let _ = e;
+                    std::thread::sleep(backoff(attempt));
+                }
+                Err(e) => {
+                    return Err(RegistryError::Transport {
+                        url: url.to_string(),
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Whether the registry has a blob in this repository (HEAD).
+    pub fn has_blob(&self, d: &Digest) -> Result<bool, RegistryError> {
+        match self.send(
+            "HEAD",
+            &self.url(&format!("blobs/{d}")),
+            &[],
+            &Body::Empty,
+            &format!("blob {d}"),
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A reader of blob `d` of `size` bytes that resumes after breaks; `on_bytes`
+    /// is told the running count.
+    pub fn blob_reader<'a>(
+        &'a self,
+        d: &'a Digest,
+        size: u64,
+        on_bytes: &'a (dyn Fn(u64) + Sync),
+    ) -> BlobReader<'a> {
+        BlobReader {
+            client: self,
+            digest: d,
+            size,
+            pos: 0,
+            inner: None,
+            breaks: 0,
+            on_bytes,
+        }
+    }
+}
+
+/// A blob download that resumes with `Range` when the connection breaks.
+pub struct BlobReader<'a> {
+    client: &'a Client,
+    digest: &'a Digest,
+    size: u64,
+    pos: u64,
+    inner: Option<Box<dyn Read + Send + Sync + 'static>>,
+    breaks: u32,
+    on_bytes: &'a (dyn Fn(u64) + Sync),
+}
+
+impl BlobReader<'_> {
+    fn open(&mut self) -> io::Result<()> {
+        let url = self.client.url(&format!("blobs/{}", self.digest));
+        let range = format!("bytes={}-", self.pos);
+        let mut headers = vec![];
+        if self.pos > 0 {
+            headers.push(("Range", range.as_str()));
+        }
+        let resp = self
+            .client
+            .send(
+                "GET",
+                &url,
+                &headers,
+                &Body::Empty,
+                &format!("blob {}", self.digest),
+            )
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let partial = resp.status() == 206;
+        let mut r = resp.into_reader();
+        if self.pos > 0 && !partial {
+            // The registry ignored the range: skip what was already read.
+            let skipped = io::copy(&mut (&mut r).take(self.pos), &mut io::sink())?;
+            if skipped < self.pos {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "blob ended early",
+                ));
+            }
+        }
+        self.inner = Some(r);
+        Ok(())
+    }
+
+    fn broke(&mut self, e: io::Error) -> io::Result<()> {
+        self.inner = None;
+        self.breaks += 1;
+        if self.breaks >= ATTEMPTS {
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "blob {} broke off after {} of {} bytes ({} attempts): {e}",
+                    self.digest, self.pos, self.size, self.breaks
+                ),
+            ));
+        }
+        std::thread::sleep(backoff(self.breaks));
+        Ok(())
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.inner.is_none() {
+                if self.pos >= self.size {
+                    return Ok(0);
+                }
+                if let Err(e) = self.open() {
+                    self.broke(e)?;
+                    continue;
+                }
+            }
+            let r = self.inner.as_mut().expect("opened above");
+            match r.read(buf) {
+                Ok(0) if self.pos >= self.size => return Ok(0),
+                Ok(0) => {
+                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed early");
+                    self.broke(e)?;
+                }
+                Ok(n) => {
+                    if self.pos + n as u64 > self.size {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "blob {} is larger than the {} bytes its descriptor says",
+                                self.digest, self.size
+                            ),
+                        ));
+                    }
+                    self.pos += n as u64;
+                    (self.on_bytes)(self.pos);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.broke(e)?,
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Where a registry is: the API host for a reference's domain, plain HTTP or TLS, and the
+//! CA certificates to trust.
+//!
+//! `docker.io` is served by `registry-1.docker.io`. Plain HTTP is used only for loopback
+//! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory, and for
+//! registries the user names as insecure (`--tls-verify=false`, or
+//! `STRATA_INSECURE_REGISTRIES=host:port,…`). Everything else is HTTPS verified against
+//! the system roots (webpki) plus the CA files in, as with docker's `certs.d`:
+//! `/etc/strata/certs.d/HOST[:PORT]/*.crt`, `/etc/docker/certs.d/HOST[:PORT]/*.crt`,
+//! `$XDG_CONFIG_HOME/strata/certs.d/HOST[:PORT]/*.crt` and `--cert-dir DIR/*.crt`.
+
+use super::{Options, RegistryError};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A registry reached over HTTP.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The domain as references name it (`docker.io`, `127.0.0.1:5000`), which is also
+    /// the key of its credentials (Docker Hub's key is [`DOCKER_HUB_AUTH_KEY`]).
+    pub domain: String,
+    /// `https://registry-1.docker.io`, `http://127.0.0.1:5000`.
+    pub base: String,
+    /// The HTTP agent (connection pool, TLS settings).
+    pub agent: ureq::Agent,
+}
+
+/// The key docker uses for Docker Hub in `config.json`.
+pub const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
+
+/// The key of a registry's credentials in `config.json`.
+pub fn auth_key(domain: &str) -> String {
+    if domain == "docker.io" || domain == "index.docker.io" || domain == "registry-1.docker.io" {
+        DOCKER_HUB_AUTH_KEY.to_string()
+    } else {
+        domain.to_string()
+    }
+}
+
+/// The host part of `host[:port]` (`[::1]:5000` gives `::1`).
+fn host_of(domain: &str) -> &str {
+    if let Some(rest) = domain.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    domain.split(':').next().unwrap_or(domain)
+}
+
+/// Whether a registry domain is on the loopback interface.
+pub fn is_loopback(domain: &str) -> bool {
+    let host = host_of(domain);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn insecure_by_config(domain: &str) -> bool {
+    std::env::var("STRATA_INSECURE_REGISTRIES")
+        .map(|v| v.split(',').any(|r| r.trim() == domain))
+        .unwrap_or(false)
+}
+
+/// The directories whose `*.crt` files are CAs for `domain`, existing ones only.
+fn cert_dirs(domain: &str, opts: &Options) -> Vec<PathBuf> {
+    let mut roots = vec![
+        PathBuf::from("/etc/strata/certs.d"),
+        PathBuf::from("/etc/docker/certs.d"),
+    ];
+    if let Some(c) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        roots.push(PathBuf::from(c).join("strata/certs.d"));
+    } else if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        roots.push(PathBuf::from(h).join(".config/strata/certs.d"));
+    }
+    let mut dirs: Vec<PathBuf> = roots
+        .into_iter()
+        .map(|r| r.join(domain))
+        .filter(|d| d.is_dir())
+        .collect();
+    if let Some(d) = &opts.cert_dir {
+        dirs.push(d.clone());
+    }
+    dirs
+}
+
+fn load_cas(
+    dirs: &[PathBuf],
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, RegistryError> {
+    use rustls::pki_types::pem::PemObject;
+    let mut out = Vec::new();
+    for d in dirs {
+        let entries = std::fs::read_dir(d).map_err(|e| {
+            RegistryError::Invalid(format!("cannot read the CA directory {}: {e}", d.display()))
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+            .collect();
+        files.sort();
+        for f in files {
+            for c in rustls::pki_types::CertificateDer::pem_file_iter(&f).map_err(|e| {
+                RegistryError::Invalid(format!("cannot read CA file {}: {e}", f.display()))
+            })? {
+                out.push(c.map_err(|e| {
+                    RegistryError::Invalid(format!("invalid CA file {}: {e}", f.display()))
+                })?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn tls_config(
+    cas: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, RegistryError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in cas {
+        roots
+            .add(c)
+            .map_err(|e| RegistryError::Invalid(format!("invalid CA certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Invalid(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// The endpoint for a reference's domain.
+pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError> {
+    let api_host = match domain {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
+        d => d.to_string(),
+    };
+    let dirs = cert_dirs(domain, opts);
+    let plain = opts.insecure
+        || insecure_by_config(domain)
+        || (is_loopback(domain) && dirs.is_empty() && opts.cert_dir.is_none());
+    let mut b = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(15))
+        .timeout_read(Duration::from_secs(60))
+        .timeout_write(Duration::from_secs(60))
+        .max_idle_connections_per_host(16)
+        .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
+    if !plain && !dirs.is_empty() {
+        b = b.tls_config(tls_config(load_cas(&dirs)?)?);
+    }
+    Ok(Endpoint {
+        domain: domain.to_string(),
+        base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
+        agent: b.build(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("docker.io"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+    }
+
+    #[test]
+    fn hub_key() {
+        assert_eq!(auth_key("docker.io"), DOCKER_HUB_AUTH_KEY);
+        assert_eq!(auth_key("127.0.0.1:5000"), "127.0.0.1:5000");
+    }
+}
