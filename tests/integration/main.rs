@@ -10,6 +10,7 @@ mod images;
 mod import;
 mod inspect;
 mod prune;
+mod registry;
 mod rmi;
 mod save_load;
 mod system;

@@ -457,8 +457,13 @@ fn pct_decode(s: &str) -> String {
 }
 
 /// Reads one HTTP/1.1 request (head and `Content-Length` body).
+/// A TLS handshake (strata probing loopback registries for TLS) gets `None`.
 pub fn read_request(s: &mut TcpStream) -> Option<Request> {
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut first = [0u8; 1];
+    if s.peek(&mut first).ok()? == 0 || first[0] == 0x16 {
+        return None;
+    }
     let mut r = BufReader::new(s.try_clone().ok()?);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
@@ -496,8 +501,8 @@ pub fn read_request(s: &mut TcpStream) -> Option<Request> {
 // A misbehaving proxy
 // ---------------------------------------------------------------------------------------
 
-/// What the proxy does wrong, to requests for blobs (`GET …/blobs/sha256:…`) unless
-/// said otherwise.
+/// What the proxy does wrong, to requests for blobs larger than 4 KiB (layers, not
+/// configs: `GET …/blobs/sha256:…`) unless said otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Nothing: a plain proxy.
@@ -645,14 +650,14 @@ fn serve(
             }
         };
         match fault {
-            Fault::CorruptBlobs if body.len() > 64 => {
+            Fault::CorruptBlobs if body.len() > 4096 => {
                 // Past the compression header, so the stream may still decode.
                 for b in body.iter_mut().skip(32).step_by(997) {
                     *b ^= 0x55;
                 }
             }
-            Fault::TruncateBlobs => cut = Some(body.len() / 2),
-            Fault::DropOnce if first => cut = Some(body.len() / 2),
+            Fault::TruncateBlobs if body.len() > 4096 => cut = Some(body.len() / 2),
+            Fault::DropOnce if first && body.len() > 4096 => cut = Some(body.len() / 2),
             _ => {}
         }
     }

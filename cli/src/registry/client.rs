@@ -205,8 +205,10 @@ impl Client {
                             ))
                         })?;
                     let mut st = self.auth.lock().unwrap_or_else(|e| e.into_inner());
-                    // Another thread may have answered the same challenge meanwhile.
-                    if st.header(&self.scope) == auth || auth.is_none() {
+                    // Another thread may have answered the same challenge meanwhile:
+                    // then the request is only sent again with its answer.
+                    let now = st.header(&self.scope);
+                    if now.is_none() || now == auth {
                         st.answer(&self.ep.agent, &ch, &self.scope)?;
                     }
                 }

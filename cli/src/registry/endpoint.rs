@@ -2,8 +2,8 @@
 //! CA certificates to trust.
 //!
 //! `docker.io` is served by `registry-1.docker.io`. Plain HTTP is used only for loopback
-//! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory, and for
-//! registries the user names as insecure (`--tls-verify=false`, or
+//! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory and do not
+//! answer a TLS handshake, and for registries the user names as insecure (`--tls-verify=false`, or
 //! `STRATA_INSECURE_REGISTRIES=host:port,…`). Everything else is HTTPS verified against
 //! the system roots (webpki) plus the CA files in, as with docker's `certs.d`:
 //! `/etc/strata/certs.d/HOST[:PORT]/*.crt`, `/etc/docker/certs.d/HOST[:PORT]/*.crt`,
@@ -138,9 +138,7 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
         d => d.to_string(),
     };
     let dirs = cert_dirs(domain, opts);
-    let plain = opts.insecure
-        || insecure_by_config(domain)
-        || (is_loopback(domain) && dirs.is_empty() && opts.cert_dir.is_none());
+    let plain = opts.insecure || insecure_by_config(domain);
     let mut b = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(15))
         .timeout_read(Duration::from_secs(60))
@@ -150,11 +148,34 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
     if !plain && !dirs.is_empty() {
         b = b.tls_config(tls_config(load_cas(&dirs)?)?);
     }
+    let agent = b.build();
+    // A loopback registry without CA files may speak plain HTTP: ask it over TLS once,
+    // and use HTTP when the answer is not TLS at all (a certificate that does not
+    // verify is an error, reported by the first real request).
+    let plain = plain || (is_loopback(domain) && dirs.is_empty() && !speaks_tls(&agent, &api_host));
     Ok(Endpoint {
         domain: domain.to_string(),
         base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
-        agent: b.build(),
+        agent,
     })
+}
+
+/// Whether `host` answers a TLS handshake (whatever it thinks of our certificate
+/// checks).
+fn speaks_tls(agent: &ureq::Agent, host: &str) -> bool {
+    match agent
+        .get(&format!("https://{host}/v2/"))
+        .timeout(Duration::from_secs(5))
+        .call()
+    {
+        Ok(_) | Err(ureq::Error::Status(..)) => true,
+        Err(ureq::Error::Transport(t)) => {
+            let m = t.to_string().to_ascii_lowercase();
+            m.contains("certificate")
+                || m.contains("unknownissuer")
+                || m.contains("notvalidforname")
+        }
+    }
 }
 
 #[cfg(test)]

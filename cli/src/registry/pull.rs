@@ -207,6 +207,10 @@ pub fn pull(
         let up_to_date = img.repo_digests.contains(&repo_digest)
             && tag.as_ref().is_none_or(|t| db.tags.get(t) == Some(&id));
         if !up_to_date {
+            for l in &layers {
+                let d = parse_digest(&l.digest, "layer")?;
+                rep.status(d.short(), "Already exists");
+            }
             let (tag, rd, id2) = (tag.clone(), repo_digest.clone(), id.clone());
             store.update(move |db| {
                 let img = db.images.get_mut(&id2).ok_or_else(|| {

@@ -1,0 +1,660 @@
+//! `strata pull`, `push`, `login` and `logout` against Debian's `docker-registry` on a free
+//! loopback port: round trips checked with skopeo, OCI and Docker v2.2 manifests, gzip
+//! and zstd layers, a two-platform index, token auth with a test issuer, basic auth over
+//! TLS with a test CA, and registries that misbehave (see `FaultProxy`).
+
+use std::process::Command;
+use strata_tests::registry::*;
+use strata_tests::*;
+
+/// A docker archive (uncompressed layers) of an image with `layers` (plain tars) for
+/// `arch`; returns the archive and the image ID.
+fn docker_archive(layers: &[Vec<u8>], arch: &str, tag: &str) -> (Vec<u8>, String) {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": arch, "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "created": "2024-01-01T00:00:00Z",
+        "history": layers.iter().map(|_| serde_json::json!({"created_by": "test"})).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let id = sha256_hex(config.as_bytes());
+    let mut t = TarBuilder::new().file(format!("{id}.json"), config.as_bytes());
+    let mut names = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let n = format!("l{i}/layer.tar");
+        t = t.file(&n, l);
+        names.push(n);
+    }
+    let manifest =
+        serde_json::json!([{"Config": format!("{id}.json"), "RepoTags": [tag], "Layers": names}]);
+    let t = t.file("manifest.json", manifest.to_string().as_bytes());
+    (t.finish(), format!("sha256:{id}"))
+}
+
+/// Copies a docker archive into the registry with skopeo (`extra`: format, compression).
+fn skopeo_push(env: &Env, archive: &[u8], dest: &str, extra: &[&str]) {
+    let path = env.write(&unique_name("archive-"), archive);
+    let src = format!("docker-archive:{}", path.display());
+    let dst = format!("docker://{dest}");
+    let mut args = vec!["copy", "--dest-tls-verify=false"];
+    args.extend_from_slice(extra);
+    args.push(&src);
+    args.push(&dst);
+    skopeo(&args);
+}
+
+fn three_layers(seed: &str) -> Vec<Vec<u8>> {
+    vec![
+        busybox_rootfs_tar(false).to_vec(),
+        small_rootfs_tar(&[("srv/a.txt", format!("a {seed}").as_bytes())]),
+        small_rootfs_tar(&[
+            ("srv/b.txt", format!("b {seed}").as_bytes()),
+            ("srv/c/d", b"d"),
+        ]),
+    ]
+}
+
+#[test]
+fn pull_of_an_image_skopeo_pushed_prints_docker_lines_and_verifies() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let (ar, id) = docker_archive(&three_layers("1"), go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/multi:1"), &["--format", "v2s2"]);
+    let raw = skopeo_raw(&reg.image("t/multi:1"));
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+
+    let out = env.cmd(["pull", &reg.image("t/multi:1")]).ok();
+    let lines = out.lines();
+    assert_eq!(lines[0], "1: Pulling from t/multi", "{}", out.stdout);
+    let layers: Vec<String> = raw["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| short_id(l["digest"].as_str().unwrap()))
+        .collect();
+    for l in &layers {
+        assert!(
+            lines.contains(&format!("{l}: Pulling fs layer").as_str()),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            lines.contains(&format!("{l}: Pull complete").as_str()),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(
+        lines[lines.len() - 3].starts_with("Digest: sha256:"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!(
+            "Status: Downloaded newer image for {}",
+            reg.image("t/multi:1")
+        )
+    );
+    assert_eq!(lines[lines.len() - 1], reg.image("t/multi:1"));
+    assert_eq!(
+        env.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        id
+    );
+    let inspect = env.inspect(&reg.image("t/multi:1"));
+    assert_eq!(inspect["RootFS"]["Layers"].as_array().unwrap().len(), 3);
+    let digest = lines[lines.len() - 3].trim_start_matches("Digest: ");
+    assert_eq!(
+        inspect["RepoDigests"][0].as_str().unwrap(),
+        format!("{}@{digest}", reg.image("t/multi"))
+    );
+    // Pulled by digest, the same image; pulled again, up to date.
+    env.cmd(["pull", "-q", &format!("{}@{digest}", reg.image("t/multi"))])
+        .ok();
+    let again = env.cmd(["pull", &reg.image("t/multi:1")]).ok();
+    assert!(again.stdout.contains(&format!(
+        "Status: Image is up to date for {}",
+        reg.image("t/multi:1")
+    )));
+    assert!(!again.stdout.contains("Pull complete"));
+    // The unpacked layers are there.
+    let top = env.store_entries("layers");
+    assert_eq!(top.len(), 3);
+}
+
+#[test]
+fn pull_of_oci_zstd_and_gzip_images_shares_layers_already_present() {
+    // Two registries, so that skopeo cannot reuse the blobs of one image for the other.
+    let reg = Registry::start();
+    let zreg = Registry::start();
+    let env = Env::new();
+    let (ar, _) = docker_archive(&three_layers("2"), go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/oci:gz"), &["--format", "oci"]);
+    skopeo_push(
+        &env,
+        &ar,
+        &zreg.image("t/oci:zstd"),
+        &[
+            "--format",
+            "oci",
+            "--dest-compress",
+            "--dest-compress-format",
+            "zstd",
+        ],
+    );
+    let raw = skopeo_raw(&zreg.image("t/oci:zstd"));
+    assert_eq!(
+        raw["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    let id = raw["config"]["digest"].as_str().unwrap().to_string();
+    let out = env.cmd(["pull", &zreg.image("t/oci:zstd")]).ok();
+    assert!(out.stdout.contains("Pull complete"));
+    assert_eq!(
+        env.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        id
+    );
+    // Same DiffIDs, other blobs: every layer already exists by chain ID.
+    let out = env.cmd(["pull", &reg.image("t/oci:gz")]).ok();
+    assert_eq!(
+        out.stdout.matches("Already exists").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("Pull complete"), "{}", out.stdout);
+    assert_eq!(env.store_entries("layers").len(), 3);
+    // A fourth layer on top: only that one is fetched.
+    let mut four = three_layers("2");
+    four.push(small_rootfs_tar(&[("srv/top", b"top")]));
+    let (ar4, _) = docker_archive(&four, go_arch(), "x:2");
+    skopeo_push(&env, &ar4, &reg.image("t/oci:four"), &["--format", "oci"]);
+    let out = env.cmd(["pull", &reg.image("t/oci:four")]).ok();
+    assert_eq!(
+        out.stdout.matches("Already exists").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.matches("Pull complete").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+}
+
+/// PUTs a document to the registry with curl.
+fn curl_put_manifest(reg: &str, repo: &str, tag: &str, media_type: &str, body: &[u8]) {
+    let env = Env::new();
+    let f = env.write("doc.json", body);
+    let out = Command::new("curl")
+        .args(["-fsS", "-X", "PUT", "-H"])
+        .arg(format!("Content-Type: {media_type}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", f.display()))
+        .arg(format!("http://{reg}/v2/{repo}/manifests/{tag}"))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn pull_of_a_two_platform_index_picks_the_platform() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let other_arch = if go_arch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let (host_ar, _) = docker_archive(&three_layers("host"), go_arch(), "x:1");
+    let (other_ar, _) = docker_archive(&three_layers("other"), other_arch, "x:2");
+    skopeo_push(
+        &env,
+        &host_ar,
+        &reg.image("t/multi:host"),
+        &["--format", "oci"],
+    );
+    skopeo_push(
+        &env,
+        &other_ar,
+        &reg.image("t/multi:other"),
+        &["--format", "oci"],
+    );
+    let config_of = |tag: &str| {
+        skopeo_raw(&reg.image(&format!("t/multi:{tag}")))["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (host_id, other_id) = (config_of("host"), config_of("other"));
+    let desc = |tag: &str, arch: &str| {
+        let raw = skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{}", reg.image(&format!("t/multi:{tag}"))),
+        ]);
+        let os = if arch == "unknown" {
+            "unknown"
+        } else {
+            "linux"
+        };
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(raw.as_bytes())),
+            "size": raw.len(),
+            "platform": {"os": os, "architecture": arch},
+        })
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            desc("host", "unknown"),
+            desc("other", other_arch),
+            desc("host", go_arch()),
+        ],
+    });
+    let body = index.to_string();
+    curl_put_manifest(
+        &reg.addr,
+        "t/multi",
+        "both",
+        "application/vnd.oci.image.index.v1+json",
+        body.as_bytes(),
+    );
+
+    let out = env.cmd(["pull", &reg.image("t/multi:both")]).ok();
+    let index_digest = format!("sha256:{}", sha256_hex(body.as_bytes()));
+    assert!(
+        out.stdout.contains(&format!("Digest: {index_digest}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        env.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        host_id
+    );
+
+    let env2 = Env::new();
+    env2.cmd([
+        "pull",
+        "-q",
+        "--platform",
+        &format!("linux/{other_arch}"),
+        &reg.image("t/multi:both"),
+    ])
+    .ok();
+    assert_eq!(
+        env2.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        other_id
+    );
+
+    let env3 = Env::new();
+    let before = env3.snapshot();
+    let out = env3
+        .cmd([
+            "pull",
+            "--platform",
+            "linux/s390x",
+            &reg.image("t/multi:both"),
+        ])
+        .fails();
+    assert_eq!(
+        out.single_error(),
+        "Error: no matching manifest for linux/s390x in the manifest list entries"
+    );
+    assert_eq!(env3.snapshot(), before);
+}
+
+#[test]
+fn push_compresses_once_skips_and_mounts_and_skopeo_reads_it() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let id = env.import_busybox(&reg.image("t/bb:1"));
+    let out = env.cmd(["push", &reg.image("t/bb:1")]).ok();
+    let lines = out.lines();
+    assert_eq!(
+        lines[0],
+        format!("The push refers to repository [{}]", reg.image("t/bb"))
+    );
+    assert!(out.stdout.contains(": Pushed"), "{}", out.stdout);
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("1: digest: sha256:") && last.contains(" size: "),
+        "{last}"
+    );
+    let blobs_after_first = env.store_entries("blobs/sha256").len();
+
+    // skopeo reads it: a gzip layer, the same config.
+    let raw = skopeo_raw(&reg.image("t/bb:1"));
+    assert_eq!(
+        raw["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(raw["config"]["digest"], id);
+    let digest = last.split_whitespace().nth(2).unwrap();
+    let skopeo_digest = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--format",
+        "{{.Digest}}",
+        &format!("docker://{}", reg.image("t/bb:1")),
+    ]);
+    assert_eq!(skopeo_digest.trim(), digest);
+
+    // Again: already there; nothing is compressed anew.
+    let out = env.cmd(["push", &reg.image("t/bb:1")]).ok();
+    assert!(
+        out.stdout.contains(": Layer already exists"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.store_entries("blobs/sha256").len(), blobs_after_first);
+
+    // Another repository of the same registry: mounted from the first.
+    env.cmd(["tag", &reg.image("t/bb:1"), &reg.image("u/copy:2")])
+        .ok();
+    let out = env.cmd(["push", &reg.image("u/copy:2")]).ok();
+    assert!(out.stdout.contains(": Mounted from t/bb"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("2: digest: {digest} ")),
+        "{}",
+        out.stdout
+    );
+
+    // -q prints only the name; a fresh store pulls the image back with the same ID.
+    let out = env.cmd(["push", "-q", &reg.image("u/copy:2")]).ok();
+    assert_eq!(out.stdout, format!("{}\n", reg.image("u/copy:2")));
+    let env2 = Env::new();
+    env2.cmd(["pull", "-q", &reg.image("u/copy:2")]).ok();
+    assert_eq!(
+        env2.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        id
+    );
+
+    // skopeo copies it back out of the registry into a docker archive that strata loads.
+    let dest = env2.work().join("copy.tar");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{}", reg.image("t/bb:1")),
+        &format!("docker-archive:{}:t/bb:1", dest.display()),
+    ]);
+    let env3 = Env::new();
+    env3.cmd(["load", "-i", dest.to_str().unwrap()]).ok();
+    assert_eq!(
+        env3.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        id
+    );
+}
+
+#[test]
+fn push_of_a_missing_image_and_pull_of_a_missing_tag_fail_cleanly() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let out = env.cmd(["push", &reg.image("t/none:1")]).fails();
+    assert_eq!(
+        out.single_error(),
+        format!(
+            "Error: An image does not exist locally with the tag: {}",
+            reg.image("t/none")
+        )
+    );
+    let before = env.snapshot();
+    let out = env.cmd(["pull", "-q", &reg.image("t/none:1")]).fails();
+    assert_eq!(
+        out.single_error(),
+        format!(
+            "Error: manifest for {} not found: manifest unknown",
+            reg.image("t/none:1")
+        )
+    );
+    assert_eq!(env.snapshot(), before);
+    let out = env.cmd(["pull", "-q", "Bad:Ref:x"]).fails();
+    out.single_error();
+}
+
+#[test]
+fn token_auth_pull_and_push() {
+    let reg = Registry::start_with(Auth::Token(None), false);
+    let env = Env::new();
+    env.import_busybox(&reg.image("t/tok:1"));
+    let out = env.cmd(["push", &reg.image("t/tok:1")]).ok();
+    assert!(out.stdout.contains(": Pushed"), "{}", out.stdout);
+    let env2 = Env::new();
+    env2.cmd(["pull", &reg.image("t/tok:1")]).ok();
+    assert!(
+        reg.issuer
+            .as_ref()
+            .unwrap()
+            .issued
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+}
+
+#[test]
+fn token_auth_with_credentials_needs_login() {
+    let creds = ("tok".to_string(), "secret-pw".to_string());
+    let reg = Registry::start_with(Auth::Token(Some(creds)), false);
+    let env = Env::new();
+    env.import_busybox(&reg.image("t/tok:1"));
+    let before = env.snapshot();
+    let out = env.cmd(["push", &reg.image("t/tok:1")]).fails();
+    assert!(
+        out.single_error().contains("unauthorized"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .cmd(["login", "-u", "tok", "--password-stdin", &reg.addr])
+        .stdin("wrong\n")
+        .fails();
+    assert!(
+        out.single_error()
+            .contains("incorrect username or password"),
+        "{}",
+        out.stderr
+    );
+    env.cmd(["login", "-u", "tok", "--password-stdin", &reg.addr])
+        .stdin("secret-pw\n")
+        .ok();
+    env.cmd(["push", &reg.image("t/tok:1")]).ok();
+    let env2 = Env::new();
+    let out = env2.cmd(["pull", &reg.image("t/tok:1")]).fails();
+    assert!(
+        out.single_error().contains("pull access denied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.snapshot().images, before.images);
+}
+
+#[test]
+fn basic_auth_over_tls_with_a_test_ca_and_login_logout() {
+    let reg = Registry::start_with(
+        Auth::Basic {
+            user: "alice".into(),
+            password: "s3cret".into(),
+        },
+        true,
+    );
+    let env = Env::new();
+    env.import_busybox(&reg.image("t/tls:1"));
+    // No CA yet: the certificate is refused, in one line.
+    let out = env.cmd(["push", &reg.image("t/tls:1")]).fails();
+    let e = out.single_error();
+    assert!(
+        e.contains("cannot reach https://") && e.to_lowercase().contains("certificate"),
+        "{e}"
+    );
+    // The CA in the user's certs.d.
+    let dir = env.home().join(".config/strata/certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(reg.ca.as_ref().unwrap(), dir.join("ca.crt")).unwrap();
+    let out = env.cmd(["push", &reg.image("t/tls:1")]).fails();
+    assert!(
+        out.single_error().contains("unauthorized"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .cmd(["login", "-u", "alice", "-p", "wrong", &reg.addr])
+        .fails();
+    assert!(out.stderr.contains("Error: login to"), "{}", out.stderr);
+    let out = env
+        .cmd(["login", "-u", "alice", "--password-stdin", &reg.addr])
+        .stdin("s3cret\n")
+        .ok();
+    assert_eq!(out.stdout, "Login Succeeded\n");
+    let cfg = env.home().join(".docker/config.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    assert!(v["auths"][&reg.addr]["auth"].is_string());
+    env.cmd(["push", &reg.image("t/tls:1")]).ok();
+    let env2_pull = env.cmd(["pull", &reg.image("t/tls:1")]).ok();
+    assert!(env2_pull.stdout.contains("Image is up to date"));
+    let out = env.cmd(["logout", &reg.addr]).ok();
+    assert_eq!(
+        out.stdout,
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    let out = env.cmd(["logout", &reg.addr]).ok();
+    assert_eq!(out.stdout, format!("Not logged in to {}\n", reg.addr));
+    let out = env.cmd(["push", &reg.image("t/tls:1")]).fails();
+    assert!(
+        out.single_error().contains("unauthorized"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A registry with a three-layer image at `t/img:1`, and a proxy with `fault` before it.
+fn faulty(fault: Fault) -> (Registry, FaultProxy, Env) {
+    let reg = Registry::start();
+    let env = Env::new();
+    let mut layers = three_layers("f");
+    let mut noise = Vec::new();
+    std::io::Read::read_to_end(&mut NoiseReader::new(7, 3 << 20), &mut noise).unwrap();
+    layers.push(small_rootfs_tar(&[("big", &noise)]));
+    let (ar, _) = docker_archive(&layers, go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/img:1"), &["--format", "oci"]);
+    let proxy = FaultProxy::start(&reg.addr, fault);
+    (reg, proxy, env)
+}
+
+#[test]
+fn a_registry_that_corrupts_blobs_is_refused_and_the_store_is_unchanged() {
+    let (_reg, proxy, env) = faulty(Fault::CorruptBlobs);
+    env.import_busybox("keep:1");
+    let before = env.snapshot();
+    let out = env.cmd(["pull", &proxy.image("t/img:1")]).fails();
+    let e = out.single_error();
+    assert!(e.contains("layer"), "{e}");
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(env.store_entries("tmp"), Vec::<String>::new());
+}
+
+#[test]
+fn a_registry_that_truncates_blobs_is_retried_then_refused() {
+    let (_reg, proxy, env) = faulty(Fault::TruncateBlobs);
+    let before = env.snapshot();
+    let out = env.cmd(["pull", &proxy.image("t/img:1")]).fails();
+    let e = out.single_error();
+    assert!(
+        e.contains("broke off") || e.contains("does not match"),
+        "{e}"
+    );
+    assert_eq!(env.snapshot(), before);
+    assert!(proxy.ranged.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn a_connection_dropped_mid_layer_resumes_with_range() {
+    let (_reg, proxy, env) = faulty(Fault::DropOnce);
+    let out = env.cmd(["pull", &proxy.image("t/img:1")]).ok();
+    assert!(
+        out.stdout.contains("Status: Downloaded newer image"),
+        "{}",
+        out.stdout
+    );
+    assert!(proxy.ranged.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert_eq!(env.store_entries("layers").len(), 4);
+}
+
+#[test]
+fn errors_500_and_429_are_retried() {
+    let (_reg, proxy, env) = faulty(Fault::Error500(2));
+    env.cmd(["pull", "-q", &proxy.image("t/img:1")]).ok();
+    let (_reg2, proxy2, env2) = faulty(Fault::TooMany(1));
+    env2.cmd(["pull", "-q", &proxy2.image("t/img:1")]).ok();
+}
+
+#[test]
+fn four_concurrent_pulls_into_one_store() {
+    let (reg, _proxy, env) = faulty(Fault::None);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.cmd(["pull", "-q", &reg.image("t/img:1")])
+                .command()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.image_ids().len(), 1);
+    assert_eq!(env.store_entries("layers").len(), 4);
+    assert_eq!(env.store_entries("tmp"), Vec::<String>::new());
+    env.cmd(["rmi", &reg.image("t/img:1")]).ok();
+    assert_eq!(env.store_entries("layers"), Vec::<String>::new());
+}
+
+#[test]
+fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
+    let (_reg, proxy, env) = faulty(Fault::Slow);
+    let mut child = env
+        .cmd(["pull", "-q", &proxy.image("t/img:1")])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert_eq!(env.image_ids(), Vec::<String>::new());
+    assert_eq!(env.store_entries("layers"), Vec::<String>::new());
+    let proxy2 = FaultProxy::start(&_reg.addr, Fault::None);
+    env.cmd(["pull", "-q", &proxy2.image("t/img:1")]).ok();
+    assert_eq!(env.image_ids().len(), 1);
+    assert_eq!(env.store_entries("tmp"), Vec::<String>::new());
+}
