@@ -197,7 +197,6 @@ pub fn pull(
         None
     };
 
-    let config_bytes: Vec<u8>;
     let present = db
         .images
         .get(&id)
@@ -239,7 +238,7 @@ pub fn pull(
         });
     }
 
-    let (cb, _) = client
+    let (config_bytes, _) = client
         .get_small(
             &client.url(&format!("blobs/{id}")),
             "*/*",
@@ -247,7 +246,6 @@ pub fn pull(
             &format!("config {id}"),
         )
         .map_err(|e| anyhow!(e))?;
-    config_bytes = cb;
     let got = Digest::of(&config_bytes);
     if got != id {
         bail!("config {id} does not match its digest (it is {got})");

@@ -169,14 +169,15 @@ fn send_blob(client: &Client, store: &Store, u: &Upload) -> Result<String, Regis
     }
     let what = format!("blob upload {d}");
     let mut location = None;
-    for from in &u.mount_from {
+    // One mount attempt, from the first repository known to have the blob; a registry
+    // that cannot mount answers 202 with an ordinary upload session.
+    if let Some(from) = u.mount_from.first() {
         let url = format!("{}?mount={d}&from={from}", client.url("blobs/uploads/"));
         let resp = client.send("POST", &url, &[], &Body::Empty, &what)?;
         if resp.status() == 201 {
             return Ok(format!("Mounted from {from}"));
         }
         location = resp.header("Location").map(|l| client.absolute(l));
-        break;
     }
     let location = match location {
         Some(l) => l,
