@@ -67,6 +67,9 @@ pub struct RunArgs {
 
 /// Runs `run`; failures before the command starts exit 125, as docker's do.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
+        bail!("the input device is not a TTY");
+    }
     match create_and_start(ctx, args) {
         Ok(0) => Ok(()),
         Ok(code) => Err(SilentExit(code).into()),
@@ -88,9 +91,6 @@ pub fn exit_error(e: anyhow::Error) -> anyhow::Error {
 }
 
 fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
-    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
-        bail!("the input device is not a TTY");
-    }
     if let Some(n) = &args.name {
         if !valid_name(n) {
             bail!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");

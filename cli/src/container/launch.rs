@@ -184,28 +184,32 @@ fn die(err_fd: RawFd, code: i32, message: &str) -> ! {
     }
 }
 
-fn child(
-    plan: &RootfsPlan,
-    cfg: &RunConfig,
+/// The container's first process: root, terminal, then the command.
+struct ChildIo {
     err_fd: RawFd,
-    slave: Option<RawFd>,
+    console: Option<RawFd>,
+    size: Option<libc::winsize>,
     null: Option<RawFd>,
-) -> isize {
+}
+
+fn child(plan: &RootfsPlan, cfg: &RunConfig, io: &ChildIo) -> isize {
+    let err_fd = io.err_fd;
     // SAFETY: plain system calls on descriptors this process owns.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if let Some(s) = slave {
-            libc::setsid();
-            libc::ioctl(s, libc::TIOCSCTTY, 0);
-            for t in 0..3 {
-                libc::dup2(s, t);
-            }
-        } else if let Some(n) = null {
+        if let Some(n) = io.null {
             libc::dup2(n, 0);
         }
     }
     if let Err(e) = rootfs::enter(plan) {
         die(err_fd, 125, &e.0);
+    }
+    if let Some(sock) = io.console {
+        if let Err(e) = tty::setup_in_container(sock, io.size) {
+            die(err_fd, 125, &e);
+        }
+        // SAFETY: closing our end of the console socket.
+        unsafe { libc::close(sock) };
     }
     // Leave strata's signal handling behind.
     let _ = SigSet::all().thread_unblock();
@@ -246,8 +250,16 @@ fn watch(
     let result = (|| -> Result<(Pid, std::fs::File, Option<OwnedFd>)> {
         let mount = overlay(store, rec, dir)?;
         let plan = plan(dir, cfg, mount);
-        let pty = if cfg.tty {
-            Some(tty::open().context("cannot open a pseudo-terminal")?)
+        let console = if cfg.tty {
+            Some(
+                nix::sys::socket::socketpair(
+                    nix::sys::socket::AddressFamily::Unix,
+                    nix::sys::socket::SockType::Stream,
+                    None,
+                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                )
+                .context("socketpair")?,
+            )
         } else {
             None
         };
@@ -265,16 +277,17 @@ fn watch(
             flags |= CloneFlags::CLONE_NEWNET;
         }
         let mut stack = vec![0u8; 1 << 20];
-        let (ew, slave, nullfd) = (
-            err_w.as_raw_fd(),
-            pty.as_ref().map(|p| p.slave.as_raw_fd()),
-            null.as_ref().map(|n| n.as_raw_fd()),
-        );
+        let io = ChildIo {
+            err_fd: err_w.as_raw_fd(),
+            console: console.as_ref().map(|(_, c)| c.as_raw_fd()),
+            size: if cfg.tty { tty::current_size() } else { None },
+            null: null.as_ref().map(|n| n.as_raw_fd()),
+        };
         // SAFETY: strata is single-threaded here; the child runs `child`, which ends in
         // exec or _exit.
         let pid = unsafe {
             nix::sched::clone(
-                Box::new(|| child(&plan, cfg, ew, slave, nullfd)),
+                Box::new(|| child(&plan, cfg, &io)),
                 &mut stack,
                 flags,
                 Some(libc::SIGCHLD),
@@ -283,7 +296,11 @@ fn watch(
         .context("cannot create the container's namespaces")?;
         drop(err_w);
         drop(plan);
-        Ok((pid, std::fs::File::from(err_r), pty.map(|p| p.master)))
+        let master = console.and_then(|(ours, theirs)| {
+            drop(theirs);
+            tty::receive(&ours)
+        });
+        Ok((pid, std::fs::File::from(err_r), master))
     })();
     let (pid, mut err_r, master) = match result {
         Ok(v) => v,

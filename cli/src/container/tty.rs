@@ -3,38 +3,91 @@
 
 use nix::sys::termios::{self, SetArg, Termios};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-/// A pseudo-terminal: strata keeps `master`; the container gets `slave`.
-pub struct Pty {
-    /// strata's end.
-    pub master: OwnedFd,
-    /// The container's terminal.
-    pub slave: OwnedFd,
+/// strata's terminal size, to give the container's terminal.
+pub fn current_size() -> Option<libc::winsize> {
+    window_size(libc::STDIN_FILENO).or_else(|| window_size(libc::STDOUT_FILENO))
 }
 
 /// The size of the terminal on `fd`, if it is one.
-fn window_size(fd: i32) -> Option<nix::pty::Winsize> {
+fn window_size(fd: i32) -> Option<libc::winsize> {
+    // SAFETY: an all-zero winsize is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
     let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (r == 0).then_some(ws)
 }
 
-/// Opens a new pseudo-terminal, sized like strata's own terminal.
-pub fn open() -> std::io::Result<Pty> {
-    let ws = window_size(libc::STDIN_FILENO).or_else(|| window_size(libc::STDOUT_FILENO));
-    let p = nix::pty::openpty(ws.as_ref(), None)?;
-    for fd in [&p.master, &p.slave] {
-        nix::fcntl::fcntl(
-            fd.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )?;
+/// In the container, after its root is in place: opens a terminal on the container's
+/// own devpts (so `tty` names it), makes it the controlling terminal and standard
+/// streams, and sends the master side to strata over `socket`.
+pub fn setup_in_container(socket: RawFd, size: Option<libc::winsize>) -> Result<(), String> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| format!("open /dev/ptmx: {e}"))?;
+    nix::pty::grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
+    nix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
+    if let Some(ws) = size {
+        // SAFETY: TIOCSWINSZ reads the struct we pass.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
-    Ok(Pty {
-        master: p.master,
-        slave: p.slave,
-    })
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("open {name}: {e}"))?;
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(b"t")];
+    nix::sys::socket::sendmsg::<()>(
+        socket,
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("send the terminal: {e}"))?;
+    drop(master);
+    // SAFETY: plain system calls on descriptors this process owns.
+    unsafe {
+        libc::setsid();
+        libc::ioctl(slave, libc::TIOCSCTTY, 0);
+        for t in 0..3 {
+            libc::dup2(slave, t);
+        }
+        if slave > 2 {
+            libc::close(slave);
+        }
+    }
+    Ok(())
+}
+
+/// In strata: receives the terminal's master side from the container (None when the
+/// container failed before sending it).
+pub fn receive(socket: &OwnedFd) -> Option<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    for c in msg.cmsgs().ok()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just gave us this descriptor.
+                return Some(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    None
 }
 
 /// Copies strata's terminal size onto the pseudo-terminal (after SIGWINCH).
