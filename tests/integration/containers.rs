@@ -407,7 +407,7 @@ fn ps_start_and_rm() {
     assert_eq!(out.single_error(), "Error: No such container: nosuch");
     // Wait for the detached start to finish, then remove by ID prefix.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while w.cmd(["ps", "-q"]).ok().stdout != "" && Instant::now() < deadline {
+    while !w.cmd(["ps", "-q"]).ok().stdout.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let cid = w.cmd(["ps", "-a", "-q"]).ok().stdout.trim().to_string();
