@@ -1,11 +1,18 @@
-//! The overlay mount itself, as root: layers stack, and the mount is never in the
-//! mount table. Skipped (with a message) only when not root; CI runs it as root.
+//! The overlay mount itself: layers stack, writes land in upper, and the mount is never
+//! in the mount table. As root it runs twice, in process (`mount_overlay`, after the
+//! same descriptor checks the server makes) and through a helper it starts on a
+//! temporary socket; as any other user it goes through the helper named by
+//! `STRATA_HELPER_SOCKET` and fails (never skips) when there is none.
 
 use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
-use strata_helper::{mount_overlay, OverlaySpec};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-fn opath(p: &std::path::Path) -> OwnedFd {
+use strata_helper::{check_layer_fd, client, mount_overlay, OverlaySpec};
+
+fn opath(p: &Path) -> OwnedFd {
     rustix::fs::open(
         p,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -14,14 +21,51 @@ fn opath(p: &std::path::Path) -> OwnedFd {
     .unwrap()
 }
 
-#[test]
-fn layers_stack_in_a_detached_mount() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!(
-            "not root: the in-process mount needs CAP_SYS_ADMIN (the server tests cover non-root)"
-        );
-        return;
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A helper started on a temporary socket, killed on drop.
+struct Helper {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Helper {
+    fn start() -> Helper {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("helper.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_strata-helper"))
+            .args(["serve", "--socket"])
+            .arg(&socket)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while !socket.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the helper did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Helper {
+            child,
+            socket,
+            _dir: dir,
+        }
     }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stack_and_check(mount: impl Fn(&[OwnedFd], &OwnedFd, &OwnedFd) -> OwnedFd) {
     let t = tempfile::tempdir().unwrap();
     for d in ["l1", "l2", "upper", "work"] {
         fs::create_dir(t.path().join(d)).unwrap();
@@ -29,19 +73,13 @@ fn layers_stack_in_a_detached_mount() {
     fs::write(t.path().join("l1/a"), "bottom").unwrap();
     fs::write(t.path().join("l1/b"), "only-bottom").unwrap();
     fs::write(t.path().join("l2/a"), "top").unwrap();
-    let (l1, l2) = (opath(&t.path().join("l1")), opath(&t.path().join("l2")));
+    let lowers = [opath(&t.path().join("l2")), opath(&t.path().join("l1"))];
     let (up, wk) = (
         opath(&t.path().join("upper")),
         opath(&t.path().join("work")),
     );
     let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let m = mount_overlay(&OverlaySpec {
-        lowers: vec![l2.as_fd(), l1.as_fd()],
-        upper: up.as_fd(),
-        work: wk.as_fd(),
-        restricted: true,
-    })
-    .unwrap();
+    let m = mount(&lowers, &up, &wk);
     let read = |name: &str| {
         let fd = rustix::fs::openat(
             &m,
@@ -67,4 +105,36 @@ fn layers_stack_in_a_detached_mount() {
         "a write lands in upper"
     );
     assert_eq!(before, fs::read_to_string("/proc/self/mountinfo").unwrap());
+}
+
+#[test]
+fn layers_stack_in_a_detached_mount() {
+    if is_root() {
+        stack_and_check(|lowers, up, wk| {
+            for fd in lowers.iter().chain([up, wk]) {
+                check_layer_fd(fd.as_fd(), 0).unwrap();
+            }
+            mount_overlay(&OverlaySpec {
+                lowers: lowers.iter().map(|f| f.as_fd()).collect(),
+                upper: up.as_fd(),
+                work: wk.as_fd(),
+                restricted: true,
+            })
+            .unwrap()
+        });
+    }
+    let helper = is_root().then(Helper::start);
+    let socket = match &helper {
+        Some(h) => h.socket.clone(),
+        None => match std::env::var_os(strata_helper::SOCKET_ENV) {
+            Some(s) => PathBuf::from(s),
+            None => panic!(
+                "not root and STRATA_HELPER_SOCKET is not set: start `strata-helper serve --socket PATH` as root and export STRATA_HELPER_SOCKET=PATH (scripts/test.sh does)"
+            ),
+        },
+    };
+    stack_and_check(|lowers, up, wk| {
+        let l: Vec<_> = lowers.iter().map(|f| f.as_fd()).collect();
+        client::request_mount(&socket, &l, up.as_fd(), wk.as_fd()).unwrap_or_else(|e| panic!("{e}"))
+    });
 }
