@@ -91,8 +91,17 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
     let work = open_dir(&dir.join("work"))?;
     let lower_fds: Vec<_> = lowers.iter().map(|l| l.as_fd()).collect();
     if crate::userns::in_child() {
-        bail!("HELPER-PENDING")
+        let socket = strata_helper::socket_path();
+        Ok(strata_helper::client::request_mount(
+            &socket,
+            &lower_fds,
+            upper.as_fd(),
+            work.as_fd(),
+        )?)
     } else {
+        for fd in lower_fds.iter().chain([&upper.as_fd(), &work.as_fd()]) {
+            strata_helper::check_layer_fd(*fd, 0)?;
+        }
         Ok(strata_helper::mount_overlay(&strata_helper::OverlaySpec {
             lowers: lower_fds,
             upper: upper.as_fd(),
