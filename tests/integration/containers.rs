@@ -545,3 +545,59 @@ fn an_image_of_200_layers_runs() {
         .ok();
     assert_eq!(out.lines(), ["199", "0", "198"]);
 }
+
+#[test]
+fn containers_get_docker_default_capabilities_and_a_masked_proc() {
+    let w = World::new();
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "busybox grep CapBnd /proc/self/status; echo x > /proc/sys/kernel/hostname",
+        ])
+        .fails();
+    assert_eq!(out.stdout, "CapBnd:\t00000000a80425fb\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    let out = w
+        .cmd(["run", "--rm", "bb", "sh", "-c", "cat /proc/keys | wc -c"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "0", "/proc/keys is masked");
+}
+
+#[test]
+fn signals_reach_the_container() {
+    let w = World::new();
+    let mut child = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(9));
+}

@@ -256,6 +256,13 @@ fn watch(
             let _ = std::fs::File::from(n.try_clone().expect("dup")).write_all(text.as_bytes());
         }
     };
+    // Blocked before the clone, so a signal that comes while the container starts waits
+    // for the forwarding thread instead of killing strata (the child unblocks them).
+    let mut forwarded = SigSet::empty();
+    for s in FORWARDED {
+        forwarded.add(*s);
+    }
+    forwarded.thread_block()?;
     let result = (|| -> Result<(Pid, std::fs::File, Option<OwnedFd>)> {
         let mount = overlay(store, rec, dir)?;
         let plan = plan(dir, cfg, mount);
@@ -350,11 +357,6 @@ fn watch(
     report(&notify, "ok");
     drop(notify);
 
-    let mut forwarded = SigSet::empty();
-    for s in FORWARDED {
-        forwarded.add(*s);
-    }
-    forwarded.thread_block()?;
     let master_raw = master.as_ref().map(|m| m.as_raw_fd());
     std::thread::spawn(move || loop {
         match forwarded.wait() {

@@ -163,6 +163,41 @@ fn cstring(s: &[u8]) -> Result<CString, ExecError> {
     CString::new(s).map_err(|_| fail(125, "argument or environment holds a NUL byte"))
 }
 
+/// docker's default capabilities: chown, dac_override, fowner, fsetid, kill, setgid,
+/// setuid, setpcap, net_bind_service, net_raw, sys_chroot, mknod, audit_write, setfcap.
+pub const DEFAULT_CAPS: &[u32] = &[0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
+
+/// Removes every other capability from the bounding set (so a root process in the
+/// container cannot load modules, change the clock, trace other processes, …) and
+/// clears the ambient set.
+fn drop_capabilities() -> Result<(), String> {
+    for cap in 0..64u32 {
+        if DEFAULT_CAPS.contains(&cap) {
+            continue;
+        }
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                break; // past the kernel's last capability
+            }
+            return Err(format!("drop capability {cap}: {e}"));
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+    }
+    Ok(())
+}
+
 /// Switches to the container's user and working directory and executes its command.
 /// Returns only on failure.
 pub fn exec(cfg: &RunConfig) -> ExecError {
@@ -190,6 +225,9 @@ pub fn exec(cfg: &RunConfig) -> ExecError {
         Err(e) => return e,
     };
 
+    if let Err(e) = drop_capabilities() {
+        return fail(125, e);
+    }
     let groups: Vec<nix::unistd::Gid> = id
         .groups
         .iter()

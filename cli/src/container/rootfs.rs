@@ -87,6 +87,8 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
     )?;
     attach(&proc, root, "proc")?;
 
+    mask_proc(root)?;
+
     let dev = new_fs(
         "tmpfs",
         &[("mode", "755"), ("size", "65536k")],
@@ -140,6 +142,95 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
         rustix::mount::unmount(".", UnmountFlags::DETACH),
     )?;
     step(|| "chdir /".into(), rustix::process::chdir("/"))?;
+    Ok(())
+}
+
+/// Paths docker hides from containers (files get /dev/null, directories an empty
+/// read-only tmpfs), and the ones it makes read-only.
+const MASKED: &[&str] = &[
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+];
+const READONLY: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
+    for rel in MASKED {
+        let Ok(target) = rustix::fs::openat2(
+            root,
+            *rel,
+            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ) else {
+            continue;
+        };
+        let is_dir = step(|| format!("stat /{rel}"), rustix::fs::fstat(&target))
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())?;
+        let cover = if is_dir {
+            new_fs(
+                "tmpfs",
+                &[("size", "0")],
+                MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID,
+            )?
+        } else {
+            bind_tree(Path::new("/dev/null"), false)?
+        };
+        step(
+            || format!("mask /{rel}"),
+            move_mount(
+                cover.as_fd(),
+                "",
+                target.as_fd(),
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            ),
+        )?;
+    }
+    for rel in READONLY {
+        let Ok(target) = rustix::fs::openat2(
+            root,
+            *rel,
+            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ) else {
+            continue;
+        };
+        let tree = step(
+            || format!("bind /{rel}"),
+            open_tree(
+                target.as_fd(),
+                "",
+                OpenTreeFlags::OPEN_TREE_CLONE
+                    | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                    | OpenTreeFlags::AT_EMPTY_PATH
+                    | OpenTreeFlags::AT_RECURSIVE,
+            ),
+        )?;
+        set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("read-only /{rel}: {e}")))?;
+        step(
+            || format!("read-only /{rel}"),
+            move_mount(
+                tree.as_fd(),
+                "",
+                target.as_fd(),
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            ),
+        )?;
+    }
     Ok(())
 }
 
