@@ -321,6 +321,9 @@ fn watch(
     let (pid, mut err_r, master) = match result {
         Ok(v) => v,
         Err(e) => {
+            if cfg.auto_remove {
+                let _ = store.remove_container(&rec.id);
+            }
             report(&notify, &format!("125\t{e:#}"));
             return Err(e);
         }
