@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod commit;
+pub mod diff;
 pub mod history;
 pub mod images;
 pub mod import;
@@ -7,10 +9,14 @@ pub mod inspect;
 pub mod load;
 pub mod login;
 pub mod prune;
+pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rm;
 pub mod rmi;
+pub mod run;
 pub mod save;
+pub mod start;
 pub mod system;
 pub mod table;
 pub mod tag;
