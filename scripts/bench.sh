@@ -6,6 +6,8 @@
 #   3. save and load of bench/app:1
 #   4. `run --rm IMAGE /bin/true` (and the shell floor, floor-run.sh)
 #   5. commit of a container with one 50 MB file and 1,000 small files
+#   6. registry: pull of bench/app:1, push of a new 50 MB layer, pull of a complete image
+#      (scripts/bench-registry.sh)
 # hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
 # with a note; the script fails only if strata (or the setup it needs) fails.
 set -euo pipefail
@@ -160,6 +162,9 @@ if ((have_podman)); then
     "$P commit -f docker bench-commit bench/committed:1" || note "podman commit failed"
 fi
 
+section "6. registry: pull, push, pull of a complete image (scripts/bench-registry.sh)"
+STRATA=$STRATA R=$R PEERS=$PEERS bash scripts/bench-registry.sh || note "registry benchmarks failed"
+
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'
 import json, os, sys
@@ -178,7 +183,9 @@ def ratio(a, b):
     return "—" if a is None or b is None else f"{a[0]/b[0]:.2f}"
 rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
         ("save bench/app:1", "save"), ("load bench/app:1", "load"),
-        ("run --rm /bin/true", "run"), ("commit 50 MB + 1,000 files", "commit")]
+        ("run --rm /bin/true", "run"), ("commit 50 MB + 1,000 files", "commit"),
+        ("pull bench/app:1", "pull"), ("push a new 50 MB layer", "push"),
+        ("pull, image complete (floor: manifest GET)", "pullcomplete")]
 hdr = ("work", "strata", "floor", "docker", "podman", "strata/floor", "strata/docker", "strata/podman")
 out = [hdr]
 for label, w in rows:

@@ -1,0 +1,64 @@
+#!/bin/bash
+# The registry section of `make bench` (scripts/bench.sh runs it; it can also run alone
+# once the peers are up and the workloads pushed):
+#   pull    bench/app:1 into an empty store: strata, the floor (floor-pull.sh), docker, podman
+#   push    an image whose base is in the registry plus one new 50 MB layer: strata, docker, podman
+#   pull of an image that is already complete (strata), next to one manifest round trip (curl)
+# and strata's peak memory during the pull. Needs: STRATA (release binary), R (results dir),
+# PEERS (shared/bench), and the peers.env variables ($D, $P, $REG, $BENCH).
+set -euo pipefail
+: "${STRATA:?}" "${R:?}" "${PEERS:?}"
+# shellcheck disable=SC1091
+source "${BENCH:-/tmp/strata-bench}/peers.env"
+note() { printf 'note: %s\n' "$*" >&2; }
+HF=(hyperfine -w 1 -r "${RUNS:-5}" --style basic)
+IMG="$REG/bench/app:1"
+BASE="$REG/bench/deb:base"
+have_docker=0; have_podman=0
+$D info >/dev/null 2>&1 && have_docker=1
+command -v podman >/dev/null 2>&1 && $P info >/dev/null 2>&1 && have_podman=1
+curl -fs "http://$REG/v2/bench/app/tags/list" >/dev/null || { echo "no $IMG (run workloads.sh)" >&2; exit 1; }
+
+echo "-- pull $IMG into an empty store"
+S="$BENCH/strata-pull"
+"${HF[@]}" --export-json "$R/pull-strata.json" -n strata --prepare "rm -rf $S" \
+  "STRATA_ROOT=$S $STRATA pull -q $IMG"
+"${HF[@]}" --export-json "$R/pull-floor.json" -n floor "bash $PEERS/floor-pull.sh"
+if ((have_docker)); then
+  "${HF[@]}" --export-json "$R/pull-docker.json" -n docker \
+    --prepare "$D rmi -f $IMG >/dev/null 2>&1; $D image prune -f >/dev/null 2>&1; true" \
+    "$D pull -q $IMG" || note "docker pull failed"
+fi
+if ((have_podman)); then
+  "${HF[@]}" --export-json "$R/pull-podman.json" -n podman \
+    --prepare "$P rmi -a -f >/dev/null 2>&1; true" "$P pull -q $IMG" || note "podman pull failed"
+fi
+rm -rf "$S"
+/usr/bin/time -f '%M' -o "$R/pull-strata-maxrss.txt" env STRATA_ROOT="$S" "$STRATA" pull -q "$IMG" >/dev/null
+echo "strata pull peak memory: $(( $(cat "$R/pull-strata-maxrss.txt") / 1024 )) MB"
+
+echo "-- pull of $IMG when it is complete already, and one manifest round trip"
+"${HF[@]}" -r 20 --export-json "$R/pullcomplete-strata.json" -n strata "STRATA_ROOT=$S $STRATA pull -q $IMG"
+accept='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
+"${HF[@]}" -r 20 -N --export-json "$R/pullcomplete-floor.json" -n "curl manifest" \
+  "curl -fs -o /dev/null -H 'Accept: $accept' http://$REG/v2/bench/app/manifests/1"
+
+echo "-- push of a new 50 MB layer on $BASE"
+fill='head -c 52428800 /dev/urandom > /big'
+S="$BENCH/strata-push"
+rm -rf "$S"; STRATA_ROOT=$S "$STRATA" pull -q "$BASE" >/dev/null
+"${HF[@]}" --export-json "$R/push-strata.json" -n strata \
+  --prepare "STRATA_ROOT=$S $STRATA rm -f bench-push >/dev/null 2>&1; STRATA_ROOT=$S $STRATA run --name bench-push $BASE sh -c '$fill' && STRATA_ROOT=$S $STRATA commit bench-push $REG/bench/push-strata:1 >/dev/null" \
+  "STRATA_ROOT=$S $STRATA push -q $REG/bench/push-strata:1"
+if ((have_docker)); then
+  $D pull -q "$BASE" >/dev/null
+  "${HF[@]}" --export-json "$R/push-docker.json" -n docker \
+    --prepare "$D rm -f bench-push >/dev/null 2>&1; $D run --name bench-push $BASE sh -c '$fill' && $D commit bench-push $REG/bench/push-docker:1 >/dev/null" \
+    "$D push -q $REG/bench/push-docker:1" || note "docker push failed"
+fi
+if ((have_podman)); then
+  $P pull -q "$BASE" >/dev/null
+  "${HF[@]}" --export-json "$R/push-podman.json" -n podman \
+    --prepare "$P rm -f bench-push >/dev/null 2>&1; $P run --name bench-push $BASE sh -c '$fill' && $P commit -q bench-push $REG/bench/push-podman:1 >/dev/null" \
+    "$P push -q $REG/bench/push-podman:1" || note "podman push failed"
+fi
