@@ -12,6 +12,7 @@ set -euo pipefail
 source "${BENCH:-/tmp/strata-bench}/peers.env"
 note() { printf 'note: %s\n' "$*" >&2; }
 HF=(hyperfine -w 1 -r "${RUNS:-5}" --style basic)
+HF20=(hyperfine -w 1 -r 20 --style basic)
 IMG="$REG/bench/app:1"
 BASE="$REG/bench/deb:base"
 have_docker=0; have_podman=0
@@ -38,9 +39,9 @@ rm -rf "$S"
 echo "strata pull peak memory: $(( $(cat "$R/pull-strata-maxrss.txt") / 1024 )) MB"
 
 echo "-- pull of $IMG when it is complete already, and one manifest round trip"
-"${HF[@]}" -r 20 --export-json "$R/pullcomplete-strata.json" -n strata "STRATA_ROOT=$S $STRATA pull -q $IMG"
+"${HF20[@]}" --export-json "$R/pullcomplete-strata.json" -n strata "STRATA_ROOT=$S $STRATA pull -q $IMG"
 accept='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
-"${HF[@]}" -r 20 -N --export-json "$R/pullcomplete-floor.json" -n "curl manifest" \
+"${HF20[@]}" -N --export-json "$R/pullcomplete-floor.json" -n "curl manifest" \
   "curl -fs -o /dev/null -H 'Accept: $accept' http://$REG/v2/bench/app/manifests/1"
 
 echo "-- push of a new 50 MB layer on $BASE"
