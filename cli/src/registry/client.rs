@@ -34,6 +34,26 @@ pub enum Body<'a> {
         &'a (dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync),
         u64,
     ),
+    /// A stream of unknown length, sent chunked, that can be sent only once.
+    Once(std::sync::Mutex<Option<Box<dyn Read + Send>>>),
+}
+
+/// A transport error without the URL (the caller names it), with its causes.
+fn transport_message(t: &ureq::Transport) -> String {
+    let mut m = match t.message() {
+        Some(m) => format!("{}: {m}", t.kind()),
+        None => t.kind().to_string(),
+    };
+    let mut src = std::error::Error::source(t);
+    while let Some(e) = src {
+        let text = e.to_string();
+        if !m.contains(&text) {
+            m.push_str(": ");
+            m.push_str(&text);
+        }
+        src = e.source();
+    }
+    m
 }
 
 /// A client for one repository (`bench/app`) of one registry.
@@ -184,6 +204,18 @@ impl Client {
                     }
                 }
                 Body::Bytes(b, ct) => req.set("Content-Type", ct).send_bytes(b),
+                Body::Once(cell) => {
+                    let r = cell
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .ok_or_else(|| {
+                            RegistryError::Invalid(format!(
+                                "{what}: a streamed upload cannot be sent again"
+                            ))
+                        })?;
+                    req.set("Content-Type", "application/octet-stream").send(r)
+                }
                 Body::Stream(open, len) => {
                     let r = open().map_err(|e| RegistryError::Invalid(format!("{what}: {e}")))?;
                     req.set("Content-Type", "application/octet-stream")
@@ -240,7 +272,7 @@ impl Client {
                     if attempt >= ATTEMPTS {
                         return Err(RegistryError::Transport {
                             url: url.to_string(),
-                            message: t.to_string(),
+                            message: transport_message(&t),
                         });
                     }
                     std::thread::sleep(backoff(attempt));

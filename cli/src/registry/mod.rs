@@ -6,10 +6,12 @@
 //! - `client`: HTTP requests with authentication, bounded retries (connection errors,
 //!   5xx, 429 with `Retry-After`) and blob reads that resume with `Range`.
 //! - `manifest`: the manifest, index and descriptor documents, platform selection.
-//! - `pull` and `push`: the two pipelines; `progress`: what the user sees meanwhile.
+//! - `pull` and `push`: the two pipelines; `compress`: parallel gzip for push;
+//!   `progress`: what the user sees meanwhile.
 
 pub mod auth;
 pub mod client;
+pub mod compress;
 pub mod endpoint;
 pub mod manifest;
 pub mod progress;

@@ -50,7 +50,13 @@ impl Reporter {
                 let _ = crate::commands::out(s);
             }
             Mode::Bars(m) => {
-                let _ = m.println(s);
+                let bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+                if !bars.is_empty() && bars.values().all(|b| b.is_finished()) {
+                    // Below the finished bars, as docker prints the summary.
+                    let _ = crate::commands::out(s);
+                } else {
+                    let _ = m.println(s);
+                }
             }
         }
     }

@@ -3,11 +3,13 @@
 //! image came from there, or uploaded (POST, then one monolithic PUT streamed from the
 //! store); then the manifest.
 //!
-//! Layers stored uncompressed (imported or loaded as plain tar) are compressed once, in
-//! parallel, into new blobs that the store remembers (`Db::compressed`), so the next
-//! push of the same layer sends the same bytes without compressing again.
+//! Layers stored uncompressed (imported or loaded as plain tar, committed) are compressed
+//! once, in parallel (see `compress`), while they are uploaded (a chunked `PATCH`), into
+//! new blobs that the store remembers (`Db::compressed`), so the next push of the same
+//! layer sends the same bytes without compressing again.
 
 use super::client::{Body, Client};
+use super::compress::gzip_parallel;
 use super::endpoint::endpoint;
 use super::manifest::Document;
 use super::progress::Reporter;
@@ -18,7 +20,8 @@ use crate::resolve::resolve;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use store_layout::{BlobRef, Digest, Store};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use store_layout::{BlobRef, Digest, Store, Txn};
 
 /// How layers stored uncompressed are compressed for the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -61,108 +64,202 @@ pub struct Pushed {
     pub size: usize,
 }
 
-/// Compresses the stored uncompressed layer blobs that have no compressed copy yet, all
-/// at once, and commits the copies; returns uncompressed digest → compressed blob.
-fn compress_layers(
+/// The compressed copies the store already has of uncompressed layer blobs.
+fn known_copies(
     store: &Store,
-    blobs: &[BlobRef],
+    db: &store_layout::Db,
+    raw: &[BlobRef],
     how: LayerCompression,
-) -> Result<BTreeMap<Digest, BlobRef>> {
-    let db = store.db()?;
-    let mut out = BTreeMap::new();
-    let mut todo: Vec<&BlobRef> = Vec::new();
-    for b in blobs {
-        let known = db
-            .compressed
-            .get(&b.digest)
-            .and_then(|v| v.iter().find(|c| c.media_type == how.media_type()))
-            .filter(|c| store.has_blob(&c.digest));
-        match known {
-            Some(c) => {
-                out.insert(b.digest.clone(), c.clone());
+) -> BTreeMap<Digest, BlobRef> {
+    raw.iter()
+        .filter_map(|b| {
+            db.compressed
+                .get(&b.digest)
+                .and_then(|v| v.iter().find(|c| c.media_type == how.media_type()))
+                .filter(|c| store.has_blob(&c.digest))
+                .map(|c| (b.digest.clone(), c.clone()))
+        })
+        .collect()
+}
+
+/// Writes to a staged blob and, while the upload takes them, to a channel.
+struct Tee<W> {
+    file: W,
+    chan: Option<SyncSender<Vec<u8>>>,
+}
+
+impl<W: Write> Write for Tee<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(c) = &self.chan {
+            if c.send(buf.to_vec()).is_err() {
+                // The upload stopped; the blob is still written, for a second try.
+                self.chan = None;
             }
-            None if !todo.iter().any(|t| t.digest == b.digest) => todo.push(b),
-            None => {}
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Reads what a [`Tee`] sends.
+struct ChanReader {
+    rx: Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Compresses a stored uncompressed layer into a new blob of `txn` (`how`, in parallel)
+/// and writes the compressed bytes to `out` as well.
+fn compress_into(
+    store: &Store,
+    txn: &Txn,
+    raw: &BlobRef,
+    how: LayerCompression,
+    chan: SyncSender<Vec<u8>>,
+) -> Result<BlobRef> {
+    let mut src = store_layout::Sha256Writer::new(io::BufReader::with_capacity(
+        1 << 20,
+        store.open_blob(&raw.digest)?,
+    ));
+    let mut tee = Tee {
+        file: io::BufWriter::with_capacity(1 << 20, txn.blob_writer()?),
+        chan: Some(chan),
+    };
+    match how {
+        LayerCompression::Gzip => {
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2);
+            gzip_parallel(&mut src, &mut tee, threads).context("cannot compress a layer")?;
+        }
+        LayerCompression::Zstd => {
+            let mut enc = zstd::Encoder::new(&mut tee, 3).context("cannot compress a layer")?;
+            io::copy(&mut src, &mut enc).context("cannot compress a layer")?;
+            enc.finish().context("cannot compress a layer")?;
         }
     }
-    if todo.is_empty() {
-        return Ok(out);
+    let Tee { file, chan } = tee;
+    drop(chan);
+    let w = file
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context("cannot compress a layer")?;
+    let (_, read, _) = src.finish();
+    if read != raw.digest {
+        bail!(
+            "stored blob {} is corrupt (it hashes to {read})",
+            raw.digest
+        );
     }
-    let txn = store.begin()?;
-    let made: Vec<Result<(Digest, BlobRef)>> = std::thread::scope(|s| {
-        let hs: Vec<_> =
-            todo.iter()
-                .map(|b| {
-                    let txn = &txn;
-                    s.spawn(move || -> Result<(Digest, BlobRef)> {
-                        let mut src = store_layout::Sha256Writer::new(
-                            io::BufReader::with_capacity(1 << 20, store.open_blob(&b.digest)?),
-                        );
-                        let w = txn.blob_writer()?;
-                        let w = match how {
-                            LayerCompression::Gzip => {
-                                let mut enc = flate2::write::GzEncoder::new(
-                                    io::BufWriter::with_capacity(1 << 20, w),
-                                    flate2::Compression::fast(),
-                                );
-                                io::copy(&mut src, &mut enc).context("cannot compress a layer")?;
-                                enc.finish()
-                                    .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
-                                    .context("cannot compress a layer")?
-                            }
-                            LayerCompression::Zstd => {
-                                let mut enc =
-                                    zstd::Encoder::new(io::BufWriter::with_capacity(1 << 20, w), 3)
-                                        .context("cannot compress a layer")?;
-                                io::copy(&mut src, &mut enc).context("cannot compress a layer")?;
-                                let mut bw = enc.finish().context("cannot compress a layer")?;
-                                bw.flush().context("cannot compress a layer")?;
-                                bw.into_inner()
-                                    .map_err(|e| e.into_error())
-                                    .context("cannot compress a layer")?
-                            }
-                        };
-                        let (_, read, _) = src.finish();
-                        if read != b.digest {
-                            bail!("stored blob {} is corrupt (it hashes to {read})", b.digest);
-                        }
-                        let (digest, size) = txn.finish_blob(w, None)?;
-                        Ok((
-                            b.digest.clone(),
-                            BlobRef {
-                                digest,
-                                media_type: how.media_type().to_string(),
-                                size,
-                            },
-                        ))
-                    })
-                })
-                .collect();
-        hs.into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a compression thread panicked")))
-            })
-            .collect()
+    let (digest, size) = txn.finish_blob(w, None)?;
+    Ok(BlobRef {
+        digest,
+        media_type: how.media_type().to_string(),
+        size,
+    })
+}
+
+/// Compresses a layer while it is uploaded (one chunked `PATCH`, then `PUT ?digest=`);
+/// when the streamed upload fails, the compressed blob (kept in `txn`) is uploaded again
+/// as a whole. Returns the compressed blob and the status line.
+fn compress_and_send(
+    client: &Client,
+    store: &Store,
+    txn: &Txn,
+    raw: &BlobRef,
+    how: LayerCompression,
+) -> Result<(BlobRef, String)> {
+    let what = format!("blob upload for layer {}", raw.digest);
+    let start = client.send(
+        "POST",
+        &client.url("blobs/uploads/"),
+        &[],
+        &Body::Empty,
+        &what,
+    )?;
+    let loc = start
+        .header("Location")
+        .map(|l| client.absolute(l))
+        .ok_or_else(|| anyhow!("{what}: no Location in the answer"))?;
+    let (tx, rx) = sync_channel::<Vec<u8>>(16);
+    let body = Body::Once(std::sync::Mutex::new(Some(Box::new(ChanReader {
+        rx,
+        cur: Vec::new(),
+        pos: 0,
+    }))));
+    let (made, patched) = std::thread::scope(|s| {
+        let h = s.spawn(|| compress_into(store, txn, raw, how, tx));
+        let patched = client.send("PATCH", &loc, &[], &body, &what);
+        drop(body);
+        let made = h
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("a compression thread panicked")));
+        (made, patched)
     });
-    let made = made.into_iter().collect::<Result<Vec<_>>>()?;
-    let record = made.clone();
-    store.commit(txn, move |db| {
-        for (k, c) in record {
-            let v = db.compressed.entry(k).or_default();
-            if !v.iter().any(|x| x.digest == c.digest) {
-                v.push(c);
-            }
+    let blob = made?;
+    let d = &blob.digest;
+    if let Ok(resp) = patched {
+        let next = resp
+            .header("Location")
+            .map(|l| client.absolute(l))
+            .unwrap_or(loc);
+        let sep = if next.contains('?') { '&' } else { '?' };
+        if client
+            .send(
+                "PUT",
+                &format!("{next}{sep}digest={d}"),
+                &[],
+                &Body::Empty,
+                &what,
+            )
+            .is_ok()
+        {
+            return Ok((blob, "Pushed".into()));
         }
-        Ok(())
-    })?;
-    out.extend(made);
-    Ok(out)
+    }
+    let staged = txn.scratch().join("blobs").join(d.hex());
+    let open = move || -> io::Result<Box<dyn Read + Send>> {
+        let f = std::fs::File::open(&staged)?;
+        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
+    };
+    let u = Upload {
+        short: String::new(),
+        blob: blob.clone(),
+        mount_from: Vec::new(),
+        config: false,
+    };
+    let status = send_blob(client, &open, &u)?;
+    Ok((blob, status))
 }
 
 /// Sends one blob; returns the status line (`Pushed`, `Layer already exists`,
 /// `Mounted from …`).
-fn send_blob(client: &Client, store: &Store, u: &Upload) -> Result<String, RegistryError> {
+fn send_blob(
+    client: &Client,
+    open: &(dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync),
+    u: &Upload,
+) -> Result<String, RegistryError> {
     let d = &u.blob.digest;
     if client.has_blob(d)? {
         return Ok("Layer already exists".into());
@@ -197,13 +294,7 @@ fn send_blob(client: &Client, store: &Store, u: &Upload) -> Result<String, Regis
     };
     let sep = if location.contains('?') { '&' } else { '?' };
     let url = format!("{location}{sep}digest={d}");
-    let open = || -> io::Result<Box<dyn Read + Send>> {
-        let f = store
-            .open_blob(d)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
-    };
-    client.send("PUT", &url, &[], &Body::Stream(&open, u.blob.size), &what)?;
+    client.send("PUT", &url, &[], &Body::Stream(open, u.blob.size), &what)?;
     Ok("Pushed".into())
 }
 
@@ -266,20 +357,24 @@ pub fn push(
         .filter(|b| is_uncompressed(&b.media_type))
         .cloned()
         .collect();
-    let compressed = if raw.is_empty() {
-        BTreeMap::new()
-    } else {
-        compress_layers(store, &raw, how)?
-    };
-    let blobs: Vec<BlobRef> = stored_blobs
+    // Copies compressed by an earlier push are sent as they are; the others are
+    // compressed while they are uploaded, into a transaction that keeps them.
+    let known = known_copies(store, &db, &raw, how);
+    let mut blobs: Vec<Option<BlobRef>> = stored_blobs
         .iter()
         .map(|b| {
-            compressed
-                .get(&b.digest)
-                .cloned()
-                .unwrap_or_else(|| b.clone())
+            if is_uncompressed(&b.media_type) {
+                known.get(&b.digest).cloned()
+            } else {
+                Some(b.clone())
+            }
         })
         .collect();
+    let txn = if blobs.iter().any(Option::is_none) {
+        Some(store.begin()?)
+    } else {
+        None
+    };
 
     // Other repositories of this registry that hold a layer, from local images' names.
     let mut client = Client::new(endpoint(r.domain(), opts)?, r.path(), "pull,push")?;
@@ -316,7 +411,14 @@ pub fn push(
         r.without_tag_or_digest().familiar_string()
     ));
     let mut uploads: Vec<Upload> = Vec::new();
-    for (b, diff) in blobs.iter().zip(&diff_ids).rev() {
+    let mut to_compress: Vec<(String, BlobRef)> = Vec::new();
+    for ((b, stored), diff) in blobs.iter().zip(&stored_blobs).zip(&diff_ids).rev() {
+        let Some(b) = b else {
+            if !to_compress.iter().any(|(_, r)| r.digest == stored.digest) {
+                to_compress.push((diff.short().to_string(), stored.clone()));
+            }
+            continue;
+        };
         if uploads.iter().any(|u| u.blob.digest == b.digest) {
             continue;
         }
@@ -337,40 +439,94 @@ pub fn push(
         mount_from: Vec::new(),
         config: true,
     });
-    for u in uploads.iter().filter(|u| !u.config) {
-        rep.status(&u.short, "Preparing");
+    for short in uploads
+        .iter()
+        .filter(|u| !u.config)
+        .map(|u| &u.short)
+        .chain(to_compress.iter().map(|(s, _)| s))
+    {
+        rep.status(short, "Preparing");
     }
-    let results: Vec<Result<String, RegistryError>> = std::thread::scope(|s| {
-        let hs: Vec<_> = uploads
+    let (sent, made) = std::thread::scope(|s| {
+        let client = &client;
+        let sending: Vec<_> = uploads
             .iter()
             .map(|u| {
-                let client = &client;
-                s.spawn(move || {
+                s.spawn(move || -> Result<(), RegistryError> {
                     if !u.config {
                         rep.start(&u.short, "Pushing", u.blob.size);
                     }
-                    let res = send_blob(client, store, u);
-                    if let (Ok(st), false) = (&res, u.config) {
-                        rep.done(&u.short, st);
+                    let d = &u.blob.digest;
+                    let open = || -> io::Result<Box<dyn Read + Send>> {
+                        let f = store
+                            .open_blob(d)
+                            .map_err(|e| io::Error::other(e.to_string()))?;
+                        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
+                    };
+                    let st = send_blob(client, &open, u)?;
+                    if !u.config {
+                        rep.done(&u.short, &st);
                     }
-                    res
+                    Ok(())
                 })
             })
             .collect();
-        hs.into_iter()
+        let compressing: Vec<_> = to_compress
+            .iter()
+            .map(|(short, raw)| {
+                let txn = txn.as_ref().expect("a transaction for compressed copies");
+                s.spawn(move || -> Result<(Digest, BlobRef)> {
+                    rep.status(short, "Pushing");
+                    let (blob, st) = compress_and_send(client, store, txn, raw, how)?;
+                    rep.done(short, &st);
+                    Ok((raw.digest.clone(), blob))
+                })
+            })
+            .collect();
+        let sent: Vec<Result<(), RegistryError>> = sending
+            .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
                     Err(RegistryError::Invalid("an upload thread panicked".into()))
                 })
             })
-            .collect()
+            .collect();
+        let made: Vec<Result<(Digest, BlobRef)>> = compressing
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("an upload thread panicked")))
+            })
+            .collect();
+        (sent, made)
     });
-    for res in results {
+    for res in sent {
         if let Err(e) = res {
             rep.clear();
             return Err(anyhow!(e));
         }
     }
+    let mut fresh: BTreeMap<Digest, BlobRef> = BTreeMap::new();
+    for res in made {
+        match res {
+            Ok((k, b)) => {
+                fresh.insert(k, b);
+            }
+            Err(e) => {
+                rep.clear();
+                return Err(e);
+            }
+        }
+    }
+    let blobs: Vec<BlobRef> = blobs
+        .iter_mut()
+        .zip(&stored_blobs)
+        .map(|(b, stored)| {
+            b.take()
+                .or_else(|| fresh.get(&stored.digest).cloned())
+                .expect("every layer was sent")
+        })
+        .collect();
 
     // The stored manifest when it names exactly these blobs, else a new OCI manifest.
     let same = stored.layers.as_ref().is_some_and(|ls| {
@@ -405,14 +561,24 @@ pub fn push(
     let digest = Digest::of(&manifest);
     let rd = format!("{}@{digest}", r.name());
     let id2 = id.clone();
-    store.update(move |db| {
+    let record = move |db: &mut store_layout::Db| {
+        for (k, c) in fresh {
+            let v = db.compressed.entry(k).or_default();
+            if !v.iter().any(|x| x.digest == c.digest) {
+                v.push(c);
+            }
+        }
         if let Some(img) = db.images.get_mut(&id2) {
             if !img.repo_digests.contains(&rd) {
                 img.repo_digests.push(rd);
             }
         }
         Ok(())
-    })?;
+    };
+    match txn {
+        Some(t) => store.commit(t, record)?,
+        None => store.update(record)?,
+    };
     rep.line(&format!("{tag}: digest: {digest} size: {}", manifest.len()));
     Ok(Pushed {
         digest,
