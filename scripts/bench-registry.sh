@@ -45,21 +45,33 @@ accept='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distr
   "curl -fs -o /dev/null -H 'Accept: $accept' http://$REG/v2/bench/app/manifests/1"
 
 echo "-- push of a new 50 MB layer on $BASE"
-fill='head -c 52428800 /dev/urandom > /big'
+# prepare TOOL NAME: a container that writes 50 MB of new random bytes, committed as
+# $REG/bench/push-NAME:1 (retried: a container removal can race the next run).
+prep() {
+  local f="$BENCH/prep-push-$2.sh"
+  cat >"$f" <<SH
+for i in 1 2 3; do
+  $1 rm -f bench-push >/dev/null 2>&1
+  if $1 run --name bench-push $BASE sh -c 'head -c 52428800 /dev/urandom > /big' >/dev/null 2>&1 &&
+     $1 commit $3 bench-push $REG/bench/push-$2:1 >/dev/null; then exit 0; fi
+  sleep 1
+done
+exit 1
+SH
+  echo "bash $f"
+}
 S="$BENCH/strata-push"
 rm -rf "$S"; STRATA_ROOT=$S "$STRATA" pull -q "$BASE" >/dev/null
 "${HF[@]}" --export-json "$R/push-strata.json" -n strata \
-  --prepare "STRATA_ROOT=$S $STRATA rm -f bench-push >/dev/null 2>&1; STRATA_ROOT=$S $STRATA run --name bench-push $BASE sh -c '$fill' && STRATA_ROOT=$S $STRATA commit bench-push $REG/bench/push-strata:1 >/dev/null" \
+  --prepare "$(prep "env STRATA_ROOT=$S $STRATA" strata "")" \
   "STRATA_ROOT=$S $STRATA push -q $REG/bench/push-strata:1"
 if ((have_docker)); then
   $D pull -q "$BASE" >/dev/null
-  "${HF[@]}" --export-json "$R/push-docker.json" -n docker \
-    --prepare "$D rm -f bench-push >/dev/null 2>&1; $D run --name bench-push $BASE sh -c '$fill' && $D commit bench-push $REG/bench/push-docker:1 >/dev/null" \
+  "${HF[@]}" --export-json "$R/push-docker.json" -n docker --prepare "$(prep "$D" docker "")" \
     "$D push -q $REG/bench/push-docker:1" || note "docker push failed"
 fi
 if ((have_podman)); then
   $P pull -q "$BASE" >/dev/null
-  "${HF[@]}" --export-json "$R/push-podman.json" -n podman \
-    --prepare "$P rm -f bench-push >/dev/null 2>&1; $P run --name bench-push $BASE sh -c '$fill' && $P commit -q bench-push $REG/bench/push-podman:1 >/dev/null" \
+  "${HF[@]}" --export-json "$R/push-podman.json" -n podman --prepare "$(prep "$P" podman -q)" \
     "$P push -q $REG/bench/push-podman:1" || note "podman push failed"
 fi
