@@ -4,6 +4,7 @@
 #   pull    bench/app:1 into an empty store: strata, the floor (floor-pull.sh), docker, podman
 #   push    an image whose base is in the registry plus one new 50 MB layer: strata, docker, podman
 #   pull of an image that is already complete (strata), next to one manifest round trip (curl)
+# Each push run adds a 50 MB blob to the registry on the tmpfs (about 1 GB a run in all).
 # and strata's peak memory during the pull. Needs: STRATA (release binary), R (results dir),
 # PEERS (shared/bench), and the peers.env variables ($D, $P, $REG, $BENCH).
 set -euo pipefail
@@ -52,6 +53,7 @@ prep() {
   cat >"$f" <<SH
 for i in 1 2 3; do
   $1 rm -f bench-push >/dev/null 2>&1
+  $1 rmi -f $REG/bench/push-$2:1 >/dev/null 2>&1
   if $1 run --name bench-push $BASE sh -c 'head -c 52428800 /dev/urandom > /big' >/dev/null 2>&1 &&
      $1 commit $3 bench-push $REG/bench/push-$2:1 >/dev/null; then exit 0; fi
   sleep 1
@@ -75,3 +77,4 @@ if ((have_podman)); then
   "${HF[@]}" --export-json "$R/push-podman.json" -n podman --prepare "$(prep "$P" podman -q)" \
     "$P push -q $REG/bench/push-podman:1" || note "podman push failed"
 fi
+rm -rf "$BENCH/strata-pull" "$BENCH/strata-push"

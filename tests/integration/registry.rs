@@ -658,3 +658,62 @@ fn a_killed_pull_leaves_nothing_and_the_next_pull_works() {
     assert_eq!(env.image_ids().len(), 1);
     assert_eq!(env.store_entries("tmp"), Vec::<String>::new());
 }
+
+#[test]
+fn push_with_zstd_and_pull_all_tags() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let id = env.import_busybox(&reg.image("t/z:1"));
+    env.import(&small_rootfs_tar(&[("etc/hello", b"hi")]), Some(&reg.image("t/z:2")));
+    env.cmd(["push", "-q", "--compression", "zstd", &reg.image("t/z:1")])
+        .ok();
+    let raw = skopeo_raw(&reg.image("t/z:1"));
+    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+    env.cmd(["push", "-q", "-a", &reg.image("t/z")]).ok();
+    let env2 = Env::new();
+    let out = env2.cmd(["pull", "-a", &reg.image("t/z")]).ok();
+    assert!(out.stdout.contains("1: Pulling from t/z"), "{}", out.stdout);
+    assert!(out.stdout.contains("2: Pulling from t/z"), "{}", out.stdout);
+    assert_eq!(out.lines().last().copied(), Some(reg.image("t/z").as_str()));
+    let mut tags = env2.repo_tags();
+    tags.sort();
+    assert_eq!(tags, vec![reg.image("t/z:1"), reg.image("t/z:2")]);
+    assert_eq!(
+        env2.cmd(["images", "-q", "--no-trunc", &reg.image("t/z:1")]).ok().stdout.trim(),
+        id
+    );
+}
+
+#[test]
+fn credentials_from_a_docker_credential_helper() {
+    let reg = Registry::start_with(
+        Auth::Basic {
+            user: "helped".into(),
+            password: "pw-from-helper".into(),
+        },
+        false,
+    );
+    let env = Env::new();
+    let bin = env.work().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-strata-test");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\n[ \"$1\" = get ] || exit 1\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"helped\",\"Secret\":\"pw-from-helper\"}' \"$server\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(env.home().join(".docker")).unwrap();
+    std::fs::write(
+        env.home().join(".docker/config.json"),
+        serde_json::json!({"credHelpers": {reg.addr.clone(): "strata-test"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    env.import_busybox(&reg.image("t/h:1"));
+    env.cmd(["push", "-q", &reg.image("t/h:1")]).env("PATH", &path).ok();
+    let env2 = Env::new();
+    let out = env2.cmd(["pull", "-q", &reg.image("t/h:1")]).fails();
+    assert!(out.single_error().contains("pull access denied"), "{}", out.stderr);
+}
