@@ -664,11 +664,17 @@ fn push_with_zstd_and_pull_all_tags() {
     let reg = Registry::start();
     let env = Env::new();
     let id = env.import_busybox(&reg.image("t/z:1"));
-    env.import(&small_rootfs_tar(&[("etc/hello", b"hi")]), Some(&reg.image("t/z:2")));
+    env.import(
+        &small_rootfs_tar(&[("etc/hello", b"hi")]),
+        Some(&reg.image("t/z:2")),
+    );
     env.cmd(["push", "-q", "--compression", "zstd", &reg.image("t/z:1")])
         .ok();
     let raw = skopeo_raw(&reg.image("t/z:1"));
-    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+    assert_eq!(
+        raw["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
     env.cmd(["push", "-q", "-a", &reg.image("t/z")]).ok();
     let env2 = Env::new();
     let out = env2.cmd(["pull", "-a", &reg.image("t/z")]).ok();
@@ -679,7 +685,10 @@ fn push_with_zstd_and_pull_all_tags() {
     tags.sort();
     assert_eq!(tags, vec![reg.image("t/z:1"), reg.image("t/z:2")]);
     assert_eq!(
-        env2.cmd(["images", "-q", "--no-trunc", &reg.image("t/z:1")]).ok().stdout.trim(),
+        env2.cmd(["images", "-q", "--no-trunc", &reg.image("t/z:1")])
+            .ok()
+            .stdout
+            .trim(),
         id
     );
 }
@@ -710,10 +719,20 @@ fn credentials_from_a_docker_credential_helper() {
         serde_json::json!({"credHelpers": {reg.addr.clone(): "strata-test"}}).to_string(),
     )
     .unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     env.import_busybox(&reg.image("t/h:1"));
-    env.cmd(["push", "-q", &reg.image("t/h:1")]).env("PATH", &path).ok();
+    env.cmd(["push", "-q", &reg.image("t/h:1")])
+        .env("PATH", &path)
+        .ok();
     let env2 = Env::new();
     let out = env2.cmd(["pull", "-q", &reg.image("t/h:1")]).fails();
-    assert!(out.single_error().contains("pull access denied"), "{}", out.stderr);
+    assert!(
+        out.single_error().contains("pull access denied"),
+        "{}",
+        out.stderr
+    );
 }
