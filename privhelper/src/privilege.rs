@@ -16,12 +16,11 @@ use rustix::thread::{
 /// (`fsconfig(FSCONFIG_CMD_CREATE)`) and performs every access to the upper and lower
 /// directories with them, so these are also the credentials of every copy-up, whiteout
 /// and file creation in the containers later.
+/// `tests/copyup_caps.rs` checks that each one is needed and that these suffice.
 pub const KEEP: CapabilitySet = CapabilitySet::SYS_ADMIN
     .union(CapabilitySet::DAC_OVERRIDE)
-    .union(CapabilitySet::DAC_READ_SEARCH)
-    .union(CapabilitySet::FOWNER)
     .union(CapabilitySet::CHOWN)
-    .union(CapabilitySet::FSETID)
+    .union(CapabilitySet::FOWNER)
     .union(CapabilitySet::MKNOD)
     .union(CapabilitySet::SETFCAP);
 

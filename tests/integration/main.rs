@@ -4,6 +4,7 @@
 
 mod crash;
 mod errors;
+mod helper;
 mod history;
 mod hostile;
 mod images;
