@@ -104,6 +104,24 @@ PY
     failed+=("strata-helper start")
   fi
 
+  # A FUSE directory owned by strata-test, for the helper's FUSE refusal test (users may
+  # not open /dev/fuse on every machine). No FUSE server: the kernel answers the helper's
+  # statfs itself, as the mount does not allow root.
+  fuse_dir=/run/strata-test/fuse
+  fuse_env=()
+  if [ -e /dev/fuse ]; then
+    mkdir -p "$fuse_dir"
+    if mount -i -t fuse -o "fd=3,rootmode=40000,user_id=$(id -u "$TEST_USER"),group_id=$(id -g "$TEST_USER"),nosuid,nodev" \
+         strata-test-fuse "$fuse_dir" 3<>/dev/fuse; then
+      fuse_env=(STRATA_TEST_FUSE_DIR="$fuse_dir")
+      echo "FUSE directory for $TEST_USER: $fuse_dir"
+    else
+      echo "could not mount a FUSE directory on $fuse_dir" >&2
+    fi
+  else
+    echo "no /dev/fuse: the FUSE refusal test will say it did not run" >&2
+  fi
+
   section "cargo tests as $TEST_USER"
   while read -r exe; do
     [ -n "$exe" ] || continue
@@ -113,7 +131,7 @@ PY
     (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
       HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
       STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
-      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} \
+      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
       "$ci/bin/$name")
     rc=$?
     if [ $rc -ne 0 ]; then
@@ -121,6 +139,7 @@ PY
       failed+=("$name as $TEST_USER")
     fi
   done <"$list"
+  if ((${#fuse_env[@]})); then umount -l "$fuse_dir" || echo "umount $fuse_dir failed" >&2; fi
   if [ -n "$helper_pid" ]; then
     kill "$helper_pid" 2>/dev/null; wait "$helper_pid" 2>/dev/null
     helper_pid=

@@ -630,7 +630,8 @@ fn helper_refuses_a_request_slower_than_its_time_limit() {
 
 /// A directory on FUSE. Root mounts a FUSE filesystem with no server behind it
 /// (owned by another uid, so that the kernel answers the helper's statfs itself); the
-/// unprivileged pass does the same with fusermount3.
+/// unprivileged pass uses the one scripts/test.sh mounted for it (STRATA_TEST_FUSE_DIR),
+/// or else mounts one with fusermount3.
 #[test]
 fn helper_refuses_a_fuse_directory() {
     let helper = Helper::get();
@@ -649,10 +650,14 @@ fn helper_refuses_a_fuse_directory() {
     let s = Stack::new(1);
     let mnt = s.path("fuse");
     fs::create_dir(&mnt).unwrap();
-    let fuse = if is_root() {
-        fuse_mount_root(&mnt)
-    } else {
-        fuse_mount_user(&mnt)
+    // scripts/test.sh mounts one for the unprivileged pass (where /dev/fuse may be
+    // closed to users); otherwise root mounts its own and users use fusermount3.
+    let given = std::env::var_os("STRATA_TEST_FUSE_DIR").map(PathBuf::from);
+    let mnt = given.clone().unwrap_or(mnt);
+    let fuse = match (&given, is_root()) {
+        (Some(_), _) => None,
+        (None, true) => Some(fuse_mount_root(&mnt)),
+        (None, false) => Some(fuse_mount_user(&mnt)),
     };
     let result = std::panic::catch_unwind(|| {
         let lowers = vec![opath(&mnt), opath(&s.path("l0"))];
@@ -664,8 +669,9 @@ fn helper_refuses_a_fuse_directory() {
             "lower 1 of 2: on fuse, which the helper does not stack",
         )
     });
-    // Unmount before judging.
-    if is_root() {
+    // Unmount before judging (scripts/test.sh unmounts its own).
+    if given.is_some() {
+    } else if is_root() {
         rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::DETACH).unwrap();
     } else {
         let st = std::process::Command::new("fusermount3")
@@ -729,8 +735,9 @@ fn fuse_mount_user(mnt: &Path) -> OwnedFd {
     drop(theirs);
     assert!(
         out.status.success(),
-        "fusermount3: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "fusermount3: {} (when users may not open /dev/fuse, have root mount a FUSE directory \
+         and name it in STRATA_TEST_FUSE_DIR, as scripts/test.sh does)",
+        String::from_utf8_lossy(&out.stderr).trim()
     );
     let mut fds = Vec::new();
     let mut b = [0u8; 1];
