@@ -138,3 +138,36 @@ fn set_by_proc_paths(fs: BorrowedFd<'_>, spec: &OverlaySpec<'_>) -> Result<(), M
         fsconfig_set_string(fs, "workdir", path(&spec.work)),
     )
 }
+
+/// Hands the overlay's private `work/work` directory, which the kernel has just made
+/// (owned by the mounter, root, mode 000), to the caller who owns `work`, so that an
+/// ordinary user can later delete their own container. Opened without following
+/// symlinks and changed only if it is a root-owned directory, by descriptor.
+pub fn give_workdir(work: BorrowedFd<'_>, uid: u32) -> Result<(), MountError> {
+    use rustix::fs::{fchown, fstat, openat, FileType, Gid, Mode, OFlags, Uid};
+    let owner = sys("fstat work", fstat(work))?;
+    let inner = sys(
+        "open work/work",
+        openat(
+            work,
+            "work",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    )?;
+    let st = sys("fstat work/work", fstat(&inner))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != 0 {
+        return Err(MountError::Sys {
+            step: "work/work is not the overlay's own directory".into(),
+            errno: Errno::PERM,
+        });
+    }
+    sys(
+        "chown work/work",
+        fchown(
+            &inner,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(owner.st_gid)),
+        ),
+    )
+}

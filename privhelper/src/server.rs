@@ -17,7 +17,7 @@ use rustix::io::Errno;
 use rustix::net::{sockopt, RecvFlags};
 
 use crate::check::{check_layer_fd, CheckError};
-use crate::overlay::{mount_overlay, MountError, OverlaySpec, MAX_LOWERS};
+use crate::overlay::{give_workdir, mount_overlay, MountError, OverlaySpec, MAX_LOWERS};
 use crate::proto::{
     recv_exact, send_reply, Header, RecvError, HEADER_LEN, MAGIC, MAX_FDS_PER_CHUNK, MAX_PAYLOAD,
     MOUNT_PAYLOAD_LEN, OP_MOUNT, STATUS_OK, STATUS_REFUSED, VERSION,
@@ -327,13 +327,17 @@ pub fn mount(fds: &[OwnedFd], uid: u32) -> Result<OwnedFd, Refusal> {
         work: fds[n + 1].as_fd(),
         restricted: uid != 0,
     };
-    mount_overlay(&spec).map_err(|e| {
-        let errno = match &e {
-            MountError::Sys { errno, .. } => *errno,
-            MountError::LowerCount(_) => Errno::INVAL,
-        };
-        refuse(errno, format!("the overlay mount failed: {e}"))
-    })
+    let errno_of = |e: &MountError| match e {
+        MountError::Sys { errno, .. } => *errno,
+        MountError::LowerCount(_) => Errno::INVAL,
+    };
+    let mounted = mount_overlay(&spec)
+        .map_err(|e| refuse(errno_of(&e), format!("the overlay mount failed: {e}")))?;
+    if uid != 0 {
+        give_workdir(spec.work, uid)
+            .map_err(|e| refuse(errno_of(&e), format!("the overlay work directory: {e}")))?;
+    }
+    Ok(mounted)
 }
 
 /// The errno a failed check is reported with.
