@@ -171,8 +171,8 @@ fn helper_mounts_and_the_mount_is_readable_through_its_descriptor() {
     }
 }
 
-/// A caller other than root always gets nosuid and nodev (root pass: a thread as uid
-/// 65534 with directories it owns).
+/// A caller other than root always gets nosuid and nodev, and may remove overlay's own
+/// work/work afterwards (root pass: a thread as uid 65534 with directories it owns).
 #[test]
 fn helper_mounts_of_other_users_are_nosuid_and_nodev() {
     let helper = Helper::get();
@@ -184,7 +184,14 @@ fn helper_mounts_of_other_users_are_nosuid_and_nodev() {
         let m =
             strata_helper::client::request_mount(&socket, &borrow(&lowers), up.as_fd(), wk.as_fd())
                 .unwrap_or_else(|e| panic!("{e}"));
-        rustix::fs::fstatvfs(&m).unwrap().f_flag
+        let flags = rustix::fs::fstatvfs(&m).unwrap().f_flag;
+        drop(m);
+        // The helper hands overlay's own work/work to the caller, who can list and remove it.
+        fs::read_dir(s.path("work/work"))
+            .unwrap_or_else(|e| panic!("the caller cannot read work/work: {e}"));
+        fs::remove_dir(s.path("work/work"))
+            .unwrap_or_else(|e| panic!("the caller cannot remove work/work: {e}"));
+        flags
     };
     let flags = if is_root() {
         s.chown(OTHER);

@@ -281,9 +281,20 @@ pub fn mount_table_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
     MOUNT_TABLE.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// This process's mount table.
+/// The part of this process's mount table that these tests could change: overlays the
+/// helper builds (mount source `strata`) and the FUSE test's mounts (`strata-test…`).
+/// The rest belongs to whatever else runs on the machine (other test binaries, benchmarks
+/// with docker or podman) and may change at any moment.
 pub fn mountinfo() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+    let all = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    all.lines()
+        .filter(|l| {
+            // "... - FSTYPE SOURCE OPTIONS"
+            let source = l.split(" - ").nth(1).and_then(|r| r.split(' ').nth(1));
+            source.is_some_and(|s| s == "strata" || s.starts_with("strata-test"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Borrows each descriptor.
