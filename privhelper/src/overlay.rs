@@ -48,7 +48,10 @@ fn hint(errno: Errno) -> &'static str {
             " (the helper lacks CAP_SYS_ADMIN, or a layer is not accessible to it)"
         }
         Errno::NOSYS => " (this kernel has no new mount API; it needs Linux 5.2 or later)",
-        Errno::INVAL => " (the kernel refused the overlay options; see dmesg for overlayfs)",
+        Errno::INVAL => {
+            " (the kernel refused the overlay options, or the layers are not in the helper's \
+             mount namespace, e.g. a systemd unit with ProtectSystem=; see dmesg for overlayfs)"
+        }
         Errno::NODEV => " (overlayfs is not available: modprobe overlay)",
         _ => "",
     }
