@@ -5,15 +5,11 @@
 
 use std::path::Path;
 
-const UNIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../systemd/strata-helper.service"
-);
+/// Built in, so that the test runs wherever its binary is copied (the unprivileged pass).
+const UNIT: &str = include_str!("../../systemd/strata-helper.service");
 
 fn settings() -> Vec<(String, String)> {
-    std::fs::read_to_string(UNIT)
-        .unwrap()
-        .lines()
+    UNIT.lines()
         .filter(|l| !l.starts_with('#') && l.contains('='))
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap();
