@@ -118,3 +118,26 @@ fn the_service_scores_3_or_less() {
         .unwrap_or_else(|| panic!("no score in:\n{text}"));
     assert!(score <= 3.0, "exposure {score} > 3.0:\n{text}");
 }
+
+#[test]
+fn the_readme_states_the_line_count() {
+    let lines: usize = [
+        include_str!("../src/check.rs"),
+        include_str!("../src/client.rs"),
+        include_str!("../src/lib.rs"),
+        include_str!("../src/main.rs"),
+        include_str!("../src/overlay.rs"),
+        include_str!("../src/privilege.rs"),
+        include_str!("../src/proto.rs"),
+        include_str!("../src/server.rs"),
+    ]
+    .iter()
+    .map(|s| s.lines().count())
+    .sum();
+    let readme = include_str!("../README.md");
+    let want = format!("Size: {lines} lines of Rust");
+    assert!(
+        readme.contains(&want),
+        "privhelper/README.md must say {want:?} (`wc -l src/*.rs`); update it, or the list of files here"
+    );
+}
