@@ -758,3 +758,33 @@ fn fuse_mount_user(mnt: &Path) -> OwnedFd {
     .unwrap_or_else(|e| panic!("no FUSE descriptor from fusermount3: {e:?}"));
     fds.pop().expect("fusermount3 sent the FUSE descriptor")
 }
+
+/// One stalled client does not hold up the others: each connection has its own thread.
+#[test]
+fn helper_serves_others_while_a_client_stalls() {
+    let helper = Helper::get();
+    let _table = mount_table_stable();
+    let before = mountinfo();
+    let stalled: Vec<_> = (0..3)
+        .map(|_| {
+            let a = helper.attacker();
+            a.send(&mount_request(1), &[]).unwrap();
+            a
+        })
+        .collect();
+    let s = Stack::new(2);
+    let (lowers, up, wk) = (s.lowers(), s.upper(), s.work());
+    let t = std::time::Instant::now();
+    let m = helper
+        .mount(&borrow(&lowers), up.as_fd(), wk.as_fd())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "a mount behind stalled clients took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(read_at(&m, "who"), "0");
+    drop(m);
+    drop(stalled);
+    assert_eq!(before, mountinfo());
+}
