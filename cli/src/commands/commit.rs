@@ -6,17 +6,21 @@
 //! copy, so later changes in the container never reach the image.
 
 use super::{now_rfc3339, now_unix};
-use crate::container::changes::write_layer_tar;
+use crate::container::changes::{copy_upper, write_layer_tar};
 use crate::container::lookup::find;
+use crate::container::lookup::live_state;
 use crate::container::spec::RunConfig;
 use crate::context::Ctx;
 use crate::image::changes::apply_change;
+use crate::image::manifest::LAYER_TAR;
 use crate::image::manifest::{manifest_bytes, oci_manifest};
 use crate::image::{History, ImageConfig};
-use crate::ingest::ingest_layer;
+use crate::ingest::{ingest_layer, Ingested};
+use crate::layer::unpack::UnpackStats;
 use crate::reference::Reference;
 use anyhow::{anyhow, bail, Context, Result};
-use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord};
+use std::path::Path;
+use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Txn};
 
 /// Arguments of `commit`.
 #[derive(clap::Args, Debug)]
@@ -38,6 +42,56 @@ pub struct CommitArgs {
     pub container: String,
     /// Name for the new image.
     pub reference: Option<String>,
+}
+
+/// A new layer from the upper directory, made once: the tar goes to a blob (its digest
+/// is the DiffID) while the kernel copies the files into the layer directory. Only for a
+/// stopped container, whose upper directory cannot change in between.
+fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
+    let (index, layer_dir) = txn.layer_dir()?;
+    let (blob, size) = std::thread::scope(|s| {
+        let copy = s.spawn(|| copy_upper(upper, &layer_dir));
+        let blob = (|| -> Result<(Digest, u64)> {
+            let mut w = txn.blob_writer()?;
+            write_layer_tar(upper, std::io::BufWriter::with_capacity(1 << 20, &mut w))
+                .with_context(|| format!("cannot read {}", upper.display()))?;
+            Ok(txn.finish_blob(w, None)?)
+        })();
+        let size = copy
+            .join()
+            .map_err(|_| anyhow!("the copying thread panicked"))?
+            .with_context(|| format!("cannot copy {}", upper.display()))?;
+        Ok::<_, anyhow::Error>((blob?, size))
+    })?;
+    let (digest, blob_size) = blob;
+    Ok(Ingested {
+        index,
+        diff_id: digest.clone(),
+        blob: BlobRef {
+            digest,
+            media_type: LAYER_TAR.to_string(),
+            size: blob_size,
+        },
+        stats: UnpackStats {
+            size,
+            ..Default::default()
+        },
+    })
+}
+
+/// A new layer from the upper directory of a running container: one tar stream, which
+/// the layer pipeline stores, hashes and unpacks, so the blob and the directory agree
+/// whatever the container does meanwhile.
+fn through_pipeline(txn: &Txn, upper: &Path) -> Result<Ingested> {
+    let (reader, writer) = std::io::pipe().context("pipe")?;
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || write_layer_tar(upper, std::io::BufWriter::new(writer)));
+        let ingested = ingest_layer(txn, reader, &|_| {});
+        let produced = producer.join().expect("tar writer thread");
+        let ingested = ingested?;
+        produced.with_context(|| format!("cannot read {}", upper.display()))?;
+        Ok(ingested)
+    })
 }
 
 /// Runs `commit`.
@@ -87,16 +141,12 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
 
     let upper = dir.join("upper");
     let txn = ctx.store.begin()?;
-    let (reader, writer) = std::io::pipe().context("pipe")?;
-    let layer = std::thread::scope(|s| {
-        let upper = &upper;
-        let producer = s.spawn(move || write_layer_tar(upper, std::io::BufWriter::new(writer)));
-        let ingested = ingest_layer(&txn, reader, &|_| {});
-        let produced = producer.join().expect("tar writer thread");
-        let ingested = ingested?;
-        produced.with_context(|| format!("cannot read {}", upper.display()))?;
-        Ok::<_, anyhow::Error>(ingested)
-    })?;
+    let running = live_state(&ctx.store, &rec.id)?.status == "running";
+    let layer = if running {
+        through_pipeline(&txn, &upper)?
+    } else {
+        copied(&txn, &upper)?
+    };
     let parent_chain = rec.layers.last().cloned();
     let chain = chain_id(parent_chain.as_ref(), &layer.diff_id);
     txn.add_layer(

@@ -224,3 +224,167 @@ fn tar_dir<W: Write>(
     }
     Ok(())
 }
+
+/// Copies a stopped container's `upper` into a new layer directory `dest` exactly as
+/// unpacking [`write_layer_tar`]'s output would make it (owners, modes, whole-second
+/// times, hard links, whiteouts as 0/0 devices, `user.overlay.opaque`), but with the
+/// kernel copying file data. Every step works on directory descriptors without
+/// following symlinks. Returns the bytes of file content (a hard-linked file once).
+pub fn copy_upper(upper: &Path, dest: &Path) -> io::Result<u64> {
+    use rustix::fs::{open, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let src = open(upper, flags, Mode::empty())?;
+    let dst = open(dest, flags, Mode::empty())?;
+    let mut links = HashMap::new();
+    let mut size = 0;
+    copy_dir(&src, &dst, &dst, "", &mut links, &mut size)?;
+    let st = rustix::fs::fstat(&src)?;
+    finish_meta(&dst, None, &st, true)?;
+    Ok(size)
+}
+
+type Fd = rustix::fd::OwnedFd;
+
+fn finish_meta(
+    dir: &Fd,
+    name: Option<&str>,
+    st: &rustix::fs::Stat,
+    is_dir: bool,
+) -> io::Result<()> {
+    use rustix::fs::{chownat, fchown, AtFlags, Gid, Timespec, Timestamps, Uid};
+    let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
+    let t = Timespec {
+        tv_sec: st.st_mtime as _,
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
+    match name {
+        None => {
+            fchown(dir, Some(uid), Some(gid))?;
+            if is_dir {
+                rustix::fs::fchmod(dir, rustix::fs::Mode::from_raw_mode(st.st_mode & 0o7777))?;
+            }
+            rustix::fs::futimens(dir, &times)?;
+        }
+        Some(n) => {
+            chownat(dir, n, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
+            rustix::fs::utimensat(dir, n, &times, AtFlags::SYMLINK_NOFOLLOW)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the entries of `src` into `dst`; `root` is the destination's top, for hard
+/// links to a first name in another directory (all of it made here, so no symlinks).
+fn copy_dir(
+    src: &Fd,
+    dst: &Fd,
+    root: &Fd,
+    rel: &str,
+    links: &mut HashMap<(u64, u64), String>,
+    size: &mut u64,
+) -> io::Result<()> {
+    use rustix::fs::{
+        fstat, mkdirat, mknodat, openat, readlinkat, statat, symlinkat, AtFlags, FileType, Mode,
+        OFlags,
+    };
+    let dirflags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(src)? {
+        let e = e?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    names.sort();
+    for name in names {
+        let st = statat(src, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                mkdirat(dst, name.as_str(), Mode::from_raw_mode(0o700))?;
+                let s = openat(src, name.as_str(), dirflags, Mode::empty())?;
+                let d = openat(dst, name.as_str(), dirflags, Mode::empty())?;
+                let mut v = [0u8; 4];
+                if matches!(rustix::fs::fgetxattr(&s, "user.overlay.opaque", &mut v), Ok(n) if n >= 1 && v[0] == b'y')
+                    || matches!(rustix::fs::fgetxattr(&s, "trusted.overlay.opaque", &mut v), Ok(n) if n >= 1 && v[0] == b'y')
+                {
+                    rustix::fs::fsetxattr(
+                        &d,
+                        "user.overlay.opaque",
+                        b"y",
+                        rustix::fs::XattrFlags::empty(),
+                    )?;
+                }
+                copy_dir(&s, &d, root, &child, links, size)?;
+                let now = fstat(&s)?;
+                finish_meta(&d, None, &now, true)?;
+            }
+            FileType::RegularFile => {
+                let key = (st.st_dev, st.st_ino);
+                if st.st_nlink > 1 {
+                    if let Some(first) = links.get(&key) {
+                        rustix::fs::linkat(
+                            root,
+                            first.as_str(),
+                            dst,
+                            name.as_str(),
+                            AtFlags::empty(),
+                        )?;
+                        continue;
+                    }
+                }
+                let s = openat(
+                    src,
+                    name.as_str(),
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let d = openat(
+                    dst,
+                    name.as_str(),
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )?;
+                let mut left = st.st_size as u64;
+                while left > 0 {
+                    let n = rustix::fs::copy_file_range(&s, None, &d, None, left as usize)?;
+                    if n == 0 {
+                        break;
+                    }
+                    left -= n as u64;
+                }
+                *size += st.st_size as u64;
+                if st.st_nlink > 1 {
+                    links.insert(key, child.clone());
+                }
+                finish_meta(&d, None, &st, false)?;
+                rustix::fs::fchmod(&d, mode)?;
+            }
+            FileType::Symlink => {
+                let target = readlinkat(src, name.as_str(), Vec::new())?;
+                symlinkat(target.as_c_str(), dst, name.as_str())?;
+                finish_meta(dst, Some(&name), &st, false)?;
+            }
+            kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
+                mknodat(dst, name.as_str(), kind, mode, st.st_rdev)?;
+                finish_meta(dst, Some(&name), &st, false)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
