@@ -736,3 +736,41 @@ fn credentials_from_a_docker_credential_helper() {
         out.stderr
     );
 }
+
+#[test]
+fn docker_hub_names_are_pulled_from_a_configured_mirror() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let (ar, _) = docker_archive(&three_layers("mirror"), go_arch(), "x:1");
+    skopeo_push(
+        &env,
+        &ar,
+        &reg.image("library/busybox:mirrored"),
+        &["--format", "v2s2"],
+    );
+    let id = skopeo_raw(&reg.image("library/busybox:mirrored"))["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cfg = env.home().join(".config/strata");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("registries.json"),
+        serde_json::json!({"registry-mirrors": [format!("http://{}", reg.addr)]}).to_string(),
+    )
+    .unwrap();
+    let out = env.cmd(["pull", "busybox:mirrored"]).ok();
+    assert_eq!(out.lines()[0], "mirrored: Pulling from library/busybox");
+    assert!(out
+        .stdout
+        .contains("Status: Downloaded newer image for busybox:mirrored"));
+    assert_eq!(
+        out.lines().last().copied(),
+        Some("docker.io/library/busybox:mirrored")
+    );
+    assert_eq!(env.repo_tags(), vec!["busybox:mirrored".to_string()]);
+    assert_eq!(
+        env.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
+        id
+    );
+}

@@ -56,10 +56,70 @@ pub fn is_loopback(domain: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// `registries.json`: `/etc/strata/registries.json`, then the user's
+/// `$XDG_CONFIG_HOME/strata/registries.json` (`~/.config/…`) where present, with docker's
+/// `daemon.json` keys: `{"registry-mirrors": ["https://mirror:5000"],
+/// "insecure-registries": ["host:port"]}`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RegistriesConfig {
+    /// Mirrors of Docker Hub, tried in order before it.
+    #[serde(rename = "registry-mirrors", default)]
+    pub mirrors: Vec<String>,
+    /// Registries reached over plain HTTP.
+    #[serde(rename = "insecure-registries", default)]
+    pub insecure: Vec<String>,
+}
+
+/// The registries configuration (the user's file when it exists, else the system's).
+pub fn config() -> Result<RegistriesConfig, RegistryError> {
+    let mut files = Vec::new();
+    if let Some(c) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        files.push(PathBuf::from(c).join("strata/registries.json"));
+    } else if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        files.push(PathBuf::from(h).join(".config/strata/registries.json"));
+    }
+    files.push(PathBuf::from("/etc/strata/registries.json"));
+    for f in files {
+        match std::fs::read(&f) {
+            Ok(data) => {
+                return serde_json::from_slice(&data)
+                    .map_err(|e| RegistryError::Invalid(format!("invalid {}: {e}", f.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(RegistryError::Invalid(format!(
+                    "cannot read {}: {e}",
+                    f.display()
+                )))
+            }
+        }
+    }
+    Ok(RegistriesConfig::default())
+}
+
 fn insecure_by_config(domain: &str) -> bool {
     std::env::var("STRATA_INSECURE_REGISTRIES")
         .map(|v| v.split(',').any(|r| r.trim() == domain))
         .unwrap_or(false)
+        || config()
+            .map(|c| c.insecure.iter().any(|r| r == domain))
+            .unwrap_or(false)
+}
+
+/// The endpoint of a mirror given by URL (`https://mirror.example`, `http://127.0.0.1:5000`).
+pub fn mirror_endpoint(url: &str, opts: &Options) -> Result<Endpoint, RegistryError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| RegistryError::Invalid(format!("invalid registry mirror {url:?}")))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || !matches!(scheme, "http" | "https") {
+        return Err(RegistryError::Invalid(format!(
+            "invalid registry mirror {url:?}"
+        )));
+    }
+    let mut ep = endpoint(host, opts)?;
+    ep.base = format!("{scheme}://{host}");
+    Ok(ep)
 }
 
 /// The directories whose `*.crt` files are CAs for `domain`, existing ones only.

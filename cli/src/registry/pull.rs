@@ -10,7 +10,7 @@
 //! any error the staging directory goes away and the store is as it was.
 
 use super::client::{Client, MAX_MANIFEST};
-use super::endpoint::endpoint;
+use super::endpoint::{self, endpoint};
 use super::manifest::{self, Descriptor, Document, Platform};
 use super::progress::Reporter;
 use super::{Options, RegistryError};
@@ -163,9 +163,31 @@ pub fn pull(
     opts: &Options,
     rep: &Reporter,
 ) -> Result<Pulled> {
-    let ep = endpoint(r.domain(), opts)?;
-    let client = Client::new(ep, r.path(), "pull")?;
-    let (top, manifest_bytes, manifest_digest, m) = fetch_manifest(&client, r, platform)?;
+    // Docker Hub's mirrors first, in order; the first that has the manifest serves the
+    // whole pull.
+    let mut found = None;
+    if r.domain() == crate::reference::DEFAULT_DOMAIN {
+        for url in endpoint::config()?.mirrors {
+            let Ok(ep) = endpoint::mirror_endpoint(&url, opts) else {
+                continue;
+            };
+            let Ok(client) = Client::new(ep, r.path(), "pull") else {
+                continue;
+            };
+            if let Ok(m) = fetch_manifest(&client, r, platform) {
+                found = Some((client, m));
+                break;
+            }
+        }
+    }
+    let (client, (top, manifest_bytes, manifest_digest, m)) = match found {
+        Some(f) => f,
+        None => {
+            let client = Client::new(endpoint::endpoint(r.domain(), opts)?, r.path(), "pull")?;
+            let m = fetch_manifest(&client, r, platform)?;
+            (client, m)
+        }
+    };
     let config_desc = m
         .config
         .as_ref()
