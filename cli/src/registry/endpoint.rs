@@ -225,7 +225,7 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
 fn speaks_tls(agent: &ureq::Agent, host: &str) -> bool {
     match agent
         .get(&format!("https://{host}/v2/"))
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(2))
         .call()
     {
         Ok(_) | Err(ureq::Error::Status(..)) => true,
