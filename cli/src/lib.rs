@@ -14,6 +14,7 @@ pub mod image;
 pub mod ingest;
 pub mod layer;
 pub mod output;
+pub mod progress;
 pub mod reference;
 pub mod resolve;
 pub mod userns;

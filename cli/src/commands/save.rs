@@ -16,7 +16,11 @@ use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Read, Write};
+use crate::progress::ByteBar;
 use store_layout::{Digest, Sha256Writer, Store};
+
+/// Bytes hashed at a time.
+const CHUNK: usize = 1 << 20;
 
 /// Arguments of `save`.
 #[derive(clap::Args, Debug)]
@@ -211,6 +215,7 @@ fn write_archive<W: Write>(
             digest: s.manifest.to_string(),
             size: s.manifest_size,
             annotations,
+            platform: None,
         };
         for t in &s.tags {
             repo_tags.push(familiar(t));
@@ -240,16 +245,15 @@ fn write_archive<W: Write>(
     let mut tar = tar::Builder::new(out);
     tar.append(&header("blobs/", 0, true), io::empty())?;
     tar.append(&header("blobs/sha256/", 0, true), io::empty())?;
+    let blobs: Vec<Digest> = blobs.into_iter().collect();
+    let mut sizes = Vec::with_capacity(blobs.len());
     for d in &blobs {
-        let f = store.open_blob(d)?;
-        let size = f.metadata()?.len();
-        let mut r = Sha256Writer::new(f.take(size));
-        tar.append(&header(&blob_member(d), size, false), &mut r)?;
-        let (_, got, n) = r.finish();
-        if got != *d || n != size {
-            bail!("blob {d} in the store does not match its digest");
-        }
+        sizes.push(store.open_blob(d)?.metadata()?.len());
     }
+    let bar = ByteBar::new("Saving", Some(sizes.iter().sum()));
+    let r = write_blobs(store, &blobs, &sizes, &mut tar, &bar);
+    bar.finish();
+    r?;
     let files: [(&str, bool, Vec<u8>); 4] = [
         ("index.json", layouts.oci, serde_json::to_vec(&index)?),
         (
@@ -276,4 +280,63 @@ fn write_archive<W: Write>(
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(1),
         r => Ok(r?),
     }
+}
+
+/// Appends the blobs to the archive, each as it is in the store. This thread copies
+/// them (with `copy_file_range` or `splice` where the kernel can, so the bytes never
+/// pass through strata), while a second thread re-reads and hashes each one; a blob
+/// that does not match its digest fails the save.
+fn write_blobs<W: Write>(
+    store: &Store,
+    blobs: &[Digest],
+    sizes: &[u64],
+    tar: &mut tar::Builder<W>,
+    bar: &ByteBar,
+) -> Result<()> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<()>>(1);
+        s.spawn(move || {
+            for (d, &size) in blobs.iter().zip(sizes) {
+                if tx.send(verify_blob(store, d, size)).is_err() {
+                    break;
+                }
+            }
+        });
+        for (d, &size) in blobs.iter().zip(sizes) {
+            let f = store.open_blob(d)?;
+            let out = tar.get_mut();
+            out.write_all(header(&blob_member(d), size, false).as_bytes())?;
+            let n = io::copy(&mut (&f).take(size), out)?;
+            if n != size {
+                bail!("blob {d} in the store does not match its digest");
+            }
+            let pad = (512 - size % 512) % 512;
+            out.write_all(&[0u8; 512][..pad as usize])?;
+            bar.inc(size);
+            rx.recv()
+                .map_err(|_| anyhow!("the thread hashing blobs stopped"))??;
+        }
+        Ok(())
+    })
+}
+
+/// Reads blob `d` of `size` bytes from the store and checks it against its digest.
+fn verify_blob(store: &Store, d: &Digest, size: u64) -> Result<()> {
+    let mut f = store.open_blob(d)?;
+    let mut h = Sha256Writer::new(io::sink());
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read blob {d}")),
+        };
+        h.write_all(&buf[..n])?;
+    }
+    let (_, got, n) = h.finish();
+    if got != *d || n != size {
+        bail!("blob {d} in the store does not match its digest");
+    }
+    Ok(())
 }
