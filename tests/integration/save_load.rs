@@ -871,3 +871,35 @@ fn setup_small() -> Env {
     );
     env
 }
+
+#[test]
+fn save_refuses_a_blob_that_changed_in_the_store() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "ok.tar", &["demo/busybox:1.0"]);
+    let layer = layer_name(&members(&std::fs::read(&file).unwrap()));
+    let blob = env.store().join(&layer);
+    let mut data = std::fs::read(&blob).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 1;
+    std::fs::write(&blob, &data).unwrap();
+    let path = env.work().join("bad.tar");
+    let out = env
+        .cmd([
+            "save".as_ref(),
+            "-o".as_ref(),
+            path.as_os_str(),
+            "demo/busybox:1.0".as_ref(),
+        ])
+        .fails();
+    assert_eq!(out.code, 1, "exit status");
+    let line = out.single_error();
+    assert!(
+        line.contains(&format!(
+            "blob sha256:{} in the store does not match its digest",
+            layer.trim_start_matches("blobs/sha256/")
+        )),
+        "{line}"
+    );
+    assert!(!path.exists(), "no archive is left behind");
+}

@@ -16,6 +16,7 @@ use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Read, Write};
+use std::sync::mpsc::sync_channel;
 use crate::progress::ByteBar;
 use store_layout::{Digest, Sha256Writer, Store};
 
@@ -282,10 +283,9 @@ fn write_archive<W: Write>(
     }
 }
 
-/// Appends the blobs to the archive, each as it is in the store. This thread copies
-/// them (with `copy_file_range` or `splice` where the kernel can, so the bytes never
-/// pass through strata), while a second thread re-reads and hashes each one; a blob
-/// that does not match its digest fails the save.
+/// Appends the blobs to the archive, each as it is in the store, reading each once: this
+/// thread reads and writes the bytes while a second thread hashes them, and a blob that
+/// does not match its digest fails the save.
 fn write_blobs<W: Write>(
     store: &Store,
     blobs: &[Digest],
@@ -294,49 +294,73 @@ fn write_blobs<W: Write>(
     bar: &ByteBar,
 ) -> Result<()> {
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<()>>(1);
+        // Chunks to hash (`None` ends a blob), chunks handed back for reuse, digests.
+        let (tx, rx) = sync_channel::<Option<Vec<u8>>>(4);
+        let (back_tx, back_rx) = sync_channel::<Vec<u8>>(8);
+        let (done_tx, done_rx) = sync_channel::<(Digest, u64)>(1);
         s.spawn(move || {
-            for (d, &size) in blobs.iter().zip(sizes) {
-                if tx.send(verify_blob(store, d, size)).is_err() {
-                    break;
+            let mut h = Sha256Writer::new(io::sink());
+            for chunk in rx {
+                match chunk {
+                    Some(buf) => {
+                        let _ = h.write_all(&buf);
+                        let _ = back_tx.try_send(buf);
+                    }
+                    None => {
+                        let (_, d, n) = std::mem::replace(&mut h, Sha256Writer::new(io::sink()))
+                            .finish();
+                        if done_tx.send((d, n)).is_err() {
+                            break;
+                        }
+                    }
                 }
             }
         });
         for (d, &size) in blobs.iter().zip(sizes) {
-            let f = store.open_blob(d)?;
+            let mut f = store.open_blob(d)?;
             let out = tar.get_mut();
             out.write_all(header(&blob_member(d), size, false).as_bytes())?;
-            let n = io::copy(&mut (&f).take(size), out)?;
-            if n != size {
-                bail!("blob {d} in the store does not match its digest");
+            let mut n = 0u64;
+            while n < size {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(CHUNK.min(usize::try_from(size - n).unwrap_or(CHUNK)), 0);
+                let got = read_full(&mut f, &mut buf)
+                    .with_context(|| format!("cannot read blob {d}"))?;
+                if got == 0 {
+                    break;
+                }
+                buf.truncate(got);
+                out.write_all(&buf)?;
+                n += got as u64;
+                bar.inc(got as u64);
+                tx.send(Some(buf))
+                    .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
             }
             let pad = (512 - size % 512) % 512;
             out.write_all(&[0u8; 512][..pad as usize])?;
-            bar.inc(size);
-            rx.recv()
-                .map_err(|_| anyhow!("the thread hashing blobs stopped"))??;
+            tx.send(None)
+                .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
+            let (got, count) = done_rx
+                .recv()
+                .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
+            if got != *d || count != size || n != size {
+                bail!("blob {d} in the store does not match its digest");
+            }
         }
         Ok(())
     })
 }
 
-/// Reads blob `d` of `size` bytes from the store and checks it against its digest.
-fn verify_blob(store: &Store, d: &Digest, size: u64) -> Result<()> {
-    let mut f = store.open_blob(d)?;
-    let mut h = Sha256Writer::new(io::sink());
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match f.read(&mut buf) {
+/// Reads until `buf` is full or the input ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
             Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read blob {d}")),
-        };
-        h.write_all(&buf[..n])?;
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let (_, got, n) = h.finish();
-    if got != *d || n != size {
-        bail!("blob {d} in the store does not match its digest");
-    }
-    Ok(())
+    Ok(n)
 }
