@@ -767,7 +767,10 @@ fn legacy_form(m: &[(String, Vec<u8>)]) -> Vec<u8> {
         t = t
             .dir(format!("{id}/"))
             .file(format!("{id}/VERSION"), b"1.0")
-            .file(format!("{id}/json"), format!(r#"{{"id":"{id}"}}"#).as_bytes())
+            .file(
+                format!("{id}/json"),
+                format!(r#"{{"id":"{id}"}}"#).as_bytes(),
+            )
             .file(format!("{id}/layer.tar"), member(m, l.as_str().unwrap()));
         layers.push(format!("{id}/layer.tar"));
     }
@@ -846,7 +849,9 @@ fn refuses_large_layer_that_is_not_a_layer() {
     let env = setup_small();
     let (mut m, _) = busybox_archive();
     let layer = layer_name(&m);
-    let noise: Vec<u8> = (0..3u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let hex = sha256_hex(&noise);
     let new_name = format!("blobs/sha256/{hex}");
     m.retain(|(n, _)| *n != layer);

@@ -16,8 +16,8 @@
 
 use super::now_unix;
 use crate::archive::{
-    digest_of_member, Descriptor, DockerManifestEntry, Index, Manifest, ANN_IMAGE_NAME, ANN_REF_NAME,
-    DOCKER_LIST, MAX_JSON, OCI_INDEX,
+    digest_of_member, Descriptor, DockerManifestEntry, Index, Manifest, ANN_IMAGE_NAME,
+    ANN_REF_NAME, DOCKER_LIST, MAX_JSON, OCI_INDEX,
 };
 use crate::context::Ctx;
 use crate::image::config::host_arch;
@@ -99,11 +99,7 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = match &args.input {
         Some(p) => {
             let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-            let len = f
-                .metadata()
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len());
+            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
             (Box::new(f), len)
         }
         None => (Box::new(io::stdin()), None),
@@ -194,7 +190,10 @@ fn load(ctx: &Ctx, input: impl Read + Send) -> Result<Vec<String>> {
             let file = member_file(&ar, member)?;
             if let Some(want) = want_blob {
                 if file.digest != *want {
-                    bail!("blob {want} does not match its digest (it is {})", file.digest);
+                    bail!(
+                        "blob {want} does not match its digest (it is {})",
+                        file.digest
+                    );
                 }
             }
             let stored = db
@@ -726,7 +725,9 @@ fn extract(
         let mut hashed = Sha256Writer::new(&mut f);
         let mut n = 0u64;
         while n < size {
-            let want = buf.len().min(usize::try_from(size - n).unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min(usize::try_from(size - n).unwrap_or(usize::MAX));
             let got = match entry.read(&mut buf[..want]) {
                 Ok(0) => break,
                 Ok(k) => k,

@@ -11,13 +11,13 @@ use crate::archive::{
     MAX_JSON, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::context::Ctx;
+use crate::progress::ByteBar;
 use crate::reference::{familiar, Reference};
 use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::mpsc::sync_channel;
-use crate::progress::ByteBar;
 use store_layout::{Digest, Sha256Writer, Store};
 
 /// Bytes hashed at a time.
@@ -307,8 +307,8 @@ fn write_blobs<W: Write>(
                         let _ = back_tx.try_send(buf);
                     }
                     None => {
-                        let (_, d, n) = std::mem::replace(&mut h, Sha256Writer::new(io::sink()))
-                            .finish();
+                        let (_, d, n) =
+                            std::mem::replace(&mut h, Sha256Writer::new(io::sink())).finish();
                         if done_tx.send((d, n)).is_err() {
                             break;
                         }
@@ -324,8 +324,8 @@ fn write_blobs<W: Write>(
             while n < size {
                 let mut buf = back_rx.try_recv().unwrap_or_default();
                 buf.resize(CHUNK.min(usize::try_from(size - n).unwrap_or(CHUNK)), 0);
-                let got = read_full(&mut f, &mut buf)
-                    .with_context(|| format!("cannot read blob {d}"))?;
+                let got =
+                    read_full(&mut f, &mut buf).with_context(|| format!("cannot read blob {d}"))?;
                 if got == 0 {
                     break;
                 }
