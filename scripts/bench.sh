@@ -3,6 +3,9 @@
 # same machine, all stores on one tmpfs, using the peers of shared/bench (peers-up.sh).
 #   1. import of $BENCH/deb.tar.gz (a minimal Debian made by debootstrap)
 #   2. `images` with 300 tags of one image
+#   3. save and load of bench/app:1
+#   4. `run --rm IMAGE /bin/true` (and the shell floor, floor-run.sh)
+#   5. commit of a container with one 50 MB file and 1,000 small files
 # hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
 # with a note; the script fails only if strata (or the setup it needs) fails.
 set -euo pipefail
@@ -114,6 +117,49 @@ else
   note "docker or $REG/bench/app:1 is not available: save/load skipped"
 fi
 
+section "4. run --rm IMAGE /bin/true (the Debian image)"
+S="$BENCH/strata-run"
+rm -rf "$S"; STRATA_ROOT=$S "$STRATA" import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+"${HF[@]}" -r 20 --export-json "$R/run-strata.json" -n strata \
+  "STRATA_ROOT=$S $STRATA run --rm bench/deb:run /bin/true"
+if [ -d "$BENCH/floor/1" ] || { [ -n "${REG:-}" ] && bash "$PEERS/floor-pull.sh" >/dev/null 2>&1; }; then
+  "${HF[@]}" -r 20 --export-json "$R/run-floor.json" -n floor "bash $PEERS/floor-run.sh"
+else
+  note "no $BENCH/floor/1 (floor-pull.sh needs the workloads): run floor skipped"
+fi
+if ((have_docker)); then
+  $D import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+  "${HF[@]}" -r 10 --export-json "$R/run-docker.json" -n docker \
+    "$D run --rm bench/deb:run /bin/true" || note "docker run failed"
+fi
+if ((have_podman)); then
+  $P import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+  "${HF[@]}" -r 10 --export-json "$R/run-podman.json" -n podman \
+    "$P run --rm bench/deb:run /bin/true" || note "podman run failed"
+fi
+
+section "5. commit of a container with one 50 MB file and 1,000 small files"
+fill='head -c 52428800 /dev/urandom > /big && mkdir /small && for i in $(seq 1000); do echo $i > /small/$i; done'
+STRATA_ROOT=$S "$STRATA" rm -f bench-commit >/dev/null 2>&1 || true
+STRATA_ROOT=$S "$STRATA" run --name bench-commit bench/deb:run sh -c "$fill"
+"${HF[@]}" --export-json "$R/commit-strata.json" -n strata \
+  --prepare "STRATA_ROOT=$S $STRATA rmi bench/committed:1 >/dev/null 2>&1; true" \
+  "STRATA_ROOT=$S $STRATA commit bench-commit bench/committed:1"
+if ((have_docker)); then
+  $D rm -f bench-commit >/dev/null 2>&1 || true
+  $D run --name bench-commit bench/deb:run sh -c "$fill"
+  "${HF[@]}" --export-json "$R/commit-docker.json" -n docker \
+    --prepare "$D rmi bench/committed:1 >/dev/null 2>&1; true" \
+    "$D commit bench-commit bench/committed:1" || note "docker commit failed"
+fi
+if ((have_podman)); then
+  $P rm -f bench-commit >/dev/null 2>&1 || true
+  $P run --name bench-commit bench/deb:run sh -c "$fill"
+  "${HF[@]}" --export-json "$R/commit-podman.json" -n podman \
+    --prepare "$P rmi bench/committed:1 >/dev/null 2>&1; true" \
+    "$P commit -f docker bench-commit bench/committed:1" || note "podman commit failed"
+fi
+
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'
 import json, os, sys
@@ -131,14 +177,18 @@ def fmt(m):
 def ratio(a, b):
     return "—" if a is None or b is None else f"{a[0]/b[0]:.2f}"
 rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
-        ("save bench/app:1", "save"), ("load bench/app:1", "load")]
-hdr = ("work", "strata", "docker", "podman", "strata/docker", "strata/podman")
+        ("save bench/app:1", "save"), ("load bench/app:1", "load"),
+        ("run --rm /bin/true", "run"), ("commit 50 MB + 1,000 files", "commit")]
+hdr = ("work", "strata", "floor", "docker", "podman", "strata/floor", "strata/docker", "strata/podman")
 out = [hdr]
 for label, w in rows:
-    s, d, p = mean(w, "strata"), mean(w, "docker"), mean(w, "podman")
-    out.append((label, fmt(s), fmt(d), fmt(p), ratio(s, d), ratio(s, p)))
+    s, f, d, p = (mean(w, t) for t in ("strata", "floor", "docker", "podman"))
+    out.append((label, fmt(s), fmt(f), fmt(d), fmt(p), ratio(s, f), ratio(s, d), ratio(s, p)))
 widths = [max(len(row[i]) for row in out) for i in range(len(hdr))]
 for row in out:
     print("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+p = os.path.join(r, "run-strata.json")
+if os.path.exists(p):
+    print(f"\nrun --rm median: strata {json.load(open(p))['results'][0]['median']*1000:.1f} ms")
 print(f"\nJSON: {r}/*.json (ratio < 1 means strata is faster)")
 PY

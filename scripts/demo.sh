@@ -1,7 +1,8 @@
 #!/bin/bash
 # End-to-end demo (`make demo`): builds strata in release mode, makes a busybox root
-# filesystem and walks through import, images, tag, inspect, history, system df and rmi
-# in a demo store (STRATA_ROOT, default a fresh /tmp/strata-demo.XXXX).
+# filesystem and walks through import, images, tag, inspect, history, system df, rmi,
+# save and load, then runs a container, commits its changes and runs the new image, in a
+# demo store (STRATA_ROOT, default a fresh /tmp/strata-demo.XXXX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
@@ -44,7 +45,18 @@ run tar -tf busybox.tar
 run strata rmi demo/busybox:1.0
 run strata load -i busybox.tar
 run strata images
-run strata rmi demo/busybox:1.0
+run strata run --rm demo/busybox:1.0 echo "hello from a container of the loaded image"
+echo
+echo '$ printf '"'"'echo "written in a container" > /hello.txt\nrm /bin/ls\nexit\n'"'"' | strata run -i --name demo-box demo/busybox:1.0 sh'
+printf 'echo "written in a container" > /hello.txt\nrm /bin/ls\nexit\n' |
+  strata run -i --name demo-box demo/busybox:1.0 sh
+run strata ps -a
+run strata diff demo-box
+run strata commit -m "add hello.txt" -a "strata demo" demo-box demo/hello:1
+run strata run --rm demo/hello:1 cat /hello.txt
+run strata history demo/hello:1
+run strata rm demo-box
+run strata rmi demo/hello:1 demo/busybox:1.0
 run strata images -a
 echo
 echo "demo finished (store left in $STRATA_ROOT)"

@@ -1,6 +1,9 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
-use crate::commands::{history, images, import, inspect, load, prune, rmi, save, system, tag};
+use crate::commands::{
+    commit, diff, history, images, import, inspect, load, prune, ps, rm, rmi, run, save, start,
+    system, tag,
+};
 use crate::context::{store_root, Ctx};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -21,6 +24,18 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create and run a new container from an image.
+    Run(run::RunArgs),
+    /// List containers.
+    Ps(ps::PsArgs),
+    /// Start one or more stopped containers.
+    Start(start::StartArgs),
+    /// Remove one or more containers.
+    Rm(rm::RmArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(commit::CommitArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(import::ImportArgs),
     /// List images.
@@ -42,6 +57,12 @@ pub enum Command {
         /// The image command.
         #[command(subcommand)]
         command: ImageCommand,
+    },
+    /// Manage containers.
+    Container {
+        /// The container command.
+        #[command(subcommand)]
+        command: ContainerCommand,
     },
     /// Manage strata.
     System {
@@ -80,6 +101,25 @@ pub enum ImageCommand {
     Load(load::LoadArgs),
 }
 
+/// `strata container …`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image.
+    Run(run::RunArgs),
+    /// List containers.
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(ps::PsArgs),
+    /// Start one or more stopped containers.
+    Start(start::StartArgs),
+    /// Remove one or more containers.
+    #[command(visible_alias = "remove")]
+    Rm(rm::RmArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(commit::CommitArgs),
+}
+
 /// `strata system …`.
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -96,6 +136,18 @@ impl Command {
         matches!(
             self,
             Command::Import(_)
+                | Command::Run(_)
+                | Command::Start(_)
+                | Command::Rm(_)
+                | Command::Diff(_)
+                | Command::Commit(_)
+                | Command::Container {
+                    command: ContainerCommand::Run(_)
+                        | ContainerCommand::Start(_)
+                        | ContainerCommand::Rm(_)
+                        | ContainerCommand::Diff(_)
+                        | ContainerCommand::Commit(_)
+                }
                 | Command::Rmi(_)
                 | Command::Load(_)
                 | Command::Image {
@@ -142,6 +194,11 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// The error as the one line strata prints after `Error: `.
+pub fn error_line(e: &anyhow::Error) -> String {
+    one_line(&chain_message(e))
 }
 
 /// The error and its causes joined with ": ", leaving out a cause whose text the
@@ -195,6 +252,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let ctx = Ctx::open(&root)?;
     match &cli.command {
+        Command::Run(a)
+        | Command::Container {
+            command: ContainerCommand::Run(a),
+        } => run::run(&ctx, a),
+        Command::Ps(a)
+        | Command::Container {
+            command: ContainerCommand::Ls(a),
+        } => ps::run(&ctx, a),
+        Command::Start(a)
+        | Command::Container {
+            command: ContainerCommand::Start(a),
+        } => start::run(&ctx, a),
+        Command::Rm(a)
+        | Command::Container {
+            command: ContainerCommand::Rm(a),
+        } => rm::run(&ctx, a),
+        Command::Diff(a)
+        | Command::Container {
+            command: ContainerCommand::Diff(a),
+        } => diff::run(&ctx, a),
+        Command::Commit(a)
+        | Command::Container {
+            command: ContainerCommand::Commit(a),
+        } => commit::run(&ctx, a),
         Command::Import(a)
         | Command::Image {
             command: ImageCommand::Import(a),

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod cli;
 pub mod commands;
+pub mod container;
 pub mod context;
 pub mod image;
 pub mod ingest;

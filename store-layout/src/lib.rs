@@ -9,6 +9,7 @@
 
 mod atomic;
 mod blobs;
+mod containers;
 mod db;
 mod digest;
 mod error;
@@ -18,6 +19,7 @@ mod store;
 
 pub use atomic::{fsync_dir, write_file_atomic};
 pub use blobs::BlobWriter;
+pub use containers::{valid_container_id, ContainerRecord, ContainerState};
 pub use db::{AmbiguousId, BlobRef, Db, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, Sha256Writer};
 pub use error::StoreError;

@@ -66,8 +66,28 @@ pub(crate) fn remove_tree(path: &Path) -> std::io::Result<()> {
         Ok(()) => Ok(()),
         Err(_) => {
             make_writable(path);
-            fs::remove_dir_all(path)
+            remove_walk(path)
         }
+    }
+}
+
+/// Removes a tree entry by entry. A directory that cannot be listed may still be an
+/// empty one that can be removed: overlayfs leaves its `work/work` directory owned by
+/// the mounter (root) with mode 000 in an ordinary user's container directory.
+fn remove_walk(path: &Path) -> std::io::Result<()> {
+    match fs::read_dir(path) {
+        Ok(rd) => {
+            for e in rd {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    remove_walk(&e.path())?;
+                } else {
+                    fs::remove_file(e.path())?;
+                }
+            }
+            fs::remove_dir(path)
+        }
+        Err(e) => fs::remove_dir(path).map_err(|_| e),
     }
 }
 

@@ -7,6 +7,7 @@
 //! ROOT/journal.json        present only while a change is being applied
 //! ROOT/blobs/sha256/HEX    configs, manifests, layer archives
 //! ROOT/layers/HEX/diff     unpacked layers, keyed by chain ID
+//! ROOT/containers/ID/      container records and writable layers (see containers.rs)
 //! ROOT/tmp/                staging directories and trash, cleaned on open
 //! ```
 
@@ -186,7 +187,7 @@ impl Store {
         write_file_atomic(&self.root.join("db.json"), &data)
     }
 
-    fn lock(&self) -> Result<StoreLock> {
+    pub(crate) fn lock(&self) -> Result<StoreLock> {
         StoreLock::exclusive(&self.root.join("lock"))
     }
 
@@ -253,7 +254,8 @@ impl Store {
         }
         let value = f(&mut db)?;
 
-        let used_layers = db.referenced_layers();
+        let mut used_layers = db.referenced_layers();
+        used_layers.extend(self.container_layers()?);
         let garbage_layers: Vec<Digest> = before_layers
             .iter()
             .chain(new_layers.iter().map(|l| &l.chain_id))
@@ -355,7 +357,8 @@ impl Store {
             if let Ok(data) = fs::read(&journal_path) {
                 let journal: Journal = serde_json::from_slice(&data).unwrap_or_default();
                 let mut db = self.db()?;
-                let used_layers = db.referenced_layers();
+                let mut used_layers = db.referenced_layers();
+                used_layers.extend(self.container_layers()?);
                 let mut changed = false;
                 for l in &journal.layers {
                     if !used_layers.contains(l) {

@@ -1,13 +1,19 @@
 //! One module per command.
 
+pub mod commit;
+pub mod diff;
 pub mod history;
 pub mod images;
 pub mod import;
 pub mod inspect;
 pub mod load;
 pub mod prune;
+pub mod ps;
+pub mod rm;
 pub mod rmi;
+pub mod run;
 pub mod save;
+pub mod start;
 pub mod system;
 pub mod table;
 pub mod tag;

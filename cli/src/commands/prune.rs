@@ -59,6 +59,7 @@ fn parse_until(v: &str, now: i64) -> Result<i64> {
 
 /// Runs `image prune`.
 pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
+    let used = super::rmi::images_in_use(ctx)?;
     let now = now_unix();
     let mut until = None;
     let mut labels: Vec<(bool, String, Option<String>)> = Vec::new();
@@ -116,7 +117,8 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
             .map(|(id, _)| id.clone())
             .collect();
         for id in candidates {
-            if db.images.values().any(|i| i.parent.as_ref() == Some(&id)) {
+            if db.images.values().any(|i| i.parent.as_ref() == Some(&id)) || used.contains_key(&id)
+            {
                 continue;
             }
             for t in db

@@ -4,7 +4,7 @@ use crate::context::Ctx;
 use crate::reference::familiar;
 use crate::resolve::{resolve, Matched};
 use anyhow::Result;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use store_layout::{Db, Digest, StoreError};
 
 /// Arguments of `rmi`.
@@ -32,12 +32,49 @@ pub struct Outcome {
 
 /// Untags or deletes what `arg` names in `db`. The caller's commit removes the layers
 /// and blobs that nothing uses any more.
-pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result<Outcome, String> {
+/// `used` maps the images that containers use to one such container's ID and whether
+/// it is running: such an image is not deleted (a stopped container's image only with
+/// `force`, and its layers stay while the container does).
+pub fn remove_one(
+    db: &mut Db,
+    arg: &str,
+    force: bool,
+    no_prune: bool,
+    used: &BTreeMap<Digest, (String, bool)>,
+) -> Result<Outcome, String> {
     let (id, matched) = resolve(db, arg).map_err(|e| match e {
         // docker names the image as it was typed here.
         crate::resolve::ResolveError::NotFound(_) => format!("No such image: {arg}"),
         other => other.to_string(),
     })?;
+    let last_name = match &matched {
+        Matched::Tag(_) | Matched::RepoDigest(_) => {
+            let img = db.images.get(&id);
+            db.tags_of(&id).len() + img.map_or(0, |i| i.repo_digests.len()) <= 1
+        }
+        Matched::Id => true,
+    };
+    if let (true, Some((cid, running))) = (last_name, used.get(&id)) {
+        let short = &cid[..12.min(cid.len())];
+        if *running {
+            return Err(format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {short}",
+                id.short()
+            ));
+        }
+        if !force {
+            return Err(match matched {
+                Matched::Id => format!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {short}",
+                    id.short()
+                ),
+                _ => format!(
+                    "conflict: unable to remove repository reference \"{arg}\" (must force) - container {short} is using its referenced image {}",
+                    id.short()
+                ),
+            });
+        }
+    }
     let mut out = Outcome::default();
     let has_children =
         |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
@@ -87,6 +124,9 @@ pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result
         if !db.tags_of(&id).is_empty() || has_children(db, &id) {
             break;
         }
+        if !out.deleted.is_empty() && used.contains_key(&id) {
+            break;
+        }
         if let Some(img) = db.images.get(&id) {
             if !img.repo_digests.is_empty() && !out.deleted.is_empty() {
                 break;
@@ -105,11 +145,12 @@ pub fn remove_one(db: &mut Db, arg: &str, force: bool, no_prune: bool) -> Result
 
 /// Runs `rmi`.
 pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
+    let used = images_in_use(ctx)?;
     let mut failed = false;
     for arg in &args.images {
-        let result = ctx
-            .store
-            .update(|db| Ok::<_, StoreError>(remove_one(db, arg, args.force, args.no_prune)));
+        let result = ctx.store.update(|db| {
+            Ok::<_, StoreError>(remove_one(db, arg, args.force, args.no_prune, &used))
+        });
         match result {
             Ok((Ok(outcome), removed)) => {
                 for u in &outcome.untagged {
@@ -136,4 +177,20 @@ pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
         return Err(crate::SilentExit(1).into());
     }
     Ok(())
+}
+
+/// The images that containers use, with one container's ID and whether it runs
+/// (a running one wins).
+pub fn images_in_use(ctx: &Ctx) -> Result<BTreeMap<Digest, (String, bool)>> {
+    let mut used: BTreeMap<Digest, (String, bool)> = BTreeMap::new();
+    for c in ctx.store.containers()? {
+        let running = crate::container::lookup::live_state(&ctx.store, &c.id)?.status == "running";
+        let e = used
+            .entry(c.image.clone())
+            .or_insert((c.id.clone(), running));
+        if running && !e.1 {
+            *e = (c.id.clone(), true);
+        }
+    }
+    Ok(used)
 }

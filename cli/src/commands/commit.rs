@@ -1,0 +1,207 @@
+//! `strata commit [-a AUTHOR] [-m MESSAGE] [-c CHANGE] CONTAINER [REPOSITORY[:TAG]]`: a
+//! container's writable layer becomes the top layer of a new image.
+//!
+//! The upper directory already is the diff: it is written out as a layer tar (whiteouts
+//! as `.wh.` entries) straight into the layer pipeline, which hashes it and unpacks a
+//! copy, so later changes in the container never reach the image.
+
+use super::{now_rfc3339, now_unix};
+use crate::container::changes::{copy_upper, write_layer_tar};
+use crate::container::lookup::find;
+use crate::container::lookup::live_state;
+use crate::container::spec::RunConfig;
+use crate::context::Ctx;
+use crate::image::changes::apply_change;
+use crate::image::manifest::LAYER_TAR;
+use crate::image::manifest::{manifest_bytes, oci_manifest};
+use crate::image::{History, ImageConfig};
+use crate::ingest::{ingest_layer, Ingested};
+use crate::layer::unpack::UnpackStats;
+use crate::reference::Reference;
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::Path;
+use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Txn};
+
+/// Arguments of `commit`.
+#[derive(clap::Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Commit message.
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Apply Dockerfile instruction to the created image.
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Pause container during commit (accepted for compatibility; strata reads the
+    /// writable layer as it is).
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    /// The container.
+    pub container: String,
+    /// Name for the new image.
+    pub reference: Option<String>,
+}
+
+/// A new layer from the upper directory, made once: the tar goes to a blob (its digest
+/// is the DiffID) while the kernel copies the files into the layer directory. Only for a
+/// stopped container, whose upper directory cannot change in between.
+fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
+    let (index, layer_dir) = txn.layer_dir()?;
+    let (blob, size) = std::thread::scope(|s| {
+        let copy = s.spawn(|| copy_upper(upper, &layer_dir));
+        let blob = (|| -> Result<(Digest, u64)> {
+            let mut w = txn.blob_writer()?;
+            write_layer_tar(upper, std::io::BufWriter::with_capacity(1 << 20, &mut w))
+                .with_context(|| format!("cannot read {}", upper.display()))?;
+            Ok(txn.finish_blob(w, None)?)
+        })();
+        let size = copy
+            .join()
+            .map_err(|_| anyhow!("the copying thread panicked"))?
+            .with_context(|| format!("cannot copy {}", upper.display()))?;
+        Ok::<_, anyhow::Error>((blob?, size))
+    })?;
+    let (digest, blob_size) = blob;
+    Ok(Ingested {
+        index,
+        diff_id: digest.clone(),
+        blob: BlobRef {
+            digest,
+            media_type: LAYER_TAR.to_string(),
+            size: blob_size,
+        },
+        stats: UnpackStats {
+            size,
+            ..Default::default()
+        },
+    })
+}
+
+/// A new layer from the upper directory of a running container: one tar stream, which
+/// the layer pipeline stores, hashes and unpacks, so the blob and the directory agree
+/// whatever the container does meanwhile.
+fn through_pipeline(txn: &Txn, upper: &Path) -> Result<Ingested> {
+    let (reader, writer) = std::io::pipe().context("pipe")?;
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || write_layer_tar(upper, std::io::BufWriter::new(writer)));
+        let ingested = ingest_layer(txn, reader, &|_| {});
+        let produced = producer.join().expect("tar writer thread");
+        let ingested = ingested?;
+        produced.with_context(|| format!("cannot read {}", upper.display()))?;
+        Ok(ingested)
+    })
+}
+
+/// Runs `commit`.
+pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
+    let target = match &args.reference {
+        Some(r) => {
+            let parsed = Reference::parse(r).map_err(|e| anyhow!("{e}"))?;
+            if parsed.digest().is_some() {
+                bail!("refusing to create a tag with a digest reference");
+            }
+            Some(parsed.with_default_tag().full_string())
+        }
+        None => None,
+    };
+    let rec = find(&ctx.store, &args.container)?;
+    let dir = ctx.store.container_dir(&rec.id)?;
+    let cfg: RunConfig = serde_json::from_value(rec.config.clone())
+        .map_err(|e| anyhow!("container {}: invalid record: {e}", &rec.id[..12]))?;
+    let base_bytes = std::fs::read(dir.join("image-config.json"))
+        .with_context(|| format!("container {}: image config missing", &rec.id[..12]))?;
+    let mut config = ImageConfig::from_slice(&base_bytes)
+        .map_err(|e| anyhow!("container {}: invalid image config: {e}", &rec.id[..12]))?;
+    let mut container = cfg.to_container_config(config.config.as_ref());
+    for c in &args.change {
+        apply_change(&mut container, c).map_err(|e| anyhow!("invalid change {c:?}: {e}"))?;
+    }
+
+    let db = ctx.store.db()?;
+    let mut blobs: Vec<BlobRef> = Vec::new();
+    for chain in &rec.layers {
+        let layer = db
+            .layers
+            .get(chain)
+            .ok_or_else(|| anyhow!("layer {chain} of the container's image is missing"))?;
+        blobs.push(
+            layer
+                .blob
+                .clone()
+                .ok_or_else(|| anyhow!("layer {chain} has no stored archive"))?,
+        );
+    }
+    let base_size: u64 = rec
+        .layers
+        .iter()
+        .filter_map(|c| db.layers.get(c).map(|l| l.size))
+        .sum();
+
+    let upper = dir.join("upper");
+    let txn = ctx.store.begin()?;
+    let running = live_state(&ctx.store, &rec.id)?.status == "running";
+    let layer = if running {
+        through_pipeline(&txn, &upper)?
+    } else {
+        copied(&txn, &upper)?
+    };
+    let parent_chain = rec.layers.last().cloned();
+    let chain = chain_id(parent_chain.as_ref(), &layer.diff_id);
+    txn.add_layer(
+        layer.index,
+        chain.clone(),
+        LayerRecord {
+            diff_id: layer.diff_id.clone(),
+            parent: parent_chain,
+            size: layer.stats.size,
+            blob: Some(layer.blob.clone()),
+        },
+    );
+    blobs.push(layer.blob.clone());
+
+    let created = now_rfc3339();
+    config.created = Some(created.clone());
+    config.author = args.author.clone().filter(|a| !a.is_empty());
+    config.config = Some(container);
+    config.rootfs.diff_ids.push(layer.diff_id.to_string());
+    config.history.push(History {
+        created: Some(created.clone()),
+        created_by: Some(cfg.command_line()),
+        author: config.author.clone(),
+        comment: args.message.clone().filter(|m| !m.is_empty()),
+        empty_layer: None,
+    });
+    config.extra.remove("comment");
+    if let Some(m) = args.message.as_ref().filter(|m| !m.is_empty()) {
+        config
+            .extra
+            .insert("comment".into(), serde_json::Value::String(m.clone()));
+    }
+    let config_bytes = config.to_bytes();
+    let id = txn.put_blob(&config_bytes)?;
+    let manifest = manifest_bytes(&oci_manifest(&id, config_bytes.len() as u64, &blobs));
+    let manifest_digest = txn.put_blob(&manifest)?;
+    let mut layers = rec.layers.clone();
+    layers.push(chain);
+    let record = ImageRecord {
+        manifest: manifest_digest,
+        layers,
+        created: Some(created),
+        size: base_size + layer.stats.size,
+        repo_digests: Vec::new(),
+        labels: config.labels(),
+        parent: Some(rec.image.clone()),
+        added: now_unix(),
+    };
+    let image_id: Digest = id.clone();
+    ctx.store.commit(txn, move |db| {
+        db.images.entry(image_id.clone()).or_insert(record);
+        if let Some(t) = target {
+            db.tags.insert(t, image_id);
+        }
+        Ok(())
+    })?;
+    super::out(id.as_str())
+}

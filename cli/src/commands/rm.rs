@@ -1,0 +1,62 @@
+//! `strata rm [-f] CONTAINER...`: remove containers and their writable layers.
+
+use crate::container::lookup::{find, live_state, process_start};
+use crate::context::Ctx;
+use crate::SilentExit;
+use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
+
+/// Arguments of `rm`.
+#[derive(clap::Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Runs `rm`.
+pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<()> {
+    let mut failed = false;
+    for arg in &args.containers {
+        match remove_one(ctx, arg, args.force) {
+            Ok(()) => super::out(arg)?,
+            Err(e) => {
+                eprintln!("Error: {}", crate::cli::error_line(&e));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        bail!(SilentExit(1));
+    }
+    Ok(())
+}
+
+fn remove_one(ctx: &Ctx, arg: &str, force: bool) -> Result<()> {
+    let rec = find(&ctx.store, arg)?;
+    let state = live_state(&ctx.store, &rec.id)?;
+    if state.status == "running" {
+        if !force {
+            bail!(
+                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                rec.id
+            );
+        }
+        if let (Some(pid), Some(start)) = (state.pid, state.pid_start) {
+            // The watcher's death takes the container with it (PR_SET_PDEATHSIG).
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while process_start(pid) == Some(start) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    ctx.store.remove_container(&rec.id)?;
+    Ok(())
+}

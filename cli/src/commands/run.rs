@@ -1,0 +1,190 @@
+//! `strata run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a new container from an image,
+//! started at once.
+
+use crate::container::launch::{self, Mode, StartError};
+use crate::container::names::{random_bytes, random_name, valid_name};
+use crate::container::spec::{self, RunConfig, RunFlags};
+use crate::context::Ctx;
+use crate::image::ImageConfig;
+use crate::resolve::resolve;
+use crate::SilentExit;
+use anyhow::{anyhow, bail, Result};
+use std::io::IsTerminal;
+use store_layout::{ContainerRecord, Store};
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true, trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Keep STDIN open.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Run container in background and print container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Bind mount a volume (HOST:CONTAINER[:ro]).
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Connect a container to a network (host or none).
+    #[arg(long, visible_alias = "net")]
+    pub network: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments.
+    #[arg(allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs `run`; failures before the command starts exit 125, as docker's do.
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
+    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
+        bail!("the input device is not a TTY");
+    }
+    match create_and_start(ctx, args) {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(SilentExit(code).into()),
+        Err(e) => Err(exit_error(e)),
+    }
+}
+
+/// Turns a start failure into docker's exit code (125 unless the command could not run).
+pub fn exit_error(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<SilentExit>().is_some() {
+        return e;
+    }
+    let code = e
+        .downcast_ref::<StartError>()
+        .map(|s| s.code)
+        .unwrap_or(125);
+    eprintln!("Error: {}", crate::cli::error_line(&e));
+    SilentExit(code).into()
+}
+
+fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
+    if let Some(n) = &args.name {
+        if !valid_name(n) {
+            bail!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        }
+    }
+    let (rec, cfg) = create(ctx, args)?;
+    if args.detach {
+        launch::start(&ctx.store, &rec, &cfg, Mode::Detached)?;
+        super::out(&rec.id)?;
+        return Ok(0);
+    }
+    launch::start(&ctx.store, &rec, &cfg, Mode::Attached)
+}
+
+/// Creates the container record (and its directories) for `run`.
+fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
+    let db = ctx.store.db()?;
+    let (image, _) = resolve(&db, &args.image).map_err(|e| anyhow!("{e}"))?;
+    let config_bytes = ctx.store.read_blob(&image)?;
+    let config = ImageConfig::from_slice(&config_bytes)
+        .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;
+    let id = hex::encode(random_bytes(32)?);
+    let flags = RunFlags {
+        command: &args.command,
+        entrypoint: args.entrypoint.as_deref(),
+        env: &args.env,
+        env_files: &args.env_file,
+        workdir: args.workdir.as_deref(),
+        user: args.user.as_deref(),
+        volumes: &args.volume,
+        hostname: args.hostname.as_deref(),
+        network: args.network.as_deref(),
+    };
+    let mut cfg = spec::build(&config, &flags, &id)?;
+    cfg.tty = args.tty;
+    cfg.interactive = args.interactive;
+    cfg.auto_remove = args.rm;
+    let layers = db
+        .images
+        .get(&image)
+        .map(|i| i.layers.clone())
+        .ok_or_else(|| anyhow!("No such image: {}", args.image))?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => random_name(&random_bytes(2)?),
+    };
+    let mut rec = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: image.clone(),
+        image_name: args.image.clone(),
+        layers,
+        created: super::now_rfc3339(),
+        config: serde_json::to_value(&cfg)?,
+    };
+    create_record(&ctx.store, &mut rec, args.name.is_some(), &config_bytes)?;
+    Ok((rec, cfg))
+}
+
+/// Creates the record under the store lock, refusing a name in use (a random name that
+/// collides gets a numeric suffix).
+fn create_record(
+    store: &Store,
+    rec: &mut ContainerRecord,
+    named: bool,
+    config_bytes: &[u8],
+) -> Result<()> {
+    let base = rec.name.clone();
+    for attempt in 0..100 {
+        if attempt > 0 {
+            rec.name = format!("{base}{attempt}");
+        }
+        let r = store.create_container(rec, |db, existing| {
+            if !db.images.contains_key(&rec.image) {
+                return Err(anyhow!("No such image: {}", rec.image_name));
+            }
+            if let Some(c) = existing.iter().find(|c| c.name == rec.name) {
+                return Err(anyhow!(
+                    "Conflict. The container name \"/{}\" is already in use by container \"{}\". \
+                     You have to remove (or rename) that container to be able to reuse that name.",
+                    rec.name,
+                    c.id
+                ));
+            }
+            Ok(())
+        })?;
+        match r {
+            Ok(dir) => {
+                std::fs::write(dir.join("image-config.json"), config_bytes)?;
+                return Ok(());
+            }
+            Err(e) if named || !e.to_string().starts_with("Conflict.") => return Err(e),
+            Err(_) => continue,
+        }
+    }
+    bail!("cannot find a free container name")
+}

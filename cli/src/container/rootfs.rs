@@ -1,0 +1,496 @@
+//! Assembling a container's root inside its new mount namespace, then entering it.
+//!
+//! Every mount is made detached (`fsmount`, `open_tree`) and attached onto a descriptor
+//! that was resolved with `RESOLVE_IN_ROOT` from the container's root, so a symlink in
+//! an image can never send a mount (or a created mount point) outside the container.
+//! All of it happens before `pivot_root`, while the host's /proc is still visible to the
+//! kernel's "fully visible proc" check that a user namespace's proc mount needs.
+
+use super::spec::BindMount;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+use rustix::io::Errno;
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, open_tree, FsMountFlags,
+    FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags,
+    UnmountFlags,
+};
+use std::path::{Path, PathBuf};
+
+/// What the container's root is made of.
+pub struct RootfsPlan {
+    /// The directory the overlay is attached on (in this mount namespace only).
+    pub attach_at: PathBuf,
+    /// The detached overlay mount.
+    pub overlay: OwnedFd,
+    /// `(path in the container, host file)` for /etc/hosts, /etc/hostname, /etc/resolv.conf.
+    pub etc_files: Vec<(&'static str, PathBuf)>,
+    /// `-v` bind mounts.
+    pub binds: Vec<BindMount>,
+    /// The container has its own network namespace (sysfs may then be mounted).
+    pub own_netns: bool,
+    /// Host name for the UTS namespace.
+    pub hostname: String,
+}
+
+/// A failed step, with the error number for hints.
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn step<T>(what: impl FnOnce() -> String, r: rustix::io::Result<T>) -> Result<T, SetupError> {
+    r.map_err(|e| SetupError(format!("{}: {e}", what())))
+}
+
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Builds the root described by `plan` and makes it this process's root directory.
+/// Runs in the container's first process, in its new mount namespace.
+pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
+    step(
+        || "make mounts private".into(),
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+        ),
+    )?;
+    step(
+        || format!("attach the overlay on {}", plan.attach_at.display()),
+        move_mount(
+            plan.overlay.as_fd(),
+            "",
+            CWD,
+            &plan.attach_at,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        ),
+    )?;
+    let root = step(
+        || "open the container root".into(),
+        rustix::fs::open(
+            &plan.attach_at,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    )?;
+    let root = root.as_fd();
+
+    let nosuid_nodev = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
+    let proc = new_fs(
+        "proc",
+        &[],
+        nosuid_nodev | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )?;
+    attach(&proc, root, "proc")?;
+
+    mask_proc(root)?;
+
+    let dev = new_fs(
+        "tmpfs",
+        &[("mode", "755"), ("size", "65536k")],
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME,
+    )?;
+    attach(&dev, root, "dev")?;
+    let devdir = resolve(root, "dev", true)?;
+    populate_dev(devdir.as_fd())?;
+
+    if plan.own_netns {
+        // sysfs needs a network namespace of our own; skip it quietly where refused.
+        if let Ok(sys) = new_fs(
+            "sysfs",
+            &[],
+            nosuid_nodev | MountAttrFlags::MOUNT_ATTR_NOEXEC | MountAttrFlags::MOUNT_ATTR_RDONLY,
+        ) {
+            attach(&sys, root, "sys")?;
+        }
+    }
+
+    for (target, host) in &plan.etc_files {
+        let tree = bind_tree(host, false)?;
+        attach(&tree, root, target)?;
+    }
+    for b in &plan.binds {
+        let src = Path::new(&b.source);
+        let is_dir = src.is_dir();
+        let tree = bind_tree(src, true)?;
+        if b.readonly {
+            set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("{}: {e}", b.source)))?;
+        }
+        let rel = b.target.trim_start_matches('/');
+        ensure_path(root, rel, is_dir)?;
+        attach(&tree, root, rel)?;
+    }
+
+    step(
+        || "set the host name".into(),
+        rustix::system::sethostname(plan.hostname.as_bytes()),
+    )?;
+    step(
+        || "enter the container root".into(),
+        rustix::process::fchdir(root),
+    )?;
+    step(
+        || "pivot_root".into(),
+        rustix::process::pivot_root(".", "."),
+    )?;
+    step(
+        || "detach the host's root".into(),
+        rustix::mount::unmount(".", UnmountFlags::DETACH),
+    )?;
+    step(|| "chdir /".into(), rustix::process::chdir("/"))?;
+    Ok(())
+}
+
+/// Paths docker hides from containers (files get /dev/null, directories an empty
+/// read-only tmpfs), and the ones it makes read-only.
+const MASKED: &[&str] = &[
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+];
+const READONLY: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
+    for rel in MASKED {
+        let Ok(target) = rustix::fs::openat2(
+            root,
+            *rel,
+            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ) else {
+            continue;
+        };
+        let is_dir = step(|| format!("stat /{rel}"), rustix::fs::fstat(&target))
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())?;
+        let cover = if is_dir {
+            new_fs(
+                "tmpfs",
+                &[("size", "0")],
+                MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NOSUID,
+            )?
+        } else {
+            bind_tree(Path::new("/dev/null"), false)?
+        };
+        step(
+            || format!("mask /{rel}"),
+            move_mount(
+                cover.as_fd(),
+                "",
+                target.as_fd(),
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            ),
+        )?;
+    }
+    for rel in READONLY {
+        let Ok(target) = rustix::fs::openat2(
+            root,
+            *rel,
+            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ) else {
+            continue;
+        };
+        let tree = step(
+            || format!("bind /{rel}"),
+            open_tree(
+                target.as_fd(),
+                "",
+                OpenTreeFlags::OPEN_TREE_CLONE
+                    | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                    | OpenTreeFlags::AT_EMPTY_PATH
+                    | OpenTreeFlags::AT_RECURSIVE,
+            ),
+        )?;
+        set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("read-only /{rel}: {e}")))?;
+        step(
+            || format!("read-only /{rel}"),
+            move_mount(
+                tree.as_fd(),
+                "",
+                target.as_fd(),
+                "",
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// A new detached filesystem mount.
+fn new_fs(fs: &str, opts: &[(&str, &str)], attrs: MountAttrFlags) -> Result<OwnedFd, SetupError> {
+    let fd = step(
+        || format!("fsopen {fs}"),
+        fsopen(fs, FsOpenFlags::FSOPEN_CLOEXEC),
+    )?;
+    for (k, v) in opts {
+        step(
+            || format!("{fs} option {k}={v}"),
+            fsconfig_set_string(fd.as_fd(), *k, *v),
+        )?;
+    }
+    step(|| format!("create {fs}"), fsconfig_create(fd.as_fd()))?;
+    step(
+        || format!("mount {fs}"),
+        fsmount(fd.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs),
+    )
+}
+
+/// A detached copy of a host path's mount tree.
+fn bind_tree(host: &Path, recursive: bool) -> Result<OwnedFd, SetupError> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    step(
+        || format!("bind {}", host.display()),
+        open_tree(CWD, host, flags),
+    )
+}
+
+/// Resolves `rel` inside the container root, never leaving it.
+fn resolve(root: BorrowedFd<'_>, rel: &str, dir: bool) -> Result<OwnedFd, SetupError> {
+    let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+    if dir {
+        flags |= OFlags::DIRECTORY;
+    }
+    step(
+        || format!("resolve /{rel} in the container"),
+        rustix::fs::openat2(root, rel, flags, Mode::empty(), ResolveFlags::IN_ROOT),
+    )
+}
+
+/// Attaches a detached mount on `rel` inside the container root.
+fn attach(mount: &OwnedFd, root: BorrowedFd<'_>, rel: &str) -> Result<(), SetupError> {
+    let target = resolve(root, rel, false)?;
+    step(
+        || format!("mount on /{rel}"),
+        move_mount(
+            mount.as_fd(),
+            "",
+            target.as_fd(),
+            "",
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+        ),
+    )
+}
+
+/// Creates the mount point `rel` (and its parents) inside the container root when it
+/// is missing: a directory, or an empty file when a file is bound on it.
+fn ensure_path(root: BorrowedFd<'_>, rel: &str, dir: bool) -> Result<(), SetupError> {
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(SetupError(format!("invalid mount path /{rel}")));
+    }
+    let mut sofar = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let parent = if sofar.is_empty() {
+            ".".to_string()
+        } else {
+            sofar.clone()
+        };
+        if !sofar.is_empty() {
+            sofar.push('/');
+        }
+        sofar.push_str(part);
+        let last = i + 1 == parts.len();
+        match rustix::fs::openat2(
+            root,
+            sofar.as_str(),
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ) {
+            Ok(_) => continue,
+            Err(Errno::NOENT) => {}
+            Err(e) => {
+                return Err(SetupError(format!(
+                    "resolve /{sofar} in the container: {e}"
+                )))
+            }
+        }
+        let pfd = resolve(root, &parent, true)?;
+        let r = if last && !dir {
+            rustix::fs::openat(
+                pfd.as_fd(),
+                *part,
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::from_raw_mode(0o644),
+            )
+            .map(drop)
+        } else {
+            rustix::fs::mkdirat(pfd.as_fd(), *part, Mode::from_raw_mode(0o755))
+        };
+        match r {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(SetupError(format!("create /{sofar} in the container: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// The minimal /dev: bound host devices, a private devpts, /dev/shm and the usual links.
+fn populate_dev(dev: BorrowedFd<'_>) -> Result<(), SetupError> {
+    let dev_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dev));
+    let dev = step(
+        || "open /dev".into(),
+        rustix::fs::open(
+            &dev_path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    )?;
+    for name in DEVICES {
+        step(
+            || format!("create /dev/{name}"),
+            rustix::fs::openat(
+                dev.as_fd(),
+                *name,
+                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o666),
+            ),
+        )?;
+        let tree = bind_tree(Path::new(&format!("/dev/{name}")), false)?;
+        step(
+            || format!("bind /dev/{name}"),
+            move_mount(
+                tree.as_fd(),
+                "",
+                dev.as_fd(),
+                *name,
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            ),
+        )?;
+    }
+    for d in ["pts", "shm", "mqueue"] {
+        step(
+            || format!("create /dev/{d}"),
+            rustix::fs::mkdirat(dev.as_fd(), d, Mode::from_raw_mode(0o755)),
+        )?;
+    }
+    let pts = new_fs(
+        "devpts",
+        &[("ptmxmode", "0666"), ("mode", "0620"), ("gid", "5")],
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )
+    .or_else(|_| {
+        // gid 5 (tty) is not mapped in a single-uid user namespace.
+        new_fs(
+            "devpts",
+            &[("ptmxmode", "0666"), ("mode", "0620")],
+            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        )
+    })?;
+    step(
+        || "mount /dev/pts".into(),
+        move_mount(
+            pts.as_fd(),
+            "",
+            dev.as_fd(),
+            "pts",
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        ),
+    )?;
+    let shm = new_fs(
+        "tmpfs",
+        &[("mode", "1777"), ("size", "65536k")],
+        MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )?;
+    step(
+        || "mount /dev/shm".into(),
+        move_mount(
+            shm.as_fd(),
+            "",
+            dev.as_fd(),
+            "shm",
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        ),
+    )?;
+    if let Ok(mq) = new_fs(
+        "mqueue",
+        &[],
+        MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    ) {
+        let _ = move_mount(
+            mq.as_fd(),
+            "",
+            dev.as_fd(),
+            "mqueue",
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        );
+    }
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        step(
+            || format!("link /dev/{link}"),
+            rustix::fs::symlinkat(to, dev.as_fd(), link),
+        )?;
+    }
+    Ok(())
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_int = 0x8000;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Makes a detached mount tree read-only, recursively (`mount_setattr`).
+fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a valid fd, an empty C string and a properly sized struct.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            std::os::fd::AsRawFd::as_raw_fd(&tree),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

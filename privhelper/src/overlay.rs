@@ -1,0 +1,173 @@
+//! Building a detached overlay mount from directory descriptors with the new mount API.
+//!
+//! Nothing here resolves a path: every layer arrives as an open descriptor, and the
+//! result is a detached mount (an `fsmount` descriptor) that appears in no mount table
+//! until its owner attaches it with `move_mount`.
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_fd, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen,
+    FsMountFlags, FsOpenFlags, MountAttrFlags,
+};
+
+/// The kernel's limit on overlay lower layers.
+pub const MAX_LOWERS: usize = 500;
+
+/// The directories of one overlay mount.
+pub struct OverlaySpec<'a> {
+    /// Lower layers, topmost first.
+    pub lowers: Vec<BorrowedFd<'a>>,
+    /// The writable upper directory.
+    pub upper: BorrowedFd<'a>,
+    /// The overlay work directory (on the same filesystem as `upper`).
+    pub work: BorrowedFd<'a>,
+    /// Mount with nosuid and nodev (always, for callers other than root).
+    pub restricted: bool,
+}
+
+/// Why the overlay could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// No lower layer, or more than the kernel takes.
+    #[error("an overlay needs 1 to {MAX_LOWERS} lower layers, got {0}")]
+    LowerCount(usize),
+    /// A mount API call failed.
+    #[error("{step}: {errno}{}", hint(*.errno))]
+    Sys {
+        /// The call or option that failed.
+        step: String,
+        /// The kernel's answer.
+        errno: Errno,
+    },
+}
+
+fn hint(errno: Errno) -> &'static str {
+    match errno {
+        Errno::PERM | Errno::ACCESS => {
+            " (the helper lacks CAP_SYS_ADMIN, or a layer is not accessible to it)"
+        }
+        Errno::NOSYS => " (this kernel has no new mount API; it needs Linux 5.2 or later)",
+        Errno::INVAL => " (the kernel refused the overlay options; see dmesg for overlayfs)",
+        Errno::NODEV => " (overlayfs is not available: modprobe overlay)",
+        _ => "",
+    }
+}
+
+fn sys<T>(step: &str, r: rustix::io::Result<T>) -> Result<T, MountError> {
+    r.map_err(|errno| MountError::Sys {
+        step: step.to_string(),
+        errno,
+    })
+}
+
+/// Builds the overlay and returns the detached mount.
+///
+/// Layers are passed by descriptor with `lowerdir+`, `upperdir` and `workdir`
+/// (`FSCONFIG_SET_FD`, Linux 6.8+); older kernels get `/proc/self/fd/N` paths of the
+/// same descriptors. The overlay always uses `userxattr` (opaque directories are marked
+/// `user.overlay.opaque`, and redirect_dir and metacopy stay off over untrusted layers).
+pub fn mount_overlay(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
+    let n = spec.lowers.len();
+    if n == 0 || n > MAX_LOWERS {
+        return Err(MountError::LowerCount(n));
+    }
+    let fs = sys(
+        "fsopen overlay",
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC),
+    )?;
+    sys(
+        "fsconfig source",
+        fsconfig_set_string(fs.as_fd(), "source", "strata"),
+    )?;
+    sys(
+        "fsconfig userxattr",
+        fsconfig_set_flag(fs.as_fd(), "userxattr"),
+    )?;
+    match fsconfig_set_fd(fs.as_fd(), "lowerdir+", spec.lowers[0]) {
+        Ok(()) => {
+            for l in &spec.lowers[1..] {
+                sys(
+                    "fsconfig lowerdir+",
+                    fsconfig_set_fd(fs.as_fd(), "lowerdir+", l),
+                )?;
+            }
+            sys(
+                "fsconfig upperdir",
+                fsconfig_set_fd(fs.as_fd(), "upperdir", spec.upper),
+            )?;
+            sys(
+                "fsconfig workdir",
+                fsconfig_set_fd(fs.as_fd(), "workdir", spec.work),
+            )?;
+        }
+        Err(Errno::INVAL) => set_by_proc_paths(fs.as_fd(), spec)?,
+        Err(errno) => {
+            return Err(MountError::Sys {
+                step: "fsconfig lowerdir+".into(),
+                errno,
+            })
+        }
+    }
+    sys("fsconfig create", fsconfig_create(fs.as_fd()))?;
+    let mut attrs = MountAttrFlags::empty();
+    if spec.restricted {
+        attrs |= MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
+    }
+    sys(
+        "fsmount",
+        fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs),
+    )
+}
+
+/// The fallback for kernels without descriptor-valued overlay options.
+fn set_by_proc_paths(fs: BorrowedFd<'_>, spec: &OverlaySpec<'_>) -> Result<(), MountError> {
+    use std::os::fd::AsRawFd;
+    let path = |fd: &BorrowedFd<'_>| format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let lowers: Vec<String> = spec.lowers.iter().map(path).collect();
+    sys(
+        "fsconfig lowerdir",
+        fsconfig_set_string(fs, "lowerdir", lowers.join(":")),
+    )?;
+    sys(
+        "fsconfig upperdir",
+        fsconfig_set_string(fs, "upperdir", path(&spec.upper)),
+    )?;
+    sys(
+        "fsconfig workdir",
+        fsconfig_set_string(fs, "workdir", path(&spec.work)),
+    )
+}
+
+/// Hands the overlay's private `work/work` directory, which the kernel has just made
+/// (owned by the mounter, root, mode 000), to the caller who owns `work`, so that an
+/// ordinary user can later delete their own container. Opened without following
+/// symlinks and changed only if it is a root-owned directory, by descriptor.
+pub fn give_workdir(work: BorrowedFd<'_>, uid: u32) -> Result<(), MountError> {
+    use rustix::fs::{fchown, fstat, openat, FileType, Gid, Mode, OFlags, Uid};
+    let owner = sys("fstat work", fstat(work))?;
+    let inner = sys(
+        "open work/work",
+        openat(
+            work,
+            "work",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    )?;
+    let st = sys("fstat work/work", fstat(&inner))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != 0 {
+        return Err(MountError::Sys {
+            step: "work/work is not the overlay's own directory".into(),
+            errno: Errno::PERM,
+        });
+    }
+    sys(
+        "chown work/work",
+        fchown(
+            &inner,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(owner.st_gid)),
+        ),
+    )
+}

@@ -1,0 +1,667 @@
+//! Containers: `run`, `ps`, `start`, `rm`, `diff` and `commit` on real overlay mounts,
+//! as root and (through the helper) as an ordinary user. Every test checks that the
+//! host's mount table is the same afterwards.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use strata_tests::*;
+
+/// The host's mount table, without the lines of mounts other tests running at the same
+/// time may make (their own temporary directories).
+fn host_mounts() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("strata") && !l.contains("/strata-bench"))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// An environment with the busybox image as `bb`, and a check on drop that no strata
+/// mount is left in the host's mount table.
+struct World {
+    env: Env,
+    mounts: Vec<String>,
+}
+
+impl World {
+    fn new() -> World {
+        let env = Env::new();
+        env.import_busybox("bb");
+        World {
+            mounts: host_mounts(),
+            env,
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(host_mounts(), self.mounts, "the host's mount table changed");
+        }
+    }
+}
+
+impl std::ops::Deref for World {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+#[test]
+fn run_prints_output_and_returns_the_exit_status() {
+    let w = World::new();
+    let out = w.cmd(["run", "--rm", "bb", "echo", "hello world"]).ok();
+    assert_eq!(out.stdout, "hello world\n");
+    w.cmd(["run", "--rm", "bb", "sh", "-c", "exit 3"]).code(3);
+    let out = w.cmd(["ps", "-a", "-q"]).ok();
+    assert_eq!(out.stdout, "", "--rm leaves no container");
+}
+
+#[test]
+fn run_exit_codes_follow_docker() {
+    let w = World::new();
+    let out = w.cmd(["run", "--rm", "bb", "no-such-command"]).code(127);
+    assert_eq!(
+        out.single_error(),
+        "Error: exec: \"no-such-command\": executable file not found in $PATH"
+    );
+    w.cmd(["run", "--rm", "bb", "/etc"]).code(126);
+    w.cmd(["run", "--rm", "bb", "/etc/passwd"]).code(126);
+    let out = w.cmd(["run", "--rm", "nosuchimage", "true"]).code(125);
+    assert_eq!(
+        out.single_error(),
+        "Error: No such image: nosuchimage:latest"
+    );
+    let out = w
+        .cmd(["run", "--rm", "-u", "nobody2", "bb", "true"])
+        .code(125);
+    assert!(out.single_error().contains("unable to find user nobody2"));
+    w.cmd(["run", "--rm", "-w", "relative", "bb", "true"])
+        .code(125);
+    w.cmd(["run", "--rm", "--network", "bridge2", "bb", "true"])
+        .code(125);
+    assert_eq!(w.cmd(["ps", "-a", "-q"]).ok().stdout, "");
+}
+
+#[test]
+fn run_applies_the_image_config_and_flags() {
+    let w = World::new();
+    w.cmd([
+        "import",
+        "-c",
+        "ENV A=1 B=2",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "CMD [\"sh\", \"-c\", \"echo $A $B $(pwd) $(id -u)\"]",
+        "-",
+        "cfg",
+    ])
+    .stdin(busybox_rootfs_tar(false))
+    .ok();
+    assert_eq!(w.cmd(["run", "--rm", "cfg"]).ok().stdout, "1 2 /srv 0\n");
+    let env_file = w.write("env.list", b"# comment\nB=from-file\n");
+    let out = w
+        .cmd(["run", "--rm", "-e", "A=x", "--env-file"])
+        .arg(&env_file)
+        .args(["-w", "/tmp", "-u", "1000:1000", "cfg"])
+        .ok();
+    assert_eq!(out.stdout, "x from-file /tmp 1000\n");
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "--hostname",
+            "box1",
+            "--entrypoint",
+            "cat",
+            "cfg",
+            "/etc/hostname",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "box1\n");
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "cat /etc/hostname; echo $HOME; echo $(ls /dev)",
+        ])
+        .ok();
+    let lines = out.lines();
+    assert_eq!(lines[1], "/root");
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm",
+    ] {
+        assert!(
+            lines[2].split(' ').any(|x| x == d),
+            "/dev lacks {d}: {}",
+            lines[2]
+        );
+    }
+}
+
+#[test]
+fn run_in_new_namespaces() {
+    let w = World::new();
+    // pid 1 is the command itself; the host's processes are not visible.
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "echo $$; echo /proc/[0-9]*",
+        ])
+        .ok();
+    // The shell is pid 1 and the only process: the host's are not there.
+    assert_eq!(out.lines(), ["1", "/proc/1"], "{}", out.stdout);
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "sh",
+            "-c",
+            "busybox tail -n +3 /proc/net/dev | busybox cut -d: -f1 | busybox tr -d ' '",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "lo\n");
+}
+
+#[test]
+fn run_with_a_terminal() {
+    let w = World::new();
+    // `script` gives strata a pseudo-terminal as its standard streams.
+    let cmdline = format!(
+        "{} run -it --rm bb sh -c 'busybox tty; echo in-tty; exit 7'",
+        strata_bin().display()
+    );
+    let out = w
+        .sh(&format!("script -qec \"{cmdline}\" /dev/null"))
+        .stdin("")
+        .code(7);
+    assert!(out.stdout.contains("/dev/pts/0"), "{}", out.stdout);
+    assert!(out.stdout.contains("in-tty"), "{}", out.stdout);
+    let out = w
+        .cmd(["run", "-it", "--rm", "bb", "true"])
+        .stdin("")
+        .code(1);
+    assert_eq!(out.single_error(), "Error: the input device is not a TTY");
+    let out = w
+        .cmd(["run", "-i", "--rm", "bb", "sh"])
+        .stdin("echo from-stdin\nexit 5\n")
+        .code(5);
+    assert_eq!(out.stdout, "from-stdin\n");
+}
+
+#[test]
+fn volumes_bind_host_directories() {
+    let w = World::new();
+    let host = w.path().join("vol");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("in"), "from-host").unwrap();
+    let rw = format!("{}:/mnt/data", host.display());
+    w.cmd([
+        "run",
+        "--rm",
+        "-v",
+        &rw,
+        "bb",
+        "sh",
+        "-c",
+        "cat /mnt/data/in; echo out > /mnt/data/out",
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "out\n");
+    let ro = format!("{}:/ro:ro", host.display());
+    let out = w
+        .cmd(["run", "--rm", "-v", &ro, "bb", "sh", "-c", "echo x > /ro/y"])
+        .fails();
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    w.cmd(["run", "--rm", "-v", "/no/such/dir:/x", "bb", "true"])
+        .code(125);
+}
+
+#[test]
+fn commit_keeps_additions_deletions_and_replacements() {
+    let w = World::new();
+    w.cmd([
+        "run",
+        "--name",
+        "base",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir /srv && echo a > /srv/a && echo b > /srv/b",
+    ])
+    .ok();
+    w.cmd(["commit", "base", "base2"]).ok();
+    w.cmd([
+        "run",
+        "--name",
+        "c1",
+        "base2",
+        "sh",
+        "-c",
+        "echo new > /newfile && rm /bin/ls && mkdir -p /data && echo v1 > /data/motd \
+         && rm -rf /srv && mkdir /srv && echo fresh > /srv/only",
+    ])
+    .ok();
+    let diff = w.cmd(["diff", "c1"]).ok();
+    let lines = diff.lines();
+    for want in [
+        "A /newfile",
+        "D /bin/ls",
+        "C /bin",
+        "A /data",
+        "A /data/motd",
+        "C /srv",
+        "A /srv/only",
+        "D /srv/a",
+        "D /srv/b",
+    ] {
+        assert!(
+            lines.contains(&want),
+            "diff lacks {want:?}:\n{}",
+            diff.stdout
+        );
+    }
+    let out = w
+        .cmd([
+            "commit",
+            "-m",
+            "my change",
+            "-a",
+            "tester",
+            "c1",
+            "demo/committed:1",
+        ])
+        .ok();
+    let id = out.stdout.trim_end();
+    assert!(is_sha256_id(id), "commit prints the ID: {:?}", out.stdout);
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            "demo/committed:1",
+            "-c",
+            "cat /newfile /data/motd; ls /bin/ls 2>&1; ls /srv",
+        ])
+        .ok();
+    assert!(out.stdout.starts_with("new\nv1\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("No such file or directory"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("\nonly\n"), "{}", out.stdout);
+    let img = w.inspect("demo/committed:1");
+    assert_eq!(img["Comment"], "my change");
+    assert_eq!(img["Author"], "tester");
+    assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 3);
+    let hist = w
+        .cmd(["history", "--format", "{{.Comment}}", "demo/committed:1"])
+        .ok();
+    assert_eq!(hist.lines()[0], "my change");
+}
+
+#[test]
+fn a_container_goes_on_after_commit_without_changing_the_image() {
+    let w = World::new();
+    w.cmd([
+        "run",
+        "--name",
+        "c2",
+        "bb",
+        "sh",
+        "-c",
+        "echo run >> /log; cat /log",
+    ])
+    .ok();
+    w.cmd(["commit", "c2", "snap"]).ok();
+    let out = w.cmd(["start", "-a", "c2"]).ok();
+    assert_eq!(out.stdout, "run\nrun\n");
+    let out = w.cmd(["run", "--rm", "snap", "cat", "/log"]).ok();
+    assert_eq!(out.stdout, "run\n", "the image has the log as committed");
+    // The committed image's command is the container's.
+    let out = w.cmd(["run", "--rm", "snap"]).ok();
+    assert_eq!(out.stdout, "run\nrun\n");
+    w.cmd([
+        "commit",
+        "-c",
+        "CMD [\"echo\", \"changed\"]",
+        "c2",
+        "snap:2",
+    ])
+    .ok();
+    assert_eq!(w.cmd(["run", "--rm", "snap:2"]).ok().stdout, "changed\n");
+}
+
+#[test]
+fn ps_start_and_rm() {
+    let w = World::new();
+    let out = w
+        .cmd(["run", "-d", "--name", "bg", "bb", "sleep", "60"])
+        .ok();
+    let id = out.stdout.trim_end().to_string();
+    assert!(is_hex(&id, 64), "run -d prints the ID: {:?}", out.stdout);
+    let ps = w.cmd(["ps"]).ok();
+    let t = Table::parse(&ps.stdout);
+    assert_eq!(t.column("NAMES"), ["bg"]);
+    assert_eq!(t.column("CONTAINER ID"), [id[..12].to_string()]);
+    assert!(t.column("STATUS")[0].starts_with("Up "), "{}", ps.stdout);
+    assert_eq!(t.column("COMMAND"), ["\"sleep 60\""]);
+    let out = w.cmd(["rm", "bg"]).code(1);
+    assert!(out
+        .single_error()
+        .contains("You cannot remove a running container"));
+    let out = w.cmd(["rm", "-f", "bg"]).ok();
+    assert_eq!(out.stdout, "bg\n");
+    assert_eq!(w.cmd(["ps", "-a", "-q"]).ok().stdout, "");
+
+    w.cmd([
+        "run",
+        "--name",
+        "once",
+        "bb",
+        "sh",
+        "-c",
+        "echo x >> /n; wc -l < /n",
+    ])
+    .ok();
+    let out = w
+        .cmd(["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        .ok();
+    assert!(out.stdout.starts_with("once Exited (0) "), "{}", out.stdout);
+    assert_eq!(
+        w.cmd(["ps", "-q"]).ok().stdout,
+        "",
+        "ps without -a shows running ones"
+    );
+    assert_eq!(w.cmd(["start", "-a", "once"]).ok().stdout, "2\n");
+    assert_eq!(w.cmd(["start", "once"]).ok().stdout, "once\n");
+    let out = w.cmd(["run", "--name", "once", "bb", "true"]).code(125);
+    assert!(
+        out.single_error().contains("is already in use"),
+        "{}",
+        out.stderr
+    );
+    let out = w.cmd(["rm", "nosuch"]).code(1);
+    assert_eq!(out.single_error(), "Error: No such container: nosuch");
+    // Wait for the detached start to finish, then remove by ID prefix.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.cmd(["ps", "-q"]).ok().stdout.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cid = w.cmd(["ps", "-a", "-q"]).ok().stdout.trim().to_string();
+    w.cmd(["rm", &cid[..6]]).ok();
+    assert_eq!(w.cmd(["ps", "-a", "-q"]).ok().stdout, "");
+}
+
+#[test]
+fn rmi_refuses_an_image_that_a_container_uses() {
+    let w = World::new();
+    w.cmd(["run", "--name", "user", "bb", "true"]).ok();
+    let out = w.cmd(["rmi", "bb"]).code(1);
+    assert!(out.single_error().contains("container"), "{}", out.stderr);
+    w.cmd(["rmi", "-f", "bb"]).ok();
+    // The container keeps its layers and still starts.
+    assert_eq!(w.cmd(["start", "-a", "user"]).ok().code, 0);
+    w.cmd(["rm", "user"]).ok();
+    assert_eq!(w.store_entries("layers"), Vec::<String>::new());
+}
+
+#[test]
+fn killing_run_leaves_no_container_process_and_no_mount() {
+    let w = World::new();
+    let mut child = w
+        .cmd(["run", "--name", "victim", "bb", "sleep", "300"])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while w.cmd(["ps", "-q"]).ok().stdout.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the container never showed as running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ps = w.cmd(["ps", "-a", "--format", "{{.Status}}"]).ok();
+        if ps.stdout.starts_with("Exited (137)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still: {}", ps.stdout);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // No `sleep 300` of ours survives (it dies with strata, a moment later).
+    let store = w.store().display().to_string();
+    let survivors = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .map(|c| c == b"sleep\x00300\x00")
+                    .unwrap_or(false)
+                    && std::fs::read_to_string(e.path().join("mountinfo"))
+                        .map(|m| m.contains(&store))
+                        .unwrap_or(false)
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while survivors() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the container's process outlived strata"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    w.cmd(["rm", "victim"]).ok();
+}
+
+/// A docker archive of busybox plus `n` one-file layers.
+fn many_layer_archive(n: usize) -> Vec<u8> {
+    let mut layers: Vec<Vec<u8>> = vec![busybox_rootfs_tar(false).to_vec()];
+    for i in 0..n {
+        let mut t = RootfsBuilder::new();
+        t.dir("layers", 0o755);
+        t.file(
+            &format!("layers/f{i:03}"),
+            0o644,
+            format!("{i}\n").as_bytes(),
+        );
+        layers.push(t.finish());
+    }
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": go_arch(), "os": "linux",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_name = format!("{}.json", sha256_hex(&config));
+    let names: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", sha256_hex(l)))
+        .collect();
+    let manifest =
+        serde_json::json!([{"Config": config_name, "RepoTags": ["many:layers"], "Layers": names}]);
+    let mut t = RootfsBuilder::new();
+    t.file(&config_name, 0o644, &config);
+    for (name, data) in names.iter().zip(&layers) {
+        t.file(name, 0o644, data);
+    }
+    t.file(
+        "manifest.json",
+        0o644,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    t.finish()
+}
+
+#[test]
+fn an_image_of_200_layers_runs() {
+    let w = World::new();
+    let archive = w.write("many.tar", &many_layer_archive(199));
+    w.cmd(["load", "-i"]).arg(&archive).ok();
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "many:layers",
+            "sh",
+            "-c",
+            "ls /layers | wc -l; cat /layers/f000 /layers/f198",
+        ])
+        .ok();
+    assert_eq!(out.lines(), ["199", "0", "198"]);
+}
+
+#[test]
+fn containers_get_docker_default_capabilities_and_a_masked_proc() {
+    let w = World::new();
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "busybox grep CapBnd /proc/self/status; echo x > /proc/sys/kernel/hostname",
+        ])
+        .fails();
+    assert_eq!(out.stdout, "CapBnd:\t00000000a80425fb\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    let out = w
+        .cmd(["run", "--rm", "bb", "sh", "-c", "cat /proc/keys | wc -c"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "0", "/proc/keys is masked");
+}
+
+#[test]
+fn signals_reach_the_container() {
+    let w = World::new();
+    let mut child = w
+        .cmd([
+            "run",
+            "--rm",
+            "bb",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(9));
+}
+
+#[test]
+fn a_committed_layer_matches_its_archive() {
+    // commit copies a stopped container's files straight into the new layer while it
+    // writes the layer's tar; the files loaded back from that tar must be the same.
+    let w = World::new();
+    w.cmd([
+        "run",
+        "--name",
+        "src",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir -p /t/d && echo a > /t/f && busybox ln /t/f /t/d/hl && busybox ln -s ../f /t/d/sl \
+         && chmod 4750 /t/f && busybox chown 1000:1001 /t/d && busybox mkfifo /t/p \
+         && busybox touch -d '2020-01-02 03:04:05' /t/f && rm /bin/ls",
+    ])
+    .ok();
+    w.cmd(["commit", "src", "fast:1"]).ok();
+    let archive = w.path().join("fast.tar");
+    w.cmd(["save", "-o"]).arg(&archive).arg("fast:1").ok();
+    let other = Env::new();
+    other.cmd(["load", "-i"]).arg(&archive).ok();
+    let list =
+        "busybox find /t /bin -exec busybox stat -c '%n %a %u %g %Y %h %F' {} + | busybox sort";
+    let a = w.cmd(["run", "--rm", "fast:1", "sh", "-c", list]).ok();
+    let b = other.cmd(["run", "--rm", "fast:1", "sh", "-c", list]).ok();
+    assert_eq!(a.stdout, b.stdout);
+    assert!(
+        a.stdout.contains("/t/f 4750 0 0 1577934245 2 regular file"),
+        "{}",
+        a.stdout
+    );
+    assert!(a.stdout.contains("/t/d 755 1000 1001"), "{}", a.stdout);
+    assert!(a.stdout.contains("/t/p 644 0 0"), "{}", a.stdout);
+    assert!(!a.stdout.contains("/bin/ls "), "{}", a.stdout);
+}
+
+#[test]
+fn commit_of_a_running_container() {
+    let w = World::new();
+    w.cmd([
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "bb",
+        "sh",
+        "-c",
+        "echo x > /y; sleep 60",
+    ])
+    .ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.cmd(["diff", "live"]).ok().stdout.contains("A /y") {
+        assert!(Instant::now() < deadline, "the container never wrote /y");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    w.cmd(["commit", "live", "live:1"]).ok();
+    assert_eq!(
+        w.cmd(["run", "--rm", "live:1", "cat", "/y"]).ok().stdout,
+        "x\n"
+    );
+    w.cmd(["rm", "-f", "live"]).ok();
+}
