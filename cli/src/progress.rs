@@ -38,6 +38,8 @@ impl ByteBar {
             ),
         };
         let bar = bar.with_prefix(label.to_string());
+        // Drawn at once, then kept moving (rate and spinner) while bytes trickle in.
+        bar.tick();
         bar.enable_steady_tick(Duration::from_millis(100));
         ByteBar { bar }
     }

@@ -908,3 +908,62 @@ fn save_refuses_a_blob_that_changed_in_the_store() {
     );
     assert!(!path.exists(), "no archive is left behind");
 }
+
+fn has_script() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn progress_bars_only_on_a_terminal_and_not_with_quiet() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    // Not a terminal: nothing on stderr (checked by `save` and `load` above too).
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let out = env
+        .cmd(["load".as_ref(), "-i".as_ref(), file.as_os_str()])
+        .ok();
+    assert_eq!(out.stderr, "");
+    if !has_script() {
+        return;
+    }
+    // `script` gives the command a terminal; stdout and stderr both land in its output.
+    let out = env
+        .sh("script -qec '\"$STRATA\" save -o b.tar demo/busybox:1.0' /dev/null")
+        .ok();
+    assert!(out.stdout.contains("Saving"), "{out:?}");
+    let out = env
+        .sh("script -qec '\"$STRATA\" load -i b.tar' /dev/null")
+        .ok();
+    assert!(out.stdout.contains("Loading"), "{out:?}");
+    assert!(
+        out.stdout.contains("Loaded image: demo/busybox:1.0"),
+        "{out:?}"
+    );
+    let out = env
+        .sh("script -qec '\"$STRATA\" load -q -i b.tar' /dev/null")
+        .ok();
+    assert!(!out.stdout.contains("Loading"), "{out:?}");
+    assert_eq!(
+        out.stdout.replace('\r', ""),
+        "Loaded image: demo/busybox:1.0\n"
+    );
+}
+
+#[test]
+fn refuses_a_member_that_appears_twice() {
+    let env = setup();
+    let mut m = small_archive();
+    let layer = layer_name(&m);
+    let data = member(&m, &layer).to_vec();
+    m.push((layer.clone(), data));
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains(&format!("invalid archive: member {layer:?} appears twice")),
+        "{line}"
+    );
+}
