@@ -425,7 +425,11 @@ impl Txn {
     /// [`Txn::scratch`]) as the blob `digest`, by renaming it, not copying it. The caller
     /// has computed `digest` from the file's bytes as it wrote them. Returns its size.
     pub fn adopt_blob(&self, path: &Path, digest: &Digest) -> Result<u64> {
-        if !path.starts_with(self.staging.path()) {
+        let inside = path.starts_with(self.staging.path())
+            && !path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
+        if !inside {
             return Err(StoreError::Io {
                 path: path.to_path_buf(),
                 source: std::io::Error::new(

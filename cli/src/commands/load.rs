@@ -924,4 +924,70 @@ mod tests {
         assert!(link_target("x", "/etc/passwd", true).is_err());
         assert!(link_target("x", "../y", false).is_err());
     }
+
+    #[test]
+    fn which_members_are_unpacked_early() {
+        let hex = "a".repeat(64);
+        let known = Known {
+            hexes: HashSet::from([hex.clone()]),
+            sizes: HashSet::from([5 << 20]),
+        };
+        let big = 3 << 20;
+        assert!(known.unpack_early("abc/layer.tar", big));
+        assert!(known.unpack_early(&format!("blobs/sha256/{}", "b".repeat(64)), big));
+        assert!(!known.unpack_early("abc/layer.tar", EARLY_MIN - 1), "small");
+        assert!(
+            !known.unpack_early("abc/layer.tar", 5 << 20),
+            "a stored blob's size"
+        );
+        assert!(
+            !known.unpack_early(&format!("blobs/sha256/{hex}"), big),
+            "stored"
+        );
+        assert!(
+            !known.unpack_early(&format!("{hex}.tar"), big),
+            "stored DiffID"
+        );
+        for name in [
+            "manifest.json",
+            "index.json",
+            "x.json",
+            "abc/json",
+            "repositories",
+        ] {
+            assert!(!known.unpack_early(name, big), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_follow_reader_reads_what_is_written_and_fails_when_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        let mut w = File::create(&path).unwrap();
+        for whole in [true, false] {
+            let growth = Arc::new(Growth::default());
+            let mut r = FollowReader {
+                file: File::open(&path).unwrap(),
+                pos: 0,
+                growth: growth.clone(),
+            };
+            let reader = std::thread::spawn(move || {
+                let mut out = Vec::new();
+                r.read_to_end(&mut out).map(|_| out)
+            });
+            w.write_all(b"hello ").unwrap();
+            growth.grew(6);
+            w.write_all(b"world").unwrap();
+            growth.grew(5);
+            growth.end(whole);
+            let got = reader.join().unwrap();
+            if whole {
+                assert_eq!(got.unwrap(), b"hello world");
+            } else {
+                assert!(got.is_err());
+            }
+            w.set_len(0).unwrap();
+            w = File::create(&path).unwrap();
+        }
+    }
 }
