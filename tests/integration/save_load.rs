@@ -967,3 +967,71 @@ fn refuses_a_member_that_appears_twice() {
         "{line}"
     );
 }
+
+#[test]
+fn load_compressed_layers_in_a_docker_archive() {
+    let (m, id) = busybox_archive();
+    let layer = layer_name(&m);
+    let plain = member(&m, &layer).to_vec();
+    // A large member that is compressed (gzip keeps its bytes as the blob, xz is kept
+    // decompressed), and the same layer stored uncompressed so the name says nothing.
+    let noise: Vec<u8> = NoiseReader::new(7, 3 << 20)
+        .bytes()
+        .map(|b| b.unwrap())
+        .collect();
+    let mut big = RootfsBuilder::new();
+    big.file("noise", 0o644, &noise);
+    let big_tar = big.finish();
+    for (kind, data) in [
+        ("gzip", gzip(&plain)),
+        ("xz", xz_compress(&plain)),
+        ("gzip-big", gzip(&big_tar)),
+    ] {
+        let (layer_bytes, diff) = if kind == "gzip-big" {
+            (data, sha256_hex(&big_tar))
+        } else {
+            (data, sha256_hex(&plain))
+        };
+        let mut m = m.clone();
+        let hex = sha256_hex(&layer_bytes);
+        let new_name = format!("blobs/sha256/{hex}");
+        m.retain(|(n, _)| *n != layer);
+        m.insert(0, (new_name.clone(), layer_bytes));
+        let mut mj = manifest_json(&m);
+        let config_name = mj[0]["Config"].as_str().unwrap().to_string();
+        let mut config: serde_json::Value =
+            serde_json::from_slice(member(&m, &config_name)).unwrap();
+        config["rootfs"]["diff_ids"][0] = format!("sha256:{diff}").into();
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let config_new = format!("blobs/sha256/{}", sha256_hex(&config_bytes));
+        m.retain(|(n, _)| *n != config_name);
+        m.push((config_new.clone(), config_bytes));
+        mj[0]["Config"] = config_new.clone().into();
+        mj[0]["Layers"][0] = new_name.into();
+        for e in m.iter_mut() {
+            if e.0 == "manifest.json" {
+                e.1 = serde_json::to_vec(&mj).unwrap();
+            }
+        }
+        let env = Env::new();
+        let file = env.write("c.tar", &rebuild(&m));
+        assert_eq!(load(&env, &file), "Loaded image: demo/big:1\n", "{kind}");
+        let img = env.inspect("demo/big:1");
+        assert_eq!(
+            img["RootFS"]["Layers"][0],
+            format!("sha256:{diff}").as_str(),
+            "{kind}"
+        );
+        assert_ne!(img["Id"], id.as_str(), "{kind}: a new config");
+        // gzip is kept as it came, xz decompressed (OCI has no media type for xz).
+        let saved = members(&std::fs::read(save(&env, "s.tar", &["demo/big:1"])).unwrap());
+        let kept = layer_name(&saved);
+        let want = if kind == "xz" {
+            diff.clone()
+        } else {
+            hex.clone()
+        };
+        assert_eq!(kept, format!("blobs/sha256/{want}"), "{kind}");
+        assert!(env.store_entries("tmp").is_empty(), "{kind}");
+    }
+}
