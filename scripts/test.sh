@@ -2,7 +2,8 @@
 # The one test command (`make test`, and CI through .ci/run). As root it:
 #   1. builds the workspace and runs `cargo test --workspace` as root;
 #   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
-#   3. runs every test executable again as strata-test, with a clean environment.
+#   3. starts strata-helper as root on /run/strata-test/helper.sock and runs every test
+#      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any did.
 # Not as root, it does step 1 only (and says so).
 set -uo pipefail
@@ -83,6 +84,44 @@ PY
   echo "copied to $ci/bin:"; ls "$ci/bin"
   [ -x "$ci/bin/strata" ] || echo "warning: no strata binary was built" >&2
 
+  # The unprivileged tests reach the privileged mount helper the way users do: through
+  # its socket. Start it here, as root, on a socket strata-test can reach.
+  section "strata-helper for $TEST_USER"
+  helper_sock=/run/strata-test/helper.sock
+  helper_log="$ci/helper.log"
+  helper_pid=
+  mkdir -p "$(dirname "$helper_sock")" && chmod 755 "$(dirname "$helper_sock")"
+  if [ -x "$ci/bin/strata-helper" ]; then
+    "$ci/bin/strata-helper" serve --socket "$helper_sock" --timeout 3 </dev/null 2>"$helper_log" &
+    helper_pid=$!
+    trap '[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null' EXIT
+    for _ in $(seq 100); do [ -S "$helper_sock" ] && break; sleep 0.1; done
+  fi
+  if [ -S "$helper_sock" ] && kill -0 "$helper_pid" 2>/dev/null; then
+    echo "strata-helper (pid $helper_pid) listening on $helper_sock"
+  else
+    echo "strata-helper did not start; its log:" >&2; cat "$helper_log" >&2 2>/dev/null
+    failed+=("strata-helper start")
+  fi
+
+  # A FUSE directory owned by strata-test, for the helper's FUSE refusal test (users may
+  # not open /dev/fuse on every machine). No FUSE server: the kernel answers the helper's
+  # statfs itself, as the mount does not allow root.
+  fuse_dir=/run/strata-test/fuse
+  fuse_env=()
+  if [ -e /dev/fuse ]; then
+    mkdir -p "$fuse_dir"
+    if mount -i -t fuse -o "fd=3,rootmode=40000,user_id=$(id -u "$TEST_USER"),group_id=$(id -g "$TEST_USER"),nosuid,nodev" \
+         strata-test-fuse "$fuse_dir" 3<>/dev/fuse; then
+      fuse_env=(STRATA_TEST_FUSE_DIR="$fuse_dir")
+      echo "FUSE directory for $TEST_USER: $fuse_dir"
+    else
+      echo "could not mount a FUSE directory on $fuse_dir" >&2
+    fi
+  else
+    echo "no /dev/fuse: the FUSE refusal test will say it did not run" >&2
+  fi
+
   section "cargo tests as $TEST_USER"
   while read -r exe; do
     [ -n "$exe" ] || continue
@@ -91,8 +130,8 @@ PY
     echo "---- $name (as $TEST_USER)"
     (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
       HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
-      STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" \
-      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} \
+      STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
+      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
       "$ci/bin/$name")
     rc=$?
     if [ $rc -ne 0 ]; then
@@ -100,6 +139,14 @@ PY
       failed+=("$name as $TEST_USER")
     fi
   done <"$list"
+  if ((${#fuse_env[@]})); then umount -l "$fuse_dir" || echo "umount $fuse_dir failed" >&2; fi
+  if [ -n "$helper_pid" ]; then
+    kill "$helper_pid" 2>/dev/null; wait "$helper_pid" 2>/dev/null
+    helper_pid=
+    rm -f "$helper_sock"
+    section "strata-helper log (requests from $TEST_USER)"
+    cat "$helper_log"
+  fi
   rm -f "$list" "$list.json" "$list.err"
   if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
 fi

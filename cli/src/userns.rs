@@ -67,6 +67,18 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     cmd.args(std::env::args_os().skip(1))
         .env(ENV_CHILD, "3,4")
         .env("STRATA_ROOT", store_root);
+    // Blocked from before the child exists until the forwarding thread takes them; the
+    // child starts with them unblocked.
+    let mut passed = nix::sys::signal::SigSet::empty();
+    for s in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+        nix::sys::signal::Signal::SIGUSR1,
+        nix::sys::signal::Signal::SIGUSR2,
+    ] {
+        passed.add(s);
+    }
+    passed.thread_block()?;
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -75,6 +87,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
                 return Err(std::io::Error::last_os_error());
             }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
             Ok(())
         });
     }
@@ -99,12 +114,19 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     }
     go.write_all(b"1")?;
     drop(go);
-    // Ignore terminal signals here: the child gets them too, and we wait for its status.
-    // SAFETY: setting the disposition of SIGINT/SIGTERM/SIGQUIT to ignore.
+    // Terminal signals reach the child through the process group, so ignore them here;
+    // signals sent to this process alone (kill PID) are passed on to the child.
+    // SAFETY: setting the disposition of SIGINT/SIGQUIT to ignore.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
+    let child_pid = Pid::from_raw(child.id() as i32);
+    std::thread::spawn(move || loop {
+        if let Ok(s) = passed.wait() {
+            let _ = nix::sys::signal::kill(child_pid, s);
+        }
+    });
     let status = child.wait()?;
     Ok(exit_code(status))
 }

@@ -70,9 +70,16 @@ pub fn refused_filesystem(f_type: i64) -> Option<&'static str> {
         .map(|(_, n)| *n)
 }
 
-/// Checks that `fd` is a directory owned by `caller_uid` (root's for a root caller) that
-/// is not on FUSE, overlayfs or a pseudo filesystem. Never resolves a path.
+/// Checks that `fd` is not on FUSE, overlayfs or a pseudo filesystem, and is a directory
+/// owned by `caller_uid` (so root's, for a root caller). Never resolves a path.
 pub fn check_layer_fd(fd: BorrowedFd<'_>, caller_uid: u32) -> Result<(), CheckError> {
+    // The filesystem first: on a FUSE mount that does not allow the helper, the kernel
+    // answers statfs itself (with the FUSE magic) but refuses fstat with EACCES.
+    let sfs = fstatfs(fd).map_err(CheckError::Stat)?;
+    #[allow(clippy::unnecessary_cast)]
+    if let Some(name) = refused_filesystem(sfs.f_type as i64) {
+        return Err(CheckError::Filesystem(name));
+    }
     let st = fstat(fd).map_err(CheckError::Stat)?;
     let kind = FileType::from_raw_mode(st.st_mode);
     if kind != FileType::Directory {
@@ -83,11 +90,6 @@ pub fn check_layer_fd(fd: BorrowedFd<'_>, caller_uid: u32) -> Result<(), CheckEr
             owner: st.st_uid,
             caller: caller_uid,
         });
-    }
-    let sfs = fstatfs(fd).map_err(CheckError::Stat)?;
-    #[allow(clippy::unnecessary_cast)]
-    if let Some(name) = refused_filesystem(sfs.f_type as i64) {
-        return Err(CheckError::Filesystem(name));
     }
     Ok(())
 }

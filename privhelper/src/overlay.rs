@@ -48,7 +48,10 @@ fn hint(errno: Errno) -> &'static str {
             " (the helper lacks CAP_SYS_ADMIN, or a layer is not accessible to it)"
         }
         Errno::NOSYS => " (this kernel has no new mount API; it needs Linux 5.2 or later)",
-        Errno::INVAL => " (the kernel refused the overlay options; see dmesg for overlayfs)",
+        Errno::INVAL => {
+            " (the kernel refused the overlay options, or the layers are not in the helper's \
+             mount namespace, e.g. a systemd unit with ProtectSystem=; see dmesg for overlayfs)"
+        }
         Errno::NODEV => " (overlayfs is not available: modprobe overlay)",
         _ => "",
     }
@@ -140,12 +143,15 @@ fn set_by_proc_paths(fs: BorrowedFd<'_>, spec: &OverlaySpec<'_>) -> Result<(), M
 }
 
 /// Hands the overlay's private `work/work` directory, which the kernel has just made
-/// (owned by the mounter, root, mode 000), to the caller who owns `work`, so that an
-/// ordinary user can later delete their own container. Opened without following
-/// symlinks and changed only if it is a root-owned directory, by descriptor.
+/// (owned by the mounter, this process's uid, mode 000), to the caller `uid` who owns
+/// `work`, so that an ordinary user can later delete their own container. Opened without
+/// following symlinks and changed only if it is a directory of the mounter, by
+/// descriptor. The caller gets `rwx` through a POSIX ACL entry (the mounter owns the
+/// directory, so this needs neither `chown` nor a capability, and the service's system
+/// call filter can deny the whole `@privileged` group); on a filesystem without ACLs
+/// the directory is made mode 0777 instead, which is as private as `work` itself.
 pub fn give_workdir(work: BorrowedFd<'_>, uid: u32) -> Result<(), MountError> {
-    use rustix::fs::{fchown, fstat, openat, FileType, Gid, Mode, OFlags, Uid};
-    let owner = sys("fstat work", fstat(work))?;
+    use rustix::fs::{fchmod, fsetxattr, fstat, openat, FileType, Mode, OFlags, XattrFlags};
     let inner = sys(
         "open work/work",
         openat(
@@ -156,18 +162,36 @@ pub fn give_workdir(work: BorrowedFd<'_>, uid: u32) -> Result<(), MountError> {
         ),
     )?;
     let st = sys("fstat work/work", fstat(&inner))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != 0 {
+    let mounter = rustix::process::geteuid().as_raw();
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != mounter {
         return Err(MountError::Sys {
             step: "work/work is not the overlay's own directory".into(),
             errno: Errno::PERM,
         });
     }
-    sys(
-        "chown work/work",
-        fchown(
-            &inner,
-            Some(Uid::from_raw(uid)),
-            Some(Gid::from_raw(owner.st_gid)),
+    // system.posix_acl_access, version 2: (tag u16, perm u16, id u32) entries sorted by
+    // tag: owner rwx, user `uid` rwx, group ---, mask rwx, other ---.
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 7u16, u32::MAX),
+        (0x02, 7, uid),
+        (0x04, 0, u32::MAX),
+        (0x10, 7, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    match fsetxattr(&inner, "system.posix_acl_access", &acl, XattrFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(Errno::OPNOTSUPP) => sys(
+            "chmod work/work",
+            fchmod(&inner, Mode::from_raw_mode(0o777)),
         ),
-    )
+        Err(errno) => Err(MountError::Sys {
+            step: "set the ACL of work/work".into(),
+            errno,
+        }),
+    }
 }

@@ -16,12 +16,11 @@ use rustix::thread::{
 /// (`fsconfig(FSCONFIG_CMD_CREATE)`) and performs every access to the upper and lower
 /// directories with them, so these are also the credentials of every copy-up, whiteout
 /// and file creation in the containers later.
+/// `tests/copyup_caps.rs` checks that each one is needed and that these suffice.
 pub const KEEP: CapabilitySet = CapabilitySet::SYS_ADMIN
     .union(CapabilitySet::DAC_OVERRIDE)
-    .union(CapabilitySet::DAC_READ_SEARCH)
-    .union(CapabilitySet::FOWNER)
     .union(CapabilitySet::CHOWN)
-    .union(CapabilitySet::FSETID)
+    .union(CapabilitySet::FOWNER)
     .union(CapabilitySet::MKNOD)
     .union(CapabilitySet::SETFCAP);
 
@@ -43,8 +42,9 @@ fn sys<T>(step: &'static str, r: rustix::io::Result<T>) -> Result<T, PrivilegeEr
 }
 
 /// Clears the environment, closes every descriptor from 3 up except `keep_fd`, raises
-/// the descriptor limit, drops every capability not in [`KEEP`] from all five sets and
-/// sets `NO_NEW_PRIVS`. Returns the effective set that remains.
+/// the descriptor limit, drops every capability not in [`KEEP`] from all five sets (the
+/// bounding set when it may, i.e. holding `CAP_SETPCAP`; under systemd the unit's
+/// `CapabilityBoundingSet` did it) and sets `NO_NEW_PRIVS`. Returns the effective set.
 ///
 /// Call it first thing in `main`, while the process has one thread.
 pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
@@ -73,18 +73,24 @@ pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
         }
     }
     sys("PR_CAP_AMBIENT_CLEAR_ALL", clear_ambient_capability_set())?;
-    let keep = now.permitted & KEEP;
-    sys(
-        "capset",
-        set_capabilities(
-            None,
-            CapabilitySets {
-                effective: keep,
-                permitted: keep,
-                inheritable: CapabilitySet::empty(),
-            },
-        ),
-    )?;
+    // Under systemd every set already is at most KEEP (bounding and ambient sets from the
+    // unit) and the unit's system call filter denies capset; started by hand as root,
+    // the permitted set holds everything and capset cuts it down.
+    let now = sys("capget", capabilities(None))?;
+    if !(KEEP.contains(now.permitted) && KEEP.contains(now.inheritable)) {
+        let keep = now.permitted & KEEP;
+        sys(
+            "capset",
+            set_capabilities(
+                None,
+                CapabilitySets {
+                    effective: keep,
+                    permitted: keep,
+                    inheritable: CapabilitySet::empty(),
+                },
+            ),
+        )?;
+    }
     sys("PR_SET_NO_NEW_PRIVS", set_no_new_privs(true))?;
     Ok(sys("capget", capabilities(None))?.effective)
 }

@@ -205,7 +205,7 @@ fn recv_refusal(e: RecvError, what: &str, timeout: Duration) -> Refusal {
         ),
         RecvError::TooManyFds => refuse(
             Errno::TOOMANYREFS,
-            format!("too many descriptors with the {what} (at most {MAX_FDS_PER_CHUNK} per chunk, {} in all)", MAX_LOWERS + 2),
+            format!("too many descriptors with the {what} (at most {MAX_FDS_PER_CHUNK} per chunk, {} in all) (ETOOMANYREFS)", MAX_LOWERS + 2),
         ),
         RecvError::Sys(e) => refuse(e, format!("reading the {what}: {e}")),
     }

@@ -5,6 +5,7 @@
 mod containers;
 mod crash;
 mod errors;
+mod helper;
 mod history;
 mod hostile;
 mod images;

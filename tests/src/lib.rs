@@ -14,6 +14,8 @@
 //! plus the four compressors strata must detect ([`gzip`], [`zstd_compress`],
 //! [`xz_compress`], [`bzip2_compress`]).
 
+pub mod helper;
+
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -217,7 +219,7 @@ impl Env {
     /// `XDG_*`, `DOCKER_*` and `STRATA_*` variables are removed).
     pub fn vars(&self) -> Vec<(&'static str, PathBuf)> {
         let h = self.home();
-        vec![
+        let mut v = vec![
             ("STRATA_ROOT", self.store()),
             ("HOME", h.clone()),
             ("XDG_CONFIG_HOME", h.join(".config")),
@@ -225,7 +227,12 @@ impl Env {
             ("XDG_DATA_HOME", h.join(".local/share")),
             ("XDG_STATE_HOME", h.join(".local/state")),
             ("XDG_RUNTIME_DIR", self.path.join("run")),
-        ]
+        ];
+        // The helper's socket (the unprivileged pass) reaches strata too.
+        if let Some(s) = std::env::var_os("STRATA_HELPER_SOCKET") {
+            v.push(("STRATA_HELPER_SOCKET", PathBuf::from(s)));
+        }
+        v
     }
 
     /// Imports `tar` (any compression) as `reference` (or untagged when `None`) and
