@@ -932,12 +932,13 @@ fn progress_bars_only_on_a_terminal_and_not_with_quiet() {
         return;
     }
     // `script` gives the command a terminal; stdout and stderr both land in its output.
+    // Without TERM (or with TERM=dumb) a terminal cannot move its cursor: no bar either.
     let out = env
-        .sh("script -qec '\"$STRATA\" save -o b.tar demo/busybox:1.0' /dev/null")
+        .sh("TERM=xterm script -qec '\"$STRATA\" save -o b.tar demo/busybox:1.0' /dev/null")
         .ok();
     assert!(out.stdout.contains("Saving"), "{out:?}");
     let out = env
-        .sh("script -qec '\"$STRATA\" load -i b.tar' /dev/null")
+        .sh("TERM=xterm script -qec '\"$STRATA\" load -i b.tar' /dev/null")
         .ok();
     assert!(out.stdout.contains("Loading"), "{out:?}");
     assert!(
@@ -945,7 +946,7 @@ fn progress_bars_only_on_a_terminal_and_not_with_quiet() {
         "{out:?}"
     );
     let out = env
-        .sh("script -qec '\"$STRATA\" load -q -i b.tar' /dev/null")
+        .sh("TERM=xterm script -qec '\"$STRATA\" load -q -i b.tar' /dev/null")
         .ok();
     assert!(!out.stdout.contains("Loading"), "{out:?}");
     assert_eq!(
