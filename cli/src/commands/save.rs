@@ -11,6 +11,7 @@ use crate::archive::{
     MAX_JSON, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::context::Ctx;
+use crate::ingest::read_full;
 use crate::progress::ByteBar;
 use crate::reference::{familiar, Reference};
 use crate::resolve::{resolve, Matched};
@@ -349,18 +350,4 @@ fn write_blobs<W: Write>(
         }
         Ok(())
     })
-}
-
-/// Reads until `buf` is full or the input ends.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
