@@ -22,6 +22,7 @@ PEERS="$SHARED/bench"
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (peers-up.sh starts dockerd and mounts a tmpfs)" >&2; exit 1; }
 TAGS=${TAGS:-300}
 HF=(hyperfine -w 1 -r 5 --style basic)
+HFN=(hyperfine -w 3 --style basic)
 
 section "build strata (release)"
 cargo build --release -p strata
@@ -122,21 +123,21 @@ fi
 section "4. run --rm IMAGE /bin/true (the Debian image)"
 S="$BENCH/strata-run"
 rm -rf "$S"; STRATA_ROOT=$S "$STRATA" import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
-"${HF[@]}" -r 20 --export-json "$R/run-strata.json" -n strata \
+"${HFN[@]}" -r 20 --export-json "$R/run-strata.json" -n strata \
   "STRATA_ROOT=$S $STRATA run --rm bench/deb:run /bin/true"
 if [ -d "$BENCH/floor/1" ] || { [ -n "${REG:-}" ] && bash "$PEERS/floor-pull.sh" >/dev/null 2>&1; }; then
-  "${HF[@]}" -r 20 --export-json "$R/run-floor.json" -n floor "bash $PEERS/floor-run.sh"
+  "${HFN[@]}" -r 20 --export-json "$R/run-floor.json" -n floor "bash $PEERS/floor-run.sh"
 else
   note "no $BENCH/floor/1 (floor-pull.sh needs the workloads): run floor skipped"
 fi
 if ((have_docker)); then
   $D import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
-  "${HF[@]}" -r 10 --export-json "$R/run-docker.json" -n docker \
+  "${HFN[@]}" -r 10 --export-json "$R/run-docker.json" -n docker \
     "$D run --rm bench/deb:run /bin/true" || note "docker run failed"
 fi
 if ((have_podman)); then
   $P import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
-  "${HF[@]}" -r 10 --export-json "$R/run-podman.json" -n podman \
+  "${HFN[@]}" -r 10 --export-json "$R/run-podman.json" -n podman \
     "$P run --rm bench/deb:run /bin/true" || note "podman run failed"
 fi
 

@@ -157,7 +157,8 @@ pub fn ingest_layer_verified<R: Read + Send>(
     })
 }
 
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends; returns how much was read.
+pub fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -210,4 +211,84 @@ impl<R: Read, W: Write> Read for Tee<'_, R, W> {
         }
         Ok(n)
     }
+}
+
+/// A layer unpacked by [`unpack_layer`] from bytes the caller keeps itself.
+pub struct Unpacked {
+    /// Index of the layer directory in the transaction.
+    pub index: usize,
+    /// How the input was compressed.
+    pub compression: Compression,
+    /// sha256 of the uncompressed tar; `None` for a plain tar, whose DiffID is the digest
+    /// of the input itself (which the caller computes as it keeps the input).
+    pub diff_id: Option<Digest>,
+    /// For xz and bzip2 input (which OCI has no media type for), the decompressed tar,
+    /// kept as a blob; otherwise the caller keeps the input as the layer's blob.
+    pub tar_blob: Option<BlobRef>,
+    /// What unpacking found.
+    pub stats: UnpackStats,
+}
+
+impl Unpacked {
+    /// The media type of the input when it is kept as the blob.
+    pub fn media_type(&self) -> &'static str {
+        match self.compression {
+            Compression::Gzip => LAYER_GZIP,
+            Compression::Zstd => LAYER_ZSTD,
+            _ => LAYER_TAR,
+        }
+    }
+}
+
+/// Unpacks a layer archive (plain tar, or gzip, zstd, xz or bzip2, found by content) from
+/// `input` into a new layer directory of `txn`, without keeping `input` as a blob: for
+/// `load`, whose layer bytes are already a file in the transaction (see
+/// [`Txn::adopt_blob`]). A plain tar is not hashed here (its DiffID is the digest of
+/// `input`); a compressed one is hashed after decompression.
+pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked> {
+    let (index, dir) = txn.layer_dir()?;
+    let (compression, mut plain) = decompress(BufReader::with_capacity(CHUNK, input))
+        .context("cannot decompress the layer")?;
+    let mut opts = UnpackOptions {
+        landlock: true,
+        preserve_ownership: true,
+        ..Default::default()
+    };
+    let (diff_id, tar_blob, stats) = match compression {
+        Compression::None => {
+            // The writing thread reads the input itself: nothing to do on this one.
+            opts.single_thread = true;
+            (None, None, unpack(&mut plain, &dir, &opts)?)
+        }
+        Compression::Gzip | Compression::Zstd => {
+            let mut hashed = Sha256Writer::new(plain);
+            let stats = unpack(&mut hashed, &dir, &opts)?;
+            io::copy(&mut hashed, &mut io::sink()).context("cannot read the layer to its end")?;
+            (Some(hashed.finish().1), None, stats)
+        }
+        Compression::Xz | Compression::Bzip2 => {
+            let mut w = txn.blob_writer()?;
+            let mut hashed = Sha256Writer::new(Tee {
+                inner: plain,
+                copy: Some(&mut w),
+            });
+            let stats = unpack(&mut hashed, &dir, &opts)?;
+            io::copy(&mut hashed, &mut io::sink()).context("cannot read the layer to its end")?;
+            let (_, diff_id, _) = hashed.finish();
+            let (digest, size) = txn.finish_blob(w, Some(&diff_id))?;
+            let blob = BlobRef {
+                digest,
+                media_type: LAYER_TAR.to_string(),
+                size,
+            };
+            (Some(diff_id), Some(blob), stats)
+        }
+    };
+    Ok(Unpacked {
+        index,
+        compression,
+        diff_id,
+        tar_blob,
+        stats,
+    })
 }

@@ -15,6 +15,7 @@ pub mod image;
 pub mod ingest;
 pub mod layer;
 pub mod output;
+pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod resolve;

@@ -422,6 +422,37 @@ impl Txn {
         Ok((d, n))
     }
 
+    /// Records a file already written inside the staging directory (under
+    /// [`Txn::scratch`]) as the blob `digest`, by renaming it, not copying it. The caller
+    /// has computed `digest` from the file's bytes as it wrote them. Returns its size.
+    pub fn adopt_blob(&self, path: &Path, digest: &Digest) -> Result<u64> {
+        let inside = path.starts_with(self.staging.path())
+            && !path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
+        if !inside {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    ErrorKind::InvalidInput,
+                    "a blob to adopt must be inside the transaction's staging directory",
+                ),
+            });
+        }
+        let file = fs::File::open(path).at(path)?;
+        file.sync_all().at(path)?;
+        let size = file.metadata().at(path)?.len();
+        let dir = self.staging.path().join("blobs");
+        let dest = dir.join(digest.hex());
+        fs::rename(path, &dest).at(&dest)?;
+        crate::fsync_dir(&dir)?;
+        let mut blobs = self.blobs.lock().unwrap_or_else(|e| e.into_inner());
+        if !blobs.contains(digest) {
+            blobs.push(digest.clone());
+        }
+        Ok(size)
+    }
+
     /// Adds a small blob from memory.
     pub fn put_blob(&self, data: &[u8]) -> Result<Digest> {
         let mut w = self.blob_writer()?;

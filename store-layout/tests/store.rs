@@ -214,3 +214,24 @@ fn corrupt_blobs_are_detected_on_read() {
         Err(StoreError::DigestMismatch { .. })
     ));
 }
+
+#[test]
+fn adopted_files_become_blobs_by_rename() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let txn = store.begin().unwrap();
+    let path = txn.scratch().join("member");
+    fs::write(&path, b"layer bytes").unwrap();
+    let d = Digest::of(b"layer bytes");
+    assert_eq!(txn.adopt_blob(&path, &d).unwrap(), 11);
+    assert!(!path.exists(), "renamed, not copied");
+    // A file outside the staging directory is refused.
+    let outside = t.path().join("outside");
+    fs::write(&outside, b"x").unwrap();
+    assert!(txn.adopt_blob(&outside, &Digest::of(b"x")).is_err());
+    assert!(outside.exists());
+    assert_eq!(
+        fs::read(txn.scratch().join("blobs").join(d.hex())).unwrap(),
+        b"layer bytes"
+    );
+}

@@ -641,3 +641,398 @@ fn umoci_unpacks_saved_archives() {
         "no rootfs/bin/busybox in the bundle"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Multi-platform OCI archives
+// ---------------------------------------------------------------------------------------
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// An architecture that is not this machine's.
+fn other_arch() -> &'static str {
+    if go_arch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    }
+}
+
+/// An OCI-only archive of `demo/busybox:1.0` saved from `env` whose `index.json` names,
+/// as `demo/multi:1`, an image index (itself inside a second index when `nested_twice`)
+/// listing a manifest for another architecture (whose blobs are not in the archive), an
+/// attestation-like entry, and, when `with_host`, the real image for this machine.
+fn multi_platform_archive(env: &Env, with_host: bool, nested_twice: bool) -> Vec<u8> {
+    let file = save_format(env, "oci-archive", "multi-src.tar", &["demo/busybox:1.0"]);
+    let mut m = members(&std::fs::read(file).unwrap());
+    let index: serde_json::Value = serde_json::from_slice(member(&m, "index.json")).unwrap();
+    let real = index["manifests"][0].clone();
+    let fake = format!("sha256:{}", "1".repeat(64));
+    let mut manifests = vec![
+        serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": fake, "size": 100,
+            "platform": {"architecture": other_arch(), "os": "linux"}
+        }),
+        serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": fake, "size": 100,
+            "platform": {"architecture": "unknown", "os": "unknown"}
+        }),
+    ];
+    if with_host {
+        manifests.push(serde_json::json!({
+            "mediaType": OCI_MANIFEST, "digest": real["digest"], "size": real["size"],
+            "platform": {"architecture": go_arch(), "os": "linux"}
+        }));
+    }
+    let mut add_index = |manifests: Vec<serde_json::Value>| -> serde_json::Value {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests
+        }))
+        .unwrap();
+        let hex = sha256_hex(&bytes);
+        let size = bytes.len();
+        m.push((format!("blobs/sha256/{hex}"), bytes));
+        serde_json::json!({"mediaType": OCI_INDEX, "digest": format!("sha256:{hex}"), "size": size})
+    };
+    let mut top = add_index(manifests);
+    if nested_twice {
+        let mut inner = top.clone();
+        inner["platform"] = serde_json::json!({"architecture": go_arch(), "os": "linux"});
+        top = add_index(vec![inner]);
+    }
+    top["annotations"] = serde_json::json!({
+        "io.containerd.image.name": "docker.io/demo/multi:1",
+        "org.opencontainers.image.ref.name": "1"
+    });
+    let outer = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]
+    });
+    for e in m.iter_mut() {
+        if e.0 == "index.json" {
+            e.1 = serde_json::to_vec(&outer).unwrap();
+        }
+    }
+    rebuild(&m)
+}
+
+#[test]
+fn load_resolves_a_multi_platform_oci_archive_to_this_platform() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    for nested_twice in [false, true] {
+        let data = multi_platform_archive(&env, true, nested_twice);
+        let file = env.write("multi.tar", &data);
+        let fresh = Env::new();
+        assert_eq!(load(&fresh, &file), "Loaded image: demo/multi:1\n");
+        let img = fresh.inspect("demo/multi:1");
+        assert_eq!(img["Id"], id.as_str());
+        assert_eq!(img["Architecture"], go_arch());
+    }
+}
+
+#[test]
+fn refuses_a_multi_platform_archive_without_this_platform() {
+    let env = setup();
+    let data = multi_platform_archive(&env, false, false);
+    let line = refuse(&env, &data, false);
+    assert!(
+        line.contains(&format!("has no image for linux/{}", go_arch())),
+        "{line}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Large layers (unpacked while the archive is read) and docker's legacy form
+// ---------------------------------------------------------------------------------------
+
+/// The members of a saved archive of busybox (a layer of about 2 MB, large enough to be
+/// unpacked while it is read) made in its own store; and the image ID.
+fn busybox_archive() -> (Vec<(String, Vec<u8>)>, String) {
+    let src = Env::new();
+    let id = src.import_busybox("demo/big:1");
+    let file = save_format(&src, "docker-archive", "big.tar", &["demo/big:1"]);
+    (members(&std::fs::read(file).unwrap()), id)
+}
+
+/// `members` as docker 20.10 writes a legacy archive: `ID/layer.tar`, `ID/json`,
+/// `ID/VERSION`, `HEX.json` config, layers first and `manifest.json` last.
+fn legacy_form(m: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mj = manifest_json(m);
+    let config_name = mj[0]["Config"].as_str().unwrap();
+    let config_hex = config_name.trim_start_matches("blobs/sha256/");
+    let mut t = TarBuilder::new().file(format!("{config_hex}.json"), member(m, config_name));
+    let mut layers = Vec::new();
+    for (i, l) in mj[0]["Layers"].as_array().unwrap().iter().enumerate() {
+        let id = format!("{:064x}", i + 1);
+        t = t
+            .dir(format!("{id}/"))
+            .file(format!("{id}/VERSION"), b"1.0")
+            .file(
+                format!("{id}/json"),
+                format!(r#"{{"id":"{id}"}}"#).as_bytes(),
+            )
+            .file(format!("{id}/layer.tar"), member(m, l.as_str().unwrap()));
+        layers.push(format!("{id}/layer.tar"));
+    }
+    let manifest = serde_json::json!([{
+        "Config": format!("{config_hex}.json"),
+        "RepoTags": mj[0]["RepoTags"],
+        "Layers": layers,
+    }]);
+    t.file("manifest.json", &serde_json::to_vec(&manifest).unwrap())
+        .file("repositories", b"{}")
+        .finish()
+}
+
+#[test]
+fn load_docker_legacy_archive_with_a_large_layer() {
+    let (m, id) = busybox_archive();
+    let env = Env::new();
+    let file = env.write("legacy.tar", &legacy_form(&m));
+    assert_eq!(load(&env, &file), "Loaded image: demo/big:1\n");
+    assert_eq!(env.inspect("demo/big:1")["Id"], id.as_str());
+    assert!(env.store_entries("tmp").is_empty());
+    // Again, with the layer in the store: same answer, nothing new.
+    let before = env.snapshot();
+    assert_eq!(load(&env, &file), "Loaded image: demo/big:1\n");
+    let after = env.snapshot();
+    assert_eq!(after.layers, before.layers);
+    assert_eq!(after.blobs, before.blobs);
+    // The layer kept as a blob is the archive's, byte for byte.
+    let again = members(&std::fs::read(save(&env, "again.tar", &["demo/big:1"])).unwrap());
+    let layer = layer_name(&m);
+    assert!(member(&again, &layer) == member(&m, &layer));
+}
+
+#[test]
+fn refuses_large_layer_whose_diff_id_does_not_match() {
+    let env = setup_small();
+    let (mut m, _) = busybox_archive();
+    let mj = manifest_json(&m);
+    let config_name = mj[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value = serde_json::from_slice(member(&m, &config_name)).unwrap();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    config["rootfs"]["diff_ids"][0] = wrong.clone().into();
+    let bytes = serde_json::to_vec(&config).unwrap();
+    let new_name = format!("blobs/sha256/{}", sha256_hex(&bytes));
+    m.retain(|(n, _)| *n != config_name);
+    m.insert(0, (new_name.clone(), bytes));
+    let mut mj = mj;
+    mj[0]["Config"] = new_name.into();
+    for e in m.iter_mut() {
+        if e.0 == "manifest.json" {
+            e.1 = serde_json::to_vec(&mj).unwrap();
+        }
+    }
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains("layer 1 of demo/big:1: DiffID mismatch: config says ")
+            && line.contains(&wrong),
+        "{line}"
+    );
+}
+
+#[test]
+fn refuses_archive_truncated_inside_a_large_layer() {
+    let env = setup_small();
+    let (m, _) = busybox_archive();
+    let data = legacy_form(&m);
+    // Cut in the middle of the layer (the largest member).
+    let line = refuse(&env, &data[..data.len() / 2], true);
+    assert!(line.starts_with("Error: invalid archive"), "{line}");
+    let line = refuse(&env, &data[..data.len() / 2], false);
+    assert!(line.starts_with("Error: invalid archive"), "{line}");
+}
+
+#[test]
+fn refuses_large_layer_that_is_not_a_layer() {
+    let env = setup_small();
+    let (mut m, _) = busybox_archive();
+    let layer = layer_name(&m);
+    let noise: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let hex = sha256_hex(&noise);
+    let new_name = format!("blobs/sha256/{hex}");
+    m.retain(|(n, _)| *n != layer);
+    m.insert(0, (new_name.clone(), noise));
+    let mut mj = manifest_json(&m);
+    mj[0]["Layers"][0] = new_name.into();
+    for e in m.iter_mut() {
+        if e.0 == "manifest.json" {
+            e.1 = serde_json::to_vec(&mj).unwrap();
+        }
+    }
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(line.starts_with("Error: layer 1 of demo/big:1: "), "{line}");
+}
+
+/// A store holding a small image (not busybox, so a busybox layer is new to it).
+fn setup_small() -> Env {
+    let env = Env::new();
+    env.import(
+        &small_rootfs_tar(&[("etc/hello", b"hello\n")]),
+        Some("demo/small:1"),
+    );
+    env
+}
+
+#[test]
+fn save_refuses_a_blob_that_changed_in_the_store() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let file = save(&env, "ok.tar", &["demo/busybox:1.0"]);
+    let layer = layer_name(&members(&std::fs::read(&file).unwrap()));
+    let blob = env.store().join(&layer);
+    let mut data = std::fs::read(&blob).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 1;
+    std::fs::write(&blob, &data).unwrap();
+    let path = env.work().join("bad.tar");
+    let out = env
+        .cmd([
+            "save".as_ref(),
+            "-o".as_ref(),
+            path.as_os_str(),
+            "demo/busybox:1.0".as_ref(),
+        ])
+        .fails();
+    assert_eq!(out.code, 1, "exit status");
+    let line = out.single_error();
+    assert!(
+        line.contains(&format!(
+            "blob sha256:{} in the store does not match its digest",
+            layer.trim_start_matches("blobs/sha256/")
+        )),
+        "{line}"
+    );
+    assert!(!path.exists(), "no archive is left behind");
+}
+
+fn has_script() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn progress_bars_only_on_a_terminal_and_not_with_quiet() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    // Not a terminal: nothing on stderr (checked by `save` and `load` above too).
+    let file = save(&env, "a.tar", &["demo/busybox:1.0"]);
+    let out = env
+        .cmd(["load".as_ref(), "-i".as_ref(), file.as_os_str()])
+        .ok();
+    assert_eq!(out.stderr, "");
+    if !has_script() {
+        return;
+    }
+    // `script` gives the command a terminal; stdout and stderr both land in its output.
+    // Without TERM (or with TERM=dumb) a terminal cannot move its cursor: no bar either.
+    let out = env
+        .sh("TERM=xterm script -qec '\"$STRATA\" save -o b.tar demo/busybox:1.0' /dev/null")
+        .ok();
+    assert!(out.stdout.contains("Saving"), "{out:?}");
+    let out = env
+        .sh("TERM=xterm script -qec '\"$STRATA\" load -i b.tar' /dev/null")
+        .ok();
+    assert!(out.stdout.contains("Loading"), "{out:?}");
+    assert!(
+        out.stdout.contains("Loaded image: demo/busybox:1.0"),
+        "{out:?}"
+    );
+    let out = env
+        .sh("TERM=xterm script -qec '\"$STRATA\" load -q -i b.tar' /dev/null")
+        .ok();
+    assert!(!out.stdout.contains("Loading"), "{out:?}");
+    assert_eq!(
+        out.stdout.replace('\r', ""),
+        "Loaded image: demo/busybox:1.0\n"
+    );
+}
+
+#[test]
+fn refuses_a_member_that_appears_twice() {
+    let env = setup();
+    let mut m = small_archive();
+    let layer = layer_name(&m);
+    let data = member(&m, &layer).to_vec();
+    m.push((layer.clone(), data));
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(
+        line.contains(&format!("invalid archive: member {layer:?} appears twice")),
+        "{line}"
+    );
+}
+
+#[test]
+fn load_compressed_layers_in_a_docker_archive() {
+    let (m, id) = busybox_archive();
+    let layer = layer_name(&m);
+    let plain = member(&m, &layer).to_vec();
+    // A large member that is compressed (gzip keeps its bytes as the blob, xz is kept
+    // decompressed), and the same layer stored uncompressed so the name says nothing.
+    let mut noise = Vec::new();
+    NoiseReader::new(7, 3 << 20)
+        .read_to_end(&mut noise)
+        .unwrap();
+    let mut big = RootfsBuilder::new();
+    big.file("noise", 0o644, &noise);
+    let big_tar = big.finish();
+    for (kind, data) in [
+        ("gzip", gzip(&plain)),
+        ("xz", xz_compress(&plain)),
+        ("gzip-big", gzip(&big_tar)),
+    ] {
+        let (layer_bytes, diff) = if kind == "gzip-big" {
+            (data, sha256_hex(&big_tar))
+        } else {
+            (data, sha256_hex(&plain))
+        };
+        let mut m = m.clone();
+        let hex = sha256_hex(&layer_bytes);
+        let new_name = format!("blobs/sha256/{hex}");
+        m.retain(|(n, _)| *n != layer);
+        m.insert(0, (new_name.clone(), layer_bytes));
+        let mut mj = manifest_json(&m);
+        let config_name = mj[0]["Config"].as_str().unwrap().to_string();
+        let mut config: serde_json::Value =
+            serde_json::from_slice(member(&m, &config_name)).unwrap();
+        config["rootfs"]["diff_ids"][0] = format!("sha256:{diff}").into();
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let config_new = format!("blobs/sha256/{}", sha256_hex(&config_bytes));
+        m.retain(|(n, _)| *n != config_name);
+        m.push((config_new.clone(), config_bytes));
+        mj[0]["Config"] = config_new.clone().into();
+        mj[0]["Layers"][0] = new_name.into();
+        for e in m.iter_mut() {
+            if e.0 == "manifest.json" {
+                e.1 = serde_json::to_vec(&mj).unwrap();
+            }
+        }
+        let env = Env::new();
+        let file = env.write("c.tar", &rebuild(&m));
+        assert_eq!(load(&env, &file), "Loaded image: demo/big:1\n", "{kind}");
+        let img = env.inspect("demo/big:1");
+        assert_eq!(
+            img["RootFS"]["Layers"][0],
+            format!("sha256:{diff}").as_str(),
+            "{kind}"
+        );
+        assert_ne!(img["Id"], id.as_str(), "{kind}: a new config");
+        // gzip is kept as it came, xz decompressed (OCI has no media type for xz).
+        let saved = members(&std::fs::read(save(&env, "s.tar", &["demo/big:1"])).unwrap());
+        let kept = layer_name(&saved);
+        let want = if kind == "xz" {
+            diff.clone()
+        } else {
+            hex.clone()
+        };
+        assert_eq!(kept, format!("blobs/sha256/{want}"), "{kind}");
+        assert!(env.store_entries("tmp").is_empty(), "{kind}");
+    }
+}

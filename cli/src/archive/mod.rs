@@ -48,6 +48,23 @@ pub struct Descriptor {
     /// Annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The platform of the image, in an image index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+/// The platform a manifest in an image index is for (the fields strata uses).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Platform {
+    /// CPU architecture, in Go's spelling (`amd64`, `arm64`).
+    #[serde(default)]
+    pub architecture: String,
+    /// Operating system (`linux`).
+    #[serde(default)]
+    pub os: String,
+    /// CPU variant (`v8`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// An image index (`index.json`) or manifest list.

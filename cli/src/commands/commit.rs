@@ -17,8 +17,7 @@ use crate::image::manifest::{manifest_bytes, oci_manifest};
 use crate::image::{History, ImageConfig};
 use crate::ingest::{ingest_layer, Ingested};
 use crate::layer::unpack::UnpackStats;
-use crate::reference::Reference;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Txn};
 
@@ -96,16 +95,7 @@ fn through_pipeline(txn: &Txn, upper: &Path) -> Result<Ingested> {
 
 /// Runs `commit`.
 pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
-    let target = match &args.reference {
-        Some(r) => {
-            let parsed = Reference::parse(r).map_err(|e| anyhow!("{e}"))?;
-            if parsed.digest().is_some() {
-                bail!("refusing to create a tag with a digest reference");
-            }
-            Some(parsed.with_default_tag().full_string())
-        }
-        None => None,
-    };
+    let target = super::new_image_tag(args.reference.as_deref())?;
     let rec = find(&ctx.store, &args.container)?;
     let dir = ctx.store.container_dir(&rec.id)?;
     let cfg: RunConfig = serde_json::from_value(rec.config.clone())
@@ -195,13 +185,5 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
         parent: Some(rec.image.clone()),
         added: now_unix(),
     };
-    let image_id: Digest = id.clone();
-    ctx.store.commit(txn, move |db| {
-        db.images.entry(image_id.clone()).or_insert(record);
-        if let Some(t) = target {
-            db.tags.insert(t, image_id);
-        }
-        Ok(())
-    })?;
-    super::out(id.as_str())
+    super::commit_new_image(ctx, txn, &id, record, target)
 }

@@ -8,10 +8,9 @@ use crate::image::config::host_arch;
 use crate::image::manifest::{manifest_bytes, oci_manifest};
 use crate::image::{ContainerConfig, History, ImageConfig, RootFs};
 use crate::ingest::ingest_layer;
-use crate::reference::Reference;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
-use store_layout::{chain_id, Digest, ImageRecord, LayerRecord};
+use store_layout::{chain_id, ImageRecord, LayerRecord};
 
 /// Arguments of `import`.
 #[derive(clap::Args, Debug)]
@@ -33,16 +32,7 @@ pub struct ImportArgs {
 
 /// Runs `import`.
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
-    let target = match &args.reference {
-        Some(r) => {
-            let parsed = Reference::parse(r).map_err(|e| anyhow!("{e}"))?;
-            if parsed.digest().is_some() {
-                bail!("refusing to create a tag with a digest reference");
-            }
-            Some(parsed.with_default_tag().full_string())
-        }
-        None => None,
-    };
+    let target = super::new_image_tag(args.reference.as_deref())?;
     let mut container = ContainerConfig::default();
     for c in &args.change {
         apply_change(&mut container, c).map_err(|e| anyhow!("invalid change {c:?}: {e}"))?;
@@ -123,15 +113,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         parent: None,
         added: now_unix(),
     };
-    let image_id: Digest = id.clone();
-    ctx.store.commit(txn, move |db| {
-        db.images.entry(image_id.clone()).or_insert(record);
-        if let Some(t) = target {
-            db.tags.insert(t, image_id);
-        }
-        Ok(())
-    })?;
-    super::out(id.as_str())
+    super::commit_new_image(ctx, txn, &id, record, target)
 }
 
 /// Parses `--platform os/arch[/variant]`, defaulting to the host's.

@@ -48,3 +48,35 @@ pub fn out(line: &str) -> Result<()> {
         r => Ok(r?),
     }
 }
+
+/// The full tag an image made by `import` or `commit` gets from its optional
+/// `REPOSITORY[:TAG]` argument (`:latest` by default; a digest is refused).
+pub fn new_image_tag(reference: Option<&str>) -> Result<Option<String>> {
+    let Some(r) = reference else {
+        return Ok(None);
+    };
+    let parsed = crate::reference::Reference::parse(r).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if parsed.digest().is_some() {
+        anyhow::bail!("refusing to create a tag with a digest reference");
+    }
+    Ok(Some(parsed.with_default_tag().full_string()))
+}
+
+/// Commits a transaction that adds one image (and its tag, if any), then prints its ID.
+pub fn commit_new_image(
+    ctx: &crate::context::Ctx,
+    txn: store_layout::Txn,
+    id: &store_layout::Digest,
+    record: store_layout::ImageRecord,
+    tag: Option<String>,
+) -> Result<()> {
+    let image_id = id.clone();
+    ctx.store.commit(txn, move |db| {
+        db.images.entry(image_id.clone()).or_insert(record);
+        if let Some(t) = tag {
+            db.tags.insert(t, image_id);
+        }
+        Ok(())
+    })?;
+    out(id.as_str())
+}

@@ -11,12 +11,18 @@ use crate::archive::{
     MAX_JSON, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::context::Ctx;
+use crate::ingest::read_full;
+use crate::progress::ByteBar;
 use crate::reference::{familiar, Reference};
 use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IsTerminal, Read, Write};
+use std::sync::mpsc::sync_channel;
 use store_layout::{Digest, Sha256Writer, Store};
+
+/// Bytes hashed at a time.
+const CHUNK: usize = 1 << 20;
 
 /// Arguments of `save`.
 #[derive(clap::Args, Debug)]
@@ -211,6 +217,7 @@ fn write_archive<W: Write>(
             digest: s.manifest.to_string(),
             size: s.manifest_size,
             annotations,
+            platform: None,
         };
         for t in &s.tags {
             repo_tags.push(familiar(t));
@@ -240,16 +247,15 @@ fn write_archive<W: Write>(
     let mut tar = tar::Builder::new(out);
     tar.append(&header("blobs/", 0, true), io::empty())?;
     tar.append(&header("blobs/sha256/", 0, true), io::empty())?;
+    let blobs: Vec<Digest> = blobs.into_iter().collect();
+    let mut sizes = Vec::with_capacity(blobs.len());
     for d in &blobs {
-        let f = store.open_blob(d)?;
-        let size = f.metadata()?.len();
-        let mut r = Sha256Writer::new(f.take(size));
-        tar.append(&header(&blob_member(d), size, false), &mut r)?;
-        let (_, got, n) = r.finish();
-        if got != *d || n != size {
-            bail!("blob {d} in the store does not match its digest");
-        }
+        sizes.push(store.open_blob(d)?.metadata()?.len());
     }
+    let bar = ByteBar::new("Saving", Some(sizes.iter().sum()));
+    let r = write_blobs(store, &blobs, &sizes, &mut tar, &bar);
+    bar.finish();
+    r?;
     let files: [(&str, bool, Vec<u8>); 4] = [
         ("index.json", layouts.oci, serde_json::to_vec(&index)?),
         (
@@ -276,4 +282,72 @@ fn write_archive<W: Write>(
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(1),
         r => Ok(r?),
     }
+}
+
+/// Appends the blobs to the archive, each as it is in the store, reading each once: this
+/// thread reads and writes the bytes while a second thread hashes them, and a blob that
+/// does not match its digest fails the save.
+fn write_blobs<W: Write>(
+    store: &Store,
+    blobs: &[Digest],
+    sizes: &[u64],
+    tar: &mut tar::Builder<W>,
+    bar: &ByteBar,
+) -> Result<()> {
+    std::thread::scope(|s| {
+        // Chunks to hash (`None` ends a blob), chunks handed back for reuse, digests.
+        let (tx, rx) = sync_channel::<Option<Vec<u8>>>(4);
+        let (back_tx, back_rx) = sync_channel::<Vec<u8>>(8);
+        let (done_tx, done_rx) = sync_channel::<(Digest, u64)>(1);
+        s.spawn(move || {
+            let mut h = Sha256Writer::new(io::sink());
+            for chunk in rx {
+                match chunk {
+                    Some(buf) => {
+                        let _ = h.write_all(&buf);
+                        let _ = back_tx.try_send(buf);
+                    }
+                    None => {
+                        let (_, d, n) =
+                            std::mem::replace(&mut h, Sha256Writer::new(io::sink())).finish();
+                        if done_tx.send((d, n)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        for (d, &size) in blobs.iter().zip(sizes) {
+            let mut f = store.open_blob(d)?;
+            let out = tar.get_mut();
+            out.write_all(header(&blob_member(d), size, false).as_bytes())?;
+            let mut n = 0u64;
+            while n < size {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(CHUNK.min(usize::try_from(size - n).unwrap_or(CHUNK)), 0);
+                let got =
+                    read_full(&mut f, &mut buf).with_context(|| format!("cannot read blob {d}"))?;
+                if got == 0 {
+                    break;
+                }
+                buf.truncate(got);
+                out.write_all(&buf)?;
+                n += got as u64;
+                bar.inc(got as u64);
+                tx.send(Some(buf))
+                    .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
+            }
+            let pad = (512 - size % 512) % 512;
+            out.write_all(&[0u8; 512][..pad as usize])?;
+            tx.send(None)
+                .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
+            let (got, count) = done_rx
+                .recv()
+                .map_err(|_| anyhow!("the thread hashing blobs stopped"))?;
+            if got != *d || count != size || n != size {
+                bail!("blob {d} in the store does not match its digest");
+            }
+        }
+        Ok(())
+    })
 }
