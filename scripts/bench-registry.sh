@@ -4,7 +4,7 @@
 #   pull    bench/app:1 into an empty store: strata, the floor (floor-pull.sh), docker, podman
 #   push    an image whose base is in the registry plus one new 50 MB layer: strata, docker, podman
 #   pull of an image that is already complete (strata), next to one manifest round trip (curl)
-# Each push run adds a 50 MB blob to the registry on the tmpfs (about 1 GB a run in all).
+# The pushes go to a private registry on a free port (PUSH_REGISTRY_PORT), removed at the end.
 # and strata's peak memory during the pull. Needs: STRATA (release binary), R (results dir),
 # PEERS (shared/bench), and the peers.env variables ($D, $P, $REG, $BENCH).
 set -euo pipefail
@@ -45,36 +45,59 @@ accept='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distr
 "${HF20[@]}" -N --export-json "$R/pullcomplete-floor.json" -n "curl manifest" \
   "curl -fs -o /dev/null -H 'Accept: $accept' http://$REG/v2/bench/app/manifests/1"
 
+# The pushes go to a private registry on the tmpfs, removed at the end, so that the
+# shared one does not fill up with 50 MB blobs; it starts with the base image.
+# A new port each time: podman's blob-info cache must not remember a registry that is gone.
+port=${PUSH_REGISTRY_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+PREG=127.0.0.1:$port
+mkdir -p "$BENCH/registry-push"
+cat >"$BENCH/registry-push.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $BENCH/registry-push}}
+http: {addr: $PREG}
+YML
+docker-registry serve "$BENCH/registry-push.yml" >"$BENCH/registry-push.log" 2>&1 &
+preg_pid=$!
+trap 'kill $preg_pid 2>/dev/null || true; wait $preg_pid 2>/dev/null || true; rm -rf "$BENCH/registry-push" "$BENCH"/registry-push.*' EXIT
+for _ in $(seq 1 50); do curl -fs "http://$PREG/v2/" >/dev/null && break; sleep 0.1; done
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$BASE" "docker://$PREG/bench/deb:base"
+BASE=$PREG/bench/deb:base
+
 echo "-- push of a new 50 MB layer on $BASE"
 # prepare TOOL NAME: a container that writes 50 MB of new random bytes, committed as
-# $REG/bench/push-NAME:1 (retried: a container removal can race the next run).
+# $PREG/bench/push-NAME:1 (retried: a container removal can race the next run).
 prep() {
   local f="$BENCH/prep-push-$2.sh"
   cat >"$f" <<SH
 for i in 1 2 3; do
   $1 rm -f bench-push >/dev/null 2>&1
-  $1 rmi -f $REG/bench/push-$2:1 >/dev/null 2>&1
+  $1 rmi -f $PREG/bench/push-$2:1 >/dev/null 2>&1
   if $1 run --name bench-push $BASE sh -c 'head -c 52428800 /dev/urandom > /big' >/dev/null 2>&1 &&
-     $1 commit $3 bench-push $REG/bench/push-$2:1 >/dev/null; then exit 0; fi
+     $1 commit $3 bench-push $PREG/bench/push-$2:1 >/dev/null; then exit 0; fi
   sleep 1
 done
 exit 1
 SH
   echo "bash $f"
 }
+# podman first: after other clients have pushed to this registry, podman 4.3's blob
+# reuse fails (exit 125) where it runs alone.
+if ((have_podman)); then
+  $P pull -q --tls-verify=false "$BASE" >/dev/null
+  pp=$(prep "$P" podman -q); $pp || note "podman: preparing the push failed"
+  "${HF[@]}" --export-json "$R/push-podman.json" -n podman --prepare "$pp" \
+    "$P push -q --tls-verify=false $PREG/bench/push-podman:1" || note "podman push failed"
+fi
 S="$BENCH/strata-push"
 rm -rf "$S"; STRATA_ROOT=$S "$STRATA" pull -q "$BASE" >/dev/null
-"${HF[@]}" --export-json "$R/push-strata.json" -n strata \
-  --prepare "$(prep "env STRATA_ROOT=$S $STRATA" strata "")" \
-  "STRATA_ROOT=$S $STRATA push -q $REG/bench/push-strata:1"
+sp=$(prep "env STRATA_ROOT=$S $STRATA" strata ""); $sp
+"${HF[@]}" --export-json "$R/push-strata.json" -n strata --prepare "$sp" \
+  "STRATA_ROOT=$S $STRATA push -q $PREG/bench/push-strata:1"
 if ((have_docker)); then
   $D pull -q "$BASE" >/dev/null
-  "${HF[@]}" --export-json "$R/push-docker.json" -n docker --prepare "$(prep "$D" docker "")" \
-    "$D push -q $REG/bench/push-docker:1" || note "docker push failed"
-fi
-if ((have_podman)); then
-  $P pull -q "$BASE" >/dev/null
-  "${HF[@]}" --export-json "$R/push-podman.json" -n podman --prepare "$(prep "$P" podman -q)" \
-    "$P push -q $REG/bench/push-podman:1" || note "podman push failed"
+  dp=$(prep "$D" docker ""); $dp || note "docker: preparing the push failed"
+  "${HF[@]}" --export-json "$R/push-docker.json" -n docker --prepare "$dp" \
+    "$D push -q $PREG/bench/push-docker:1" || note "docker push failed"
 fi
 rm -rf "$BENCH/strata-pull" "$BENCH/strata-push"
