@@ -187,7 +187,10 @@ impl Registry {
                     break;
                 }
                 if TcpStream::connect(&addr).is_ok() {
-                    up = true;
+                    // Another test's registry may hold the port: ours must still be
+                    // running a moment later (a failed bind ends it at once).
+                    std::thread::sleep(Duration::from_millis(150));
+                    up = matches!(child.try_wait(), Ok(None));
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
