@@ -167,13 +167,7 @@ const READONLY: &[&str] = &[
 
 fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
     for rel in MASKED {
-        let Ok(target) = rustix::fs::openat2(
-            root,
-            *rel,
-            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT,
-        ) else {
+        let Some(target) = existing(root, rel) else {
             continue;
         };
         let is_dir = step(|| format!("stat /{rel}"), rustix::fs::fstat(&target))
@@ -187,25 +181,10 @@ fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
         } else {
             bind_tree(Path::new("/dev/null"), false)?
         };
-        step(
-            || format!("mask /{rel}"),
-            move_mount(
-                cover.as_fd(),
-                "",
-                target.as_fd(),
-                "",
-                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-            ),
-        )?;
+        attach_on(&cover, &target, || format!("mask /{rel}"))?;
     }
     for rel in READONLY {
-        let Ok(target) = rustix::fs::openat2(
-            root,
-            *rel,
-            OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT,
-        ) else {
+        let Some(target) = existing(root, rel) else {
             continue;
         };
         let tree = step(
@@ -220,16 +199,7 @@ fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
             ),
         )?;
         set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("read-only /{rel}: {e}")))?;
-        step(
-            || format!("read-only /{rel}"),
-            move_mount(
-                tree.as_fd(),
-                "",
-                target.as_fd(),
-                "",
-                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-            ),
-        )?;
+        attach_on(&tree, &target, || format!("read-only /{rel}"))?;
     }
     Ok(())
 }
@@ -280,8 +250,17 @@ fn resolve(root: BorrowedFd<'_>, rel: &str, dir: bool) -> Result<OwnedFd, SetupE
 /// Attaches a detached mount on `rel` inside the container root.
 fn attach(mount: &OwnedFd, root: BorrowedFd<'_>, rel: &str) -> Result<(), SetupError> {
     let target = resolve(root, rel, false)?;
+    attach_on(mount, &target, || format!("mount on /{rel}"))
+}
+
+/// Attaches a detached mount on an already resolved target descriptor.
+fn attach_on(
+    mount: &OwnedFd,
+    target: &OwnedFd,
+    what: impl FnOnce() -> String,
+) -> Result<(), SetupError> {
     step(
-        || format!("mount on /{rel}"),
+        what,
         move_mount(
             mount.as_fd(),
             "",
@@ -290,6 +269,19 @@ fn attach(mount: &OwnedFd, root: BorrowedFd<'_>, rel: &str) -> Result<(), SetupE
             MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
         ),
     )
+}
+
+/// `rel` inside the container root, if it exists there (the final component not
+/// followed, so a symlinked /proc entry is left alone).
+fn existing(root: BorrowedFd<'_>, rel: &str) -> Option<OwnedFd> {
+    rustix::fs::openat2(
+        root,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )
+    .ok()
 }
 
 /// Creates the mount point `rel` (and its parents) inside the container root when it
