@@ -4,7 +4,8 @@
 #   1. import of $BENCH/deb.tar.gz (a minimal Debian made by debootstrap)
 #   2. `images` with 300 tags of one image
 #   3. save and load of bench/app:1
-#   4. `run --rm IMAGE /bin/true` (and the shell floor, floor-run.sh)
+#   4. `run --rm IMAGE /bin/true` as root, as an ordinary user through strata-helper, and the
+#      shell floor (floor-run.sh)
 #   5. commit of a container with one 50 MB file and 1,000 small files
 #   6. registry: pull of bench/app:1, push of a new 50 MB layer, pull of a complete image
 #      (scripts/bench-registry.sh)
@@ -130,6 +131,28 @@ if [ -d "$BENCH/floor/1" ] || { [ -n "${REG:-}" ] && bash "$PEERS/floor-pull.sh"
 else
   note "no $BENCH/floor/1 (floor-pull.sh needs the workloads): run floor skipped"
 fi
+# The same as an ordinary user: strata in a user namespace, the overlay from strata-helper.
+RUSER=strata-test
+if ! id -u "$RUSER" >/dev/null 2>&1; then useradd --create-home --shell /bin/bash --user-group "$RUSER"; fi
+for f in subuid subgid; do
+  grep -q "^$RUSER:" "/etc/$f" 2>/dev/null || echo "$RUSER:200000:65536" >>"/etc/$f"
+done
+RS="$BENCH/strata-run-user"; RB="$BENCH/bin"; HS="$BENCH/helper/helper.sock"
+rm -rf "$RS"; mkdir -p "$RS" "$RB" "$(dirname "$HS")"; chown "$RUSER:" "$RS"; chmod 700 "$RS"
+cp "$STRATA" "$target/release/strata-helper" "$RB/"; chmod 755 "$BENCH" "$RB" "$(dirname "$HS")"
+"$RB/strata-helper" serve --socket "$HS" 2>"$BENCH/helper.log" &
+helper_pid=$!
+for _ in $(seq 50); do [ -S "$HS" ] && break; sleep 0.1; done
+as_user() { runuser -u "$RUSER" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp STRATA_ROOT="$RS" STRATA_HELPER_SOCKET="$HS" "$@"; }
+if as_user "$RB/strata" import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null; then
+  "${HFN[@]}" -r 20 --export-json "$R/runuser-strata.json" -n "strata as $RUSER" \
+    "runuser -u $RUSER -- env -i PATH=/usr/bin:/bin STRATA_ROOT=$RS STRATA_HELPER_SOCKET=$HS $RB/strata run --rm bench/deb:run /bin/true"
+else
+  note "strata as $RUSER could not import: rootless run skipped"
+fi
+as_user "$RB/strata" rmi -f bench/deb:run >/dev/null 2>&1 || true
+kill "$helper_pid" 2>/dev/null || true; wait "$helper_pid" 2>/dev/null || true
+rm -rf "$RS"
 if ((have_docker)); then
   $D import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
   "${HFN[@]}" -r 10 --export-json "$R/run-docker.json" -n docker \
@@ -195,8 +218,38 @@ for label, w in rows:
 widths = [max(len(row[i]) for row in out) for i in range(len(hdr))]
 for row in out:
     print("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
-p = os.path.join(r, "run-strata.json")
-if os.path.exists(p):
-    print(f"\nrun --rm median: strata {json.load(open(p))['results'][0]['median']*1000:.1f} ms")
+def median(work, tool):
+    p = os.path.join(r, f"{work}-{tool}.json")
+    return json.load(open(p))["results"][0]["median"] if os.path.exists(p) else None
+m = median("run", "strata"); mu = median("runuser", "strata")
+if m is not None:
+    print(f"\nrun --rm median: strata {m*1000:.1f} ms as root" +
+          (f", {mu*1000:.1f} ms as strata-test through strata-helper" if mu is not None else ""))
+# The issues' targets: (what, value, limit) with value and limit in the same unit.
+def rel(work, a, b):
+    x, y = mean(work, a), mean(work, b)
+    return None if x is None or y is None else x[0] / y[0]
+rss = os.path.join(r, "pull-strata-maxrss.txt")
+pc, pf = mean("pullcomplete", "strata"), mean("pullcomplete", "floor")
+targets = [
+    ("import / docker", rel("import", "strata", "docker"), 0.4),
+    ("images / docker", rel("images", "strata", "docker"), 0.25),
+    ("save / docker", rel("save", "strata", "docker"), 0.15),
+    ("load / docker", rel("load", "strata", "docker"), 0.35),
+    ("run --rm median (ms, root)", m and m * 1000, 25),
+    ("run --rm median (ms, strata-test)", mu and mu * 1000, 25),
+    ("commit / docker", rel("commit", "strata", "docker"), 0.3),
+    ("pull / floor", rel("pull", "strata", "floor"), 1.2),
+    ("pull / docker", rel("pull", "strata", "docker"), 0.4),
+    ("pull peak memory (MB)", int(open(rss).read()) / 1024 if os.path.exists(rss) else None, 100),
+    ("push / podman", rel("push", "strata", "podman"), 0.5),
+    ("pull of a complete image - manifest GET (ms)",
+     None if pc is None or pf is None else (pc[0] - pf[0]) * 1000, 50),
+]
+print("\ntargets:")
+for what, v, limit in targets:
+    verdict = "not measured" if v is None else ("met" if v <= limit else "MISSED")
+    shown = "—" if v is None else f"{v:.2f}"
+    print(f"  {what:<46} {shown:>8}  (at most {limit})  {verdict}")
 print(f"\nJSON: {r}/*.json (ratio < 1 means strata is faster)")
 PY
