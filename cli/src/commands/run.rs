@@ -14,7 +14,11 @@ use store_layout::{ContainerRecord, Store};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
-#[command(disable_help_flag = true, trailing_var_arg = true)]
+#[command(
+    disable_help_flag = true,
+    trailing_var_arg = true,
+    override_usage = "strata run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct RunArgs {
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
@@ -58,10 +62,10 @@ pub struct RunArgs {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// The image, then the command and its arguments. One argument, so that everything
-    /// after the image belongs to the command even where it looks like one of these
-    /// options (`run IMAGE id -u`), as in docker.
-    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true)]
+    // One argument, so that everything after the image belongs to the command even
+    // where it looks like one of these options (`run IMAGE id -u`), as in docker.
+    /// The image, then the command and its arguments.
+    #[arg(value_name = "IMAGE", required = true)]
     pub image_and_command: Vec<String>,
 }
 
