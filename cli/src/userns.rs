@@ -8,6 +8,7 @@
 //! when the user has no subordinate range), and tells the child to go on.
 
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{getgid, getuid, Gid, Pid, Uid, User};
 use std::fs;
 use std::io::{Read, Write};
@@ -69,14 +70,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         .env("STRATA_ROOT", store_root);
     // Blocked from before the child exists until the forwarding thread takes them; the
     // child starts with them unblocked.
-    let mut passed = nix::sys::signal::SigSet::empty();
-    for s in [
-        nix::sys::signal::Signal::SIGTERM,
-        nix::sys::signal::Signal::SIGHUP,
-        nix::sys::signal::Signal::SIGUSR1,
-        nix::sys::signal::Signal::SIGUSR2,
-    ] {
-        passed.add(s);
+    let mut passed = SigSet::empty();
+    for s in RELAYED {
+        passed.add(*s);
     }
     passed.thread_block()?;
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
@@ -114,21 +110,42 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     }
     go.write_all(b"1")?;
     drop(go);
-    // Terminal signals reach the child through the process group, so ignore them here;
-    // signals sent to this process alone (kill PID) are passed on to the child.
-    // SAFETY: setting the disposition of SIGINT/SIGQUIT to ignore.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
+    // A signal sent to this process (kill PID) is passed on to the child. One the
+    // terminal sends (Ctrl-C, Ctrl-\, a hangup) goes to the whole foreground process
+    // group, the child included, so it is not passed on a second time.
     let child_pid = Pid::from_raw(child.id() as i32);
     std::thread::spawn(move || loop {
-        if let Ok(s) = passed.wait() {
-            let _ = nix::sys::signal::kill(child_pid, s);
+        if let Some((s, from_a_process)) = wait_signal(&passed) {
+            if from_a_process {
+                let _ = nix::sys::signal::kill(child_pid, s);
+            }
         }
     });
     let status = child.wait()?;
     Ok(exit_code(status))
+}
+
+/// The signals the parent passes on to the child (and the container's watcher to the
+/// command): those that end a process by default and that a program may handle.
+pub(crate) const RELAYED: &[Signal] = &[
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// Waits for a signal of `set` (blocked in this thread) and returns it, and whether a
+/// process sent it (`kill`) rather than the kernel (a terminal's Ctrl-C, Ctrl-\ or
+/// hangup, which reach every process of the foreground group at once).
+pub(crate) fn wait_signal(set: &SigSet) -> Option<(Signal, bool)> {
+    // SAFETY: sigwaitinfo fills the siginfo_t it is given; zeroed is a valid start.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid signal set and a valid siginfo_t to fill.
+    let n = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+    let s = Signal::try_from(n).ok()?;
+    Some((s, info.si_code != libc::SI_KERNEL))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {

@@ -15,7 +15,9 @@ pub mod server;
 
 pub use check::{check_layer_fd, CheckError};
 pub use client::{request_mount, ClientError};
-pub use overlay::{mount_overlay, MountError, OverlaySpec, MAX_LOWERS};
+pub use overlay::{
+    mount_overlay, mount_overlay_with, LayerOptions, MountError, OverlaySpec, MAX_LOWERS,
+};
 
 /// Where the helper listens unless told otherwise (systemd's `strata-helper.socket`).
 pub const DEFAULT_SOCKET: &str = "/run/strata/helper.sock";

@@ -32,6 +32,20 @@ pub enum MountError {
     /// No lower layer, or more than the kernel takes.
     #[error("an overlay needs 1 to {MAX_LOWERS} lower layers, got {0}")]
     LowerCount(usize),
+    /// A kernel without `lowerdir+` takes all the lowers in one option, which fsconfig
+    /// caps at 255 bytes.
+    #[error(
+        "this kernel takes the lower layers only as one lowerdir option, and {layers} \
+         layers need {bytes} bytes there (fsconfig takes at most {}; Linux 6.8 or later \
+         takes any number)",
+        MAX_OPTION - 1
+    )]
+    TooManyForKernel {
+        /// The number of lower layers.
+        layers: usize,
+        /// The length of the joined option.
+        bytes: usize,
+    },
     /// A mount API call failed.
     #[error("{step}: {errno}{}", hint(*.errno))]
     Sys {
@@ -41,6 +55,9 @@ pub enum MountError {
         errno: Errno,
     },
 }
+
+/// fsconfig's limit on a string value, with its terminating NUL (`strndup_user`).
+const MAX_OPTION: usize = 256;
 
 fn hint(errno: Errno) -> &'static str {
     match errno {
@@ -64,13 +81,63 @@ fn sys<T>(step: &str, r: rustix::io::Result<T>) -> Result<T, MountError> {
     })
 }
 
+/// How the layers are named to overlayfs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerOptions {
+    /// `lowerdir+` per layer, `upperdir`, `workdir`, all by descriptor
+    /// (`FSCONFIG_SET_FD`: Linux 6.13, and O_PATH descriptors from 6.15).
+    Descriptors,
+    /// `lowerdir+` per layer, `upperdir`, `workdir` as `/proc/self/fd/N` paths of the
+    /// same descriptors (string-valued `lowerdir+`: Linux 6.8).
+    ProcPaths,
+    /// One `lowerdir` of all the `/proc/self/fd/N` paths joined by `:` (kernels without
+    /// `lowerdir+`): at most 255 bytes, about 13 layers.
+    JoinedProcPaths,
+}
+
 /// Builds the overlay and returns the detached mount.
 ///
-/// Layers are passed by descriptor with `lowerdir+`, `upperdir` and `workdir`
-/// (`FSCONFIG_SET_FD`, Linux 6.8+); older kernels get `/proc/self/fd/N` paths of the
-/// same descriptors. The overlay always uses `userxattr` (opaque directories are marked
-/// `user.overlay.opaque`, and redirect_dir and metacopy stay off over untrusted layers).
+/// Layers are passed by descriptor ([`LayerOptions::Descriptors`]); a kernel that
+/// refuses that (before 6.13, or 6.13 and 6.14 with O_PATH descriptors) gets
+/// `/proc/self/fd/N` paths of the same descriptors, one `lowerdir+` each, and a kernel
+/// without `lowerdir+` (before 6.8) one joined `lowerdir`. The overlay always uses
+/// `userxattr` (opaque directories are marked `user.overlay.opaque`, and redirect_dir
+/// and metacopy stay off over untrusted layers).
 pub fn mount_overlay(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
+    let fs = context(spec)?;
+    match fsconfig_set_fd(fs.as_fd(), "lowerdir+", spec.lowers[0]) {
+        Ok(()) => return finish(fs, spec, LayerOptions::Descriptors, 1),
+        Err(Errno::INVAL | Errno::BADF) => {}
+        Err(errno) => return Err(step_error("fsconfig lowerdir+", errno)),
+    }
+    match fsconfig_set_string(fs.as_fd(), "lowerdir+", proc_path(&spec.lowers[0])) {
+        // A kernel whose overlay still has the legacy mount interface (before 6.5)
+        // accepts any option here and refuses it only at create.
+        Ok(()) if !is_legacy()? => finish(fs, spec, LayerOptions::ProcPaths, 1),
+        Ok(()) => finish(context(spec)?, spec, LayerOptions::JoinedProcPaths, 0),
+        Err(Errno::INVAL) => finish(fs, spec, LayerOptions::JoinedProcPaths, 0),
+        Err(errno) => Err(step_error("fsconfig lowerdir+", errno)),
+    }
+}
+
+/// Builds the overlay naming the layers only as `how` says, without falling back (for
+/// tests of the fallbacks on kernels that have the newer options).
+pub fn mount_overlay_with(
+    spec: &OverlaySpec<'_>,
+    how: LayerOptions,
+) -> Result<OwnedFd, MountError> {
+    finish(context(spec)?, spec, how, 0)
+}
+
+fn step_error(step: &str, errno: Errno) -> MountError {
+    MountError::Sys {
+        step: step.into(),
+        errno,
+    }
+}
+
+/// A new overlay context with `source` and `userxattr` set.
+fn context(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
     let n = spec.lowers.len();
     if n == 0 || n > MAX_LOWERS {
         return Err(MountError::LowerCount(n));
@@ -87,59 +154,85 @@ pub fn mount_overlay(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
         "fsconfig userxattr",
         fsconfig_set_flag(fs.as_fd(), "userxattr"),
     )?;
-    match fsconfig_set_fd(fs.as_fd(), "lowerdir+", spec.lowers[0]) {
-        Ok(()) => {
-            for l in &spec.lowers[1..] {
+    Ok(fs)
+}
+
+/// Whether overlayfs uses the legacy mount interface, which takes any option name
+/// (the new one, from Linux 6.5, refuses unknown names at once).
+fn is_legacy() -> Result<bool, MountError> {
+    let probe = sys(
+        "fsopen overlay",
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC),
+    )?;
+    Ok(fsconfig_set_flag(probe.as_fd(), "strata-probe").is_ok())
+}
+
+fn proc_path(fd: &BorrowedFd<'_>) -> String {
+    use std::os::fd::AsRawFd;
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Sets the layers from lower `done` on (the ones before are set), then creates and
+/// mounts the overlay.
+fn finish(
+    fs: OwnedFd,
+    spec: &OverlaySpec<'_>,
+    how: LayerOptions,
+    done: usize,
+) -> Result<OwnedFd, MountError> {
+    let fs = fs.as_fd();
+    match how {
+        LayerOptions::Descriptors => {
+            for l in &spec.lowers[done..] {
+                sys("fsconfig lowerdir+", fsconfig_set_fd(fs, "lowerdir+", l))?;
+            }
+            sys(
+                "fsconfig upperdir",
+                fsconfig_set_fd(fs, "upperdir", spec.upper),
+            )?;
+            sys(
+                "fsconfig workdir",
+                fsconfig_set_fd(fs, "workdir", spec.work),
+            )?;
+        }
+        LayerOptions::ProcPaths | LayerOptions::JoinedProcPaths => {
+            if how == LayerOptions::ProcPaths {
+                for l in &spec.lowers[done..] {
+                    sys(
+                        "fsconfig lowerdir+",
+                        fsconfig_set_string(fs, "lowerdir+", proc_path(l)),
+                    )?;
+                }
+            } else {
+                let lowers: Vec<String> = spec.lowers.iter().map(proc_path).collect();
+                let joined = lowers.join(":");
+                if joined.len() >= MAX_OPTION {
+                    return Err(MountError::TooManyForKernel {
+                        layers: lowers.len(),
+                        bytes: joined.len(),
+                    });
+                }
                 sys(
-                    "fsconfig lowerdir+",
-                    fsconfig_set_fd(fs.as_fd(), "lowerdir+", l),
+                    "fsconfig lowerdir",
+                    fsconfig_set_string(fs, "lowerdir", joined),
                 )?;
             }
             sys(
                 "fsconfig upperdir",
-                fsconfig_set_fd(fs.as_fd(), "upperdir", spec.upper),
+                fsconfig_set_string(fs, "upperdir", proc_path(&spec.upper)),
             )?;
             sys(
                 "fsconfig workdir",
-                fsconfig_set_fd(fs.as_fd(), "workdir", spec.work),
+                fsconfig_set_string(fs, "workdir", proc_path(&spec.work)),
             )?;
         }
-        Err(Errno::INVAL) => set_by_proc_paths(fs.as_fd(), spec)?,
-        Err(errno) => {
-            return Err(MountError::Sys {
-                step: "fsconfig lowerdir+".into(),
-                errno,
-            })
-        }
     }
-    sys("fsconfig create", fsconfig_create(fs.as_fd()))?;
+    sys("fsconfig create", fsconfig_create(fs))?;
     let mut attrs = MountAttrFlags::empty();
     if spec.restricted {
         attrs |= MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
     }
-    sys(
-        "fsmount",
-        fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs),
-    )
-}
-
-/// The fallback for kernels without descriptor-valued overlay options.
-fn set_by_proc_paths(fs: BorrowedFd<'_>, spec: &OverlaySpec<'_>) -> Result<(), MountError> {
-    use std::os::fd::AsRawFd;
-    let path = |fd: &BorrowedFd<'_>| format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let lowers: Vec<String> = spec.lowers.iter().map(path).collect();
-    sys(
-        "fsconfig lowerdir",
-        fsconfig_set_string(fs, "lowerdir", lowers.join(":")),
-    )?;
-    sys(
-        "fsconfig upperdir",
-        fsconfig_set_string(fs, "upperdir", path(&spec.upper)),
-    )?;
-    sys(
-        "fsconfig workdir",
-        fsconfig_set_string(fs, "workdir", path(&spec.work)),
-    )
+    sys("fsmount", fsmount(fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs))
 }
 
 /// Hands the overlay's private `work/work` directory, which the kernel has just made

@@ -330,6 +330,7 @@ pub fn mount(fds: &[OwnedFd], uid: u32) -> Result<OwnedFd, Refusal> {
     let errno_of = |e: &MountError| match e {
         MountError::Sys { errno, .. } => *errno,
         MountError::LowerCount(_) => Errno::INVAL,
+        MountError::TooManyForKernel { .. } => Errno::TOOBIG,
     };
     let mounted = mount_overlay(&spec)
         .map_err(|e| refuse(errno_of(&e), format!("the overlay mount failed: {e}")))?;

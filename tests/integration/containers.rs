@@ -2,25 +2,35 @@
 //! as root and (through the helper) as an ordinary user. Every test checks that the
 //! host's mount table is the same afterwards.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use strata_tests::*;
 
-/// The host's mount table, without the lines of mounts other tests running at the same
-/// time may make (their own temporary directories).
-fn host_mounts() -> Vec<String> {
+/// The lines of the host's mount table that this test's strata could add: mounts on
+/// paths in the test's own directory, and overlays the helper builds (source `strata`)
+/// wherever they are. Other tests (the helper's FUSE test, other test binaries, a
+/// benchmark) mount and unmount their own things at any moment, elsewhere.
+fn host_mounts(own: &std::path::Path) -> Vec<String> {
+    let own = own.canonicalize().unwrap();
+    let own = own.to_str().unwrap();
     let mut v: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
-        .filter(|l| l.contains("strata") && !l.contains("/strata-bench"))
+        .filter(|l| {
+            // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE OPTIONS"
+            let point = l.split(' ').nth(4).unwrap_or("");
+            let source = l.split(" - ").nth(1).and_then(|r| r.split(' ').nth(1));
+            point == own || point.starts_with(&format!("{own}/")) || source == Some("strata")
+        })
         .map(str::to_string)
         .collect();
     v.sort();
     v
 }
 
-/// An environment with the busybox image as `bb`, and a check on drop that no strata
-/// mount is left in the host's mount table.
+/// An environment with the busybox image as `bb`, and a check on drop that strata
+/// left no mount in the host's mount table.
 struct World {
     env: Env,
     mounts: Vec<String>,
@@ -31,7 +41,7 @@ impl World {
         let env = Env::new();
         env.import_busybox("bb");
         World {
-            mounts: host_mounts(),
+            mounts: host_mounts(env.path()),
             env,
         }
     }
@@ -40,7 +50,11 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            assert_eq!(host_mounts(), self.mounts, "the host's mount table changed");
+            assert_eq!(
+                host_mounts(self.env.path()),
+                self.mounts,
+                "the host's mount table changed"
+            );
         }
     }
 }
@@ -572,37 +586,6 @@ fn containers_get_docker_default_capabilities_and_a_masked_proc() {
 }
 
 #[test]
-fn signals_reach_the_container() {
-    let w = World::new();
-    let mut child = w
-        .cmd([
-            "run",
-            "--rm",
-            "bb",
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
-        ])
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
-    assert_eq!(&first, b"ready\n");
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(rest, "got-term\n");
-    assert_eq!(status.code(), Some(9));
-}
-
-#[test]
 fn a_committed_layer_matches_its_archive() {
     // commit copies a stopped container's files straight into the new layer while it
     // writes the layer's tar; the files loaded back from that tar must be the same.
@@ -664,4 +647,485 @@ fn commit_of_a_running_container() {
         "x\n"
     );
     w.cmd(["rm", "-f", "live"]).ok();
+}
+
+/// Runs `script` in a new container `name` of `image` (kept), which must succeed.
+fn run_named(w: &World, name: &str, image: &str, script: &str) {
+    w.cmd(["run", "--name", name, image, "sh", "-c", script])
+        .ok();
+}
+
+/// Runs `script` in a container of `image` and returns its standard output.
+fn sh_in(w: &World, image: &str, script: &str) -> String {
+    w.cmd(["run", "--rm", image, "sh", "-c", script])
+        .ok()
+        .stdout
+}
+
+#[test]
+fn a_copied_up_lower_file_commits_its_new_content_and_the_base_keeps_the_old() {
+    let w = World::new();
+    run_named(&w, "b1", "bb", "mkdir /srv && echo old > /srv/f");
+    w.cmd(["commit", "b1", "base"]).ok();
+    // /srv/f is in a lower layer now: writing it copies it up into the container.
+    run_named(&w, "c1", "base", "echo new > /srv/f");
+    assert_eq!(w.cmd(["diff", "c1"]).ok().lines(), ["C /srv", "C /srv/f"]);
+    w.cmd(["commit", "c1", "next"]).ok();
+    assert_eq!(sh_in(&w, "next", "cat /srv/f"), "new\n");
+    assert_eq!(
+        sh_in(&w, "base", "cat /srv/f"),
+        "old\n",
+        "the base image is unchanged"
+    );
+    assert_eq!(
+        w.inspect("next")["RootFS"]["Layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        w.inspect("base")["RootFS"]["Layers"]
+            .as_array()
+            .unwrap()
+            .len()
+            + 1
+    );
+    // The container itself goes on with its own copy.
+    let out = w.cmd(["start", "-a", "c1"]).ok();
+    assert_eq!(out.stdout, "");
+    assert_eq!(sh_in(&w, "base", "cat /srv/f"), "old\n");
+}
+
+#[test]
+fn a_file_replaced_by_a_directory_and_a_directory_by_a_file_survive_commit() {
+    let w = World::new();
+    run_named(
+        &w,
+        "b1",
+        "bb",
+        "mkdir -p /srv/dir/sub && echo x > /srv/dir/sub/x && echo file > /srv/file",
+    );
+    w.cmd(["commit", "b1", "base"]).ok();
+    run_named(
+        &w,
+        "c1",
+        "base",
+        "rm /srv/file && mkdir /srv/file && echo inner > /srv/file/inner \
+         && rm -rf /srv/dir && echo now-a-file > /srv/dir",
+    );
+    w.cmd(["commit", "c1", "swapped"]).ok();
+    let out = sh_in(
+        &w,
+        "swapped",
+        "test -d /srv/file && echo dir; ls /srv/file; test -f /srv/dir && echo file; cat /srv/dir",
+    );
+    assert_eq!(out, "dir\ninner\nfile\nnow-a-file\n");
+    // And back again in a second commit on top.
+    run_named(
+        &w,
+        "d1",
+        "swapped",
+        "rm -rf /srv/file && echo file-again > /srv/file && rm /srv/dir && mkdir /srv/dir",
+    );
+    w.cmd(["commit", "d1", "back"]).ok();
+    let out = sh_in(
+        &w,
+        "back",
+        "cat /srv/file; ls -A /srv/dir; test -d /srv/dir && echo dir",
+    );
+    assert_eq!(
+        out, "file-again\ndir\n",
+        "the new directory hides the old sub/"
+    );
+    assert_eq!(
+        sh_in(&w, "base", "cat /srv/file /srv/dir/sub/x"),
+        "file\nx\n"
+    );
+}
+
+/// The members of a tar archive (names and contents).
+fn tar_members(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut ar = tar::Archive::new(data);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+            (name, v)
+        })
+        .collect()
+}
+
+#[test]
+fn a_committed_layer_holds_whiteouts_and_an_opaque_directory() {
+    let w = World::new();
+    run_named(
+        &w,
+        "b1",
+        "bb",
+        "mkdir /srv && echo a > /srv/a && echo b > /srv/b",
+    );
+    w.cmd(["commit", "b1", "base"]).ok();
+    run_named(
+        &w,
+        "c1",
+        "base",
+        "rm /bin/ls && rm -rf /srv && mkdir /srv && echo fresh > /srv/only",
+    );
+    w.cmd(["commit", "c1", "wh"]).ok();
+    let file = w.path().join("wh.tar");
+    w.cmd(["save", "-o"]).arg(&file).arg("wh").ok();
+    let archive = tar_members(&std::fs::read(&file).unwrap());
+    let manifest = &archive
+        .iter()
+        .find(|(n, _)| n == "manifest.json")
+        .expect("manifest.json")
+        .1;
+    let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    let top = manifest[0]["Layers"].as_array().unwrap().last().unwrap();
+    let layer = &archive
+        .iter()
+        .find(|(n, _)| n == top.as_str().unwrap())
+        .expect("the top layer's member")
+        .1;
+    let names: Vec<String> = tar_members(layer)
+        .into_iter()
+        .map(|(n, _)| n.trim_end_matches('/').to_string())
+        .collect();
+    for want in ["bin/.wh.ls", "srv", "srv/.wh..wh..opq", "srv/only"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "the layer lacks {want}: {names:?}"
+        );
+    }
+    for never in ["srv/a", "srv/b", "srv/.wh.a", "bin/ls"] {
+        assert!(
+            !names.iter().any(|n| n == never),
+            "the layer has {never}: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn entrypoint_and_user_apply_as_docker_does() {
+    let w = World::new();
+    w.cmd([
+        "import",
+        "-c",
+        r#"ENTRYPOINT ["sh", "-c", "echo $(id -u) \"$@\"", "ep"]"#,
+        "-c",
+        r#"CMD ["x", "y"]"#,
+        "-c",
+        "USER 1000",
+        "-",
+        "epu",
+    ])
+    .stdin(busybox_rootfs_tar(false))
+    .ok();
+    assert_eq!(w.cmd(["run", "--rm", "epu"]).ok().stdout, "1000 x y\n");
+    assert_eq!(
+        w.cmd(["run", "--rm", "epu", "a", "b c"]).ok().stdout,
+        "1000 a b c\n",
+        "arguments replace CMD and follow the entrypoint"
+    );
+    assert_eq!(
+        w.cmd(["run", "--rm", "-u", "0", "epu"]).ok().stdout,
+        "0 x y\n"
+    );
+    assert_eq!(
+        w.cmd([
+            "run",
+            "--rm",
+            "-u",
+            "1234:5678",
+            "--entrypoint",
+            "id",
+            "epu",
+            "-g"
+        ])
+        .ok()
+        .stdout,
+        "5678\n"
+    );
+    // --entrypoint drops the image's CMD, as docker does.
+    assert_eq!(
+        w.cmd(["run", "--rm", "--entrypoint", "echo", "epu"])
+            .ok()
+            .stdout,
+        "\n"
+    );
+    assert_eq!(
+        w.cmd(["run", "--rm", "--entrypoint", "id", "epu", "-u"])
+            .ok()
+            .stdout,
+        "1000\n"
+    );
+    // commit -c sets them on a committed image in the same way.
+    w.cmd(["run", "--name", "c1", "bb", "true"]).ok();
+    w.cmd([
+        "commit",
+        "-c",
+        r#"ENTRYPOINT ["echo", "from-ep"]"#,
+        "-c",
+        "USER 33",
+        "-c",
+        r#"CMD ["arg"]"#,
+        "c1",
+        "ep2",
+    ])
+    .ok();
+    assert_eq!(w.cmd(["run", "--rm", "ep2"]).ok().stdout, "from-ep arg\n");
+    assert_eq!(
+        w.cmd(["run", "--rm", "--entrypoint", "id", "ep2", "-u"])
+            .ok()
+            .stdout,
+        "33\n"
+    );
+    let cfg = &w.inspect("ep2")["Config"];
+    assert_eq!(cfg["User"], "33");
+    assert_eq!(cfg["Entrypoint"], serde_json::json!(["echo", "from-ep"]));
+}
+
+#[test]
+fn etc_hosts_and_resolv_conf_are_the_containers_own() {
+    let w = World::new();
+    let out = sh_in(&w, "bb", "hostname; cat /etc/hosts");
+    let (name, hosts) = out.split_once('\n').unwrap();
+    assert_eq!(
+        name.len(),
+        12,
+        "the hostname is the short container ID: {name}"
+    );
+    let lines: Vec<&str> = hosts.lines().collect();
+    assert!(lines.contains(&"127.0.0.1\tlocalhost"), "{hosts}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().skip(1).any(|h| h == name)),
+        "/etc/hosts does not name the host {name}:\n{hosts}"
+    );
+    let out = w
+        .cmd([
+            "run",
+            "--rm",
+            "--hostname",
+            "box1",
+            "bb",
+            "cat",
+            "/etc/hosts",
+        ])
+        .ok();
+    assert!(
+        out.stdout.lines().any(|l| l == "127.0.1.1\tbox1"),
+        "{}",
+        out.stdout
+    );
+    // The host's network: the host's resolv.conf as it is.
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    assert_eq!(sh_in(&w, "bb", "cat /etc/resolv.conf"), host);
+    // No network: docker's copy, without nameservers on the host's loopback (and its
+    // public defaults when none is left).
+    let none = w
+        .cmd([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "bb",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .stdout;
+    let servers = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("nameserver "))
+            .map(|s| s.trim().to_string())
+            .collect()
+    };
+    let remote: Vec<String> = servers(&host)
+        .into_iter()
+        .filter(|s| !s.starts_with("127.") && s != "::1")
+        .collect();
+    if remote.is_empty() {
+        assert_eq!(servers(&none), ["8.8.8.8", "8.8.4.4"], "{none}");
+    } else {
+        assert_eq!(servers(&none), remote, "{none}");
+    }
+    for l in host.lines().filter(|l| !l.starts_with("nameserver")) {
+        assert!(none.lines().any(|n| n == l), "{l:?} is lost:\n{none}");
+    }
+    // The files are mounted over the image's: they never reach the writable layer.
+    w.cmd(["run", "--name", "c1", "bb", "true"]).ok();
+    assert_eq!(w.cmd(["diff", "c1"]).ok().stdout, "");
+}
+
+#[test]
+fn start_i_runs_a_stopped_container_again_with_its_changes() {
+    let w = World::new();
+    let out = w
+        .cmd(["run", "-i", "--name", "s1", "bb", "sh"])
+        .stdin("echo one > /f\ncat /f\n")
+        .ok();
+    assert_eq!(out.stdout, "one\n");
+    let out = w
+        .cmd(["start", "-i", "s1"])
+        .stdin("cat /f\necho two >> /f\ncat /f\nexit 4\n")
+        .code(4);
+    assert_eq!(out.stdout, "one\none\ntwo\n");
+    let out = w.cmd(["start", "-a", "s1"]).ok();
+    assert_eq!(out.stdout, "", "start -a gives the command no input");
+    w.cmd(["commit", "s1", "kept"]).ok();
+    assert_eq!(sh_in(&w, "kept", "cat /f"), "one\ntwo\n");
+}
+
+#[test]
+fn signals_sent_to_strata_reach_the_command() {
+    use std::io::BufRead;
+    let w = World::new();
+    for (sig, name) in [
+        (libc::SIGINT, "INT"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGTERM, "TERM"),
+    ] {
+        let script = format!(
+            "trap 'echo got-{name}; exit 42' {name}; echo ready; while :; do sleep 1; done"
+        );
+        let mut child = w
+            .cmd(["run", "--rm", "bb", "sh", "-c", &script])
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // If the signal never arrives the command loops forever: end it (and so this
+        // test's reads) after a minute, and the output shows what went wrong.
+        let (done, stop) = std::sync::mpsc::channel::<()>();
+        let pid = child.id() as i32;
+        let watchdog = std::thread::spawn(move || {
+            if stop.recv_timeout(Duration::from_secs(60)).is_err() {
+                // SAFETY: the child is not reaped before `done` is sent, so pid is ours.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n", "SIG{name}: the container did not start");
+        // SAFETY: a signal to the strata process this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(rest, format!("got-{name}\n"), "SIG{name}; stderr: {err}");
+        assert_eq!(status.code(), Some(42), "SIG{name}; stderr: {err}");
+    }
+    assert_eq!(w.cmd(["ps", "-a", "-q"]).ok().stdout, "");
+}
+
+/// A uid the root pass plays a user without a passwd entry or subordinate ids with.
+const NO_SUBUID: u32 = 54321;
+
+/// The rootless fallback of a user who has no /etc/subuid range, a user namespace that
+/// maps only the user: here a user whom strata cannot give one (the root pass: a uid
+/// with no passwd entry and no range; the unprivileged pass: no `newuidmap` on PATH,
+/// which strata meets the same way). The overlay's whiteouts are made by the helper
+/// (root on the host, a uid this namespace does not map), and commit must still take
+/// deletions of lower files.
+#[test]
+fn a_user_without_subordinate_ids_commits_deletions_of_lower_files() {
+    let env = Env::new();
+    let helper = is_root().then(|| strata_tests::helper::Helper::start(&[]));
+    let prefix = if is_root() {
+        for p in walk(env.path()).into_iter().chain([PathBuf::new()]) {
+            let p = env.path().join(p);
+            std::os::unix::fs::lchown(&p, Some(NO_SUBUID), Some(NO_SUBUID)).unwrap();
+        }
+        format!("setpriv --reuid={NO_SUBUID} --regid={NO_SUBUID} --clear-groups -- ")
+    } else {
+        String::new()
+    };
+    let strata = |args: &[&str]| {
+        let words: Vec<String> = args.iter().map(|a| quote(a.as_ref())).collect();
+        let mut c = env.sh(&format!(
+            "{prefix}env PATH=/no-newuidmap-here \"$STRATA\" {}",
+            words.join(" ")
+        ));
+        if let Some(h) = &helper {
+            c = c.env("STRATA_HELPER_SOCKET", h.socket());
+        }
+        c
+    };
+    strata(&["import", "-", "bb"])
+        .stdin(busybox_rootfs_tar(false))
+        .ok();
+    let map = strata(&["run", "--rm", "bb", "cat", "/proc/self/uid_map"]).ok();
+    let fields: Vec<&str> = map.stdout.split_whitespace().collect();
+    let me = if is_root() {
+        NO_SUBUID
+    } else {
+        rustix::process::getuid().as_raw()
+    };
+    assert_eq!(
+        fields,
+        ["0", me.to_string().as_str(), "1"],
+        "not a single-uid map: {}",
+        map.stdout
+    );
+    strata(&[
+        "run",
+        "--name",
+        "b1",
+        "bb",
+        "sh",
+        "-c",
+        "mkdir /srv && echo a > /srv/a && echo b > /srv/b",
+    ])
+    .ok();
+    strata(&["commit", "b1", "base"]).ok();
+    strata(&[
+        "run",
+        "--name",
+        "c1",
+        "base",
+        "sh",
+        "-c",
+        "rm /bin/ls && rm -rf /srv && mkdir /srv && echo n > /srv/n",
+    ])
+    .ok();
+    let diff = strata(&["diff", "c1"]).ok();
+    for want in ["D /bin/ls", "D /srv/a", "A /srv/n"] {
+        assert!(diff.lines().contains(&want), "{}", diff.stdout);
+    }
+    strata(&["commit", "c1", "after"]).ok();
+    let out = strata(&[
+        "run",
+        "--rm",
+        "after",
+        "sh",
+        "-c",
+        "ls /bin/ls 2>/dev/null || echo gone; ls /srv",
+    ])
+    .ok();
+    assert_eq!(out.stdout, "gone\nn\n");
+    let owners = strata(&[
+        "run",
+        "--rm",
+        "after",
+        "sh",
+        "-c",
+        "stat -c %u /srv /srv/n /bin",
+    ])
+    .ok();
+    assert_eq!(owners.stdout, "0\n0\n0\n");
+    strata(&["rm", "b1", "c1"]).ok();
+    strata(&["rmi", "after", "base", "bb"]).ok();
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_tests::helper::{
-    as_uid, borrow, header, mount_request, mount_table_exclusive, mount_table_stable, mountinfo,
-    opath, Helper, Reply,
+    as_uid, borrow, fuse_source, header, mount_request, mount_table_exclusive, mount_table_stable,
+    mountinfo, opath, Helper, Reply,
 };
 use strata_tests::is_root;
 
@@ -707,7 +707,7 @@ fn fuse_mount_root(mnt: &Path) -> OwnedFd {
         fuse.as_raw_fd()
     );
     rustix::mount::mount(
-        "strata-test",
+        fuse_source(),
         mnt,
         "fuse",
         rustix::mount::MountFlags::NOSUID | rustix::mount::MountFlags::NODEV,
@@ -723,7 +723,7 @@ fn fuse_mount_user(mnt: &Path) -> OwnedFd {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let raw = theirs.as_raw_fd();
     let mut cmd = std::process::Command::new("fusermount3");
-    cmd.args(["-o", "fsname=strata-test"])
+    cmd.args(["-o", &format!("fsname={}", fuse_source())])
         .arg(mnt)
         .env("_FUSE_COMMFD", raw.to_string());
     // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on the one descriptor

@@ -281,17 +281,25 @@ pub fn mount_table_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
     MOUNT_TABLE.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The source name of the FUSE mounts this test process makes: its own, so that another
+/// test binary's FUSE test (say another checkout's suite on the same machine) never
+/// shows in [`mountinfo`].
+pub fn fuse_source() -> String {
+    format!("strata-test-{}", std::process::id())
+}
+
 /// The part of this process's mount table that these tests could change: overlays the
-/// helper builds (mount source `strata`) and the FUSE test's mounts (`strata-test…`).
-/// The rest belongs to whatever else runs on the machine (other test binaries, benchmarks
-/// with docker or podman) and may change at any moment.
+/// helper builds (mount source `strata`) and this process's FUSE mounts
+/// ([`fuse_source`]). The rest belongs to whatever else runs on the machine (other test
+/// binaries, benchmarks with docker or podman) and may change at any moment.
 pub fn mountinfo() -> String {
     let all = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let fuse = fuse_source();
     all.lines()
         .filter(|l| {
             // "... - FSTYPE SOURCE OPTIONS"
             let source = l.split(" - ").nth(1).and_then(|r| r.split(' ').nth(1));
-            source.is_some_and(|s| s == "strata" || s.starts_with("strata-test"))
+            source.is_some_and(|s| s == "strata" || s == fuse)
         })
         .map(|l| format!("{l}\n"))
         .collect()

@@ -14,7 +14,11 @@ use store_layout::{ContainerRecord, Store};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
-#[command(disable_help_flag = true, trailing_var_arg = true)]
+#[command(
+    disable_help_flag = true,
+    trailing_var_arg = true,
+    override_usage = "strata run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct RunArgs {
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
@@ -58,11 +62,23 @@ pub struct RunArgs {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    // One argument, so that everything after the image belongs to the command even
+    // where it looks like one of these options (`run IMAGE id -u`), as in docker.
+    /// The image, then the command and its arguments.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub image_and_command: Vec<String>,
+}
+
+impl RunArgs {
     /// The image.
-    pub image: String,
+    pub fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
     /// The command and its arguments.
-    #[arg(allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    pub fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
 }
 
 /// Runs `run`; failures before the command starts exit 125, as docker's do.
@@ -108,13 +124,13 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     let db = ctx.store.db()?;
-    let (image, _) = resolve(&db, &args.image).map_err(|e| anyhow!("{e}"))?;
+    let (image, _) = resolve(&db, args.image()).map_err(|e| anyhow!("{e}"))?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;
     let id = hex::encode(random_bytes(32)?);
     let flags = RunFlags {
-        command: &args.command,
+        command: args.command(),
         entrypoint: args.entrypoint.as_deref(),
         env: &args.env,
         env_files: &args.env_file,
@@ -132,7 +148,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
         .images
         .get(&image)
         .map(|i| i.layers.clone())
-        .ok_or_else(|| anyhow!("No such image: {}", args.image))?;
+        .ok_or_else(|| anyhow!("No such image: {}", args.image()))?;
     let name = match &args.name {
         Some(n) => n.clone(),
         None => random_name(&random_bytes(2)?),
@@ -141,7 +157,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
         id: id.clone(),
         name,
         image: image.clone(),
-        image_name: args.image.clone(),
+        image_name: args.image().to_string(),
         layers,
         created: super::now_rfc3339(),
         config: serde_json::to_value(&cfg)?,

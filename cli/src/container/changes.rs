@@ -176,8 +176,13 @@ fn tar_dir<W: Write>(
             } else {
                 format!("{rel}/.wh.{name}")
             };
+            // Owned by root, as docker writes them: overlayfs makes whiteouts with the
+            // mounter's credentials (the helper: root on the host, a uid that a rootless
+            // user's namespace does not map).
             let mut h = header_from(&m, tar::EntryType::Regular);
             h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
             b.append_data(&mut h, wh, io::empty())?;
         } else if ft.is_dir() {
             let mut h = header_from(&m, tar::EntryType::Directory);
@@ -381,6 +386,14 @@ fn copy_dir(
             }
             kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
                 mknodat(dst, name.as_str(), kind, mode, st.st_rdev)?;
+                let mut st = st;
+                if kind == FileType::CharacterDevice && st.st_rdev == 0 {
+                    // A whiteout: root's, as unpacking the tar's `.wh.` entry makes it
+                    // (overlayfs made this one as the helper, whose uid a single-uid
+                    // user namespace does not map, so it cannot be given that owner).
+                    st.st_uid = 0;
+                    st.st_gid = 0;
+                }
                 finish_meta(dst, Some(&name), &st, false)?;
             }
             _ => {}

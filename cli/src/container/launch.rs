@@ -62,13 +62,38 @@ pub fn prepare(dir: &Path, cfg: &RunConfig) -> Result<()> {
     let hosts = format!("{HOSTS}127.0.1.1\t{}\n", cfg.hostname);
     std::fs::write(dir.join("hosts"), hosts)?;
     std::fs::write(dir.join("hostname"), format!("{}\n", cfg.hostname))?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let resolv = if cfg.network == "none" {
-        String::new()
+        without_local_nameservers(&host)
     } else {
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        host
     };
     std::fs::write(dir.join("resolv.conf"), resolv)?;
     Ok(())
+}
+
+/// The host's resolv.conf as docker gives it to a container outside the host's network
+/// namespace: without nameservers on the host's loopback (which the container cannot
+/// reach), and with docker's default public ones if none is left.
+fn without_local_nameservers(host: &str) -> String {
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut f = line.split_whitespace();
+        if f.next() == Some("nameserver") {
+            let addr = f.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd> {
@@ -234,16 +259,6 @@ fn child(plan: &RootfsPlan, cfg: &RunConfig, io: &ChildIo) -> isize {
     die(err_fd, e.code, &e.message)
 }
 
-const FORWARDED: &[Signal] = &[
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
-
 fn watch(
     store: &Store,
     rec: &ContainerRecord,
@@ -259,7 +274,7 @@ fn watch(
     // Blocked before the clone, so a signal that comes while the container starts waits
     // for the forwarding thread instead of killing strata (the child unblocks them).
     let mut forwarded = SigSet::empty();
-    for s in FORWARDED {
+    for s in crate::userns::RELAYED.iter().chain([&Signal::SIGWINCH]) {
         forwarded.add(*s);
     }
     forwarded.thread_block()?;
@@ -361,17 +376,21 @@ fn watch(
     drop(notify);
 
     let master_raw = master.as_ref().map(|m| m.as_raw_fd());
+    // Without a terminal of its own the command is in strata's process group, so what
+    // strata's terminal sends (Ctrl-C to the foreground group) reaches it already;
+    // with one (its own session) strata passes that on too.
+    let own_session = cfg.tty;
     std::thread::spawn(move || loop {
-        match forwarded.wait() {
-            Ok(Signal::SIGWINCH) => {
+        match crate::userns::wait_signal(&forwarded) {
+            Some((Signal::SIGWINCH, _)) => {
                 if let Some(m) = master_raw {
                     tty::resize(m);
                 }
             }
-            Ok(s) => {
+            Some((s, from_a_process)) if from_a_process || own_session => {
                 let _ = nix::sys::signal::kill(pid, s);
             }
-            Err(_) => {}
+            _ => {}
         }
     });
     if let Some(m) = master {
@@ -410,4 +429,22 @@ fn finish(store: &Store, rec: &ContainerRecord, started: &str, code: i32) -> Res
         },
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_local_nameservers;
+
+    #[test]
+    fn resolv_conf_loses_loopback_nameservers_as_docker_does() {
+        let host = "# by hand\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n";
+        assert_eq!(
+            without_local_nameservers(host),
+            "# by hand\nnameserver 10.0.0.2\nsearch lan\n"
+        );
+        assert_eq!(
+            without_local_nameservers("nameserver 127.0.0.53\nnameserver ::1\noptions edns0\n"),
+            "options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
 }
