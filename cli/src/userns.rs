@@ -179,13 +179,30 @@ fn write_maps(pid: Pid) -> Result<()> {
     let subuid = sub_range("/etc/subuid", &name, uid);
     let subgid = sub_range("/etc/subgid", &name, uid);
     if let (Some((us, uc)), Some((gs, gc))) = (subuid, subgid) {
-        if run_map("newuidmap", pid, uid, us, uc).is_ok()
-            && run_map("newgidmap", pid, gid, gs, gc).is_ok()
-        {
-            return Ok(());
+        // Both tools at once: each is a setuid program that takes a few milliseconds to
+        // start, and `run` pays for them on every container.
+        let uids = spawn_map("newuidmap", pid, uid, us, uc);
+        let gids = spawn_map("newgidmap", pid, gid, gs, gc);
+        match (uids, gids) {
+            (Ok(u), Ok(g)) => {
+                let (u, g) = (finish_map("newuidmap", u), finish_map("newgidmap", g));
+                return u.and(g);
+            }
+            (Ok(c), Err(e)) | (Err(e), Ok(c)) => {
+                let _ = c.wait_with_output();
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(anyhow::Error::new(e).context("cannot run newuidmap/newgidmap"));
+                }
+                bail!("newuidmap or newgidmap is missing (install the uidmap package)");
+            }
+            (Err(e), Err(_)) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::Error::new(e).context("cannot run newuidmap/newgidmap"));
+            }
+            // Neither tool is installed: fall through to the single-uid map.
+            (Err(_), Err(_)) => {}
         }
     }
-    // No subordinate range (or no newuidmap): map just the user to root.
+    // No subordinate range (or no uidmap tools): map just the user to root.
     let proc = format!("/proc/{pid}");
     fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n"))
         .context("cannot write the uid map")?;
@@ -195,8 +212,14 @@ fn write_maps(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-fn run_map(tool: &str, pid: Pid, own: u32, start: u32, count: u32) -> Result<()> {
-    let out = Command::new(tool)
+fn spawn_map(
+    tool: &str,
+    pid: Pid,
+    own: u32,
+    start: u32,
+    count: u32,
+) -> std::io::Result<std::process::Child> {
+    Command::new(tool)
         .args([
             pid.to_string(),
             "0".into(),
@@ -206,10 +229,21 @@ fn run_map(tool: &str, pid: Pid, own: u32, start: u32, count: u32) -> Result<()>
             start.to_string(),
             count.to_string(),
         ])
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+}
+
+fn finish_map(tool: &str, child: std::process::Child) -> Result<()> {
+    let out = child
+        .wait_with_output()
         .with_context(|| format!("cannot run {tool}"))?;
     if !out.status.success() {
-        bail!("{tool}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{tool} failed: {} (check /etc/subuid and /etc/subgid)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
