@@ -1033,13 +1033,12 @@ fn tokens_are_cached_per_scope_and_the_token_endpoint_is_retried() {
     let out = env3.cmd(["pull", "-q", &proxy.image("t/tok:1")]).fails();
     let tries = 100 - issuer.fail_next.swap(0, Relaxed);
     assert!((2..=5).contains(&tries), "{tries} token requests");
-    assert!(
-        out.single_error().contains(&format!(
-            "cannot get a token from http://{}/token: status 500",
+    assert_eq!(
+        out.single_error(),
+        format!(
+            "Error: cannot get a token from http://{}/token: status 500",
             issuer.addr
-        )),
-        "{}",
-        out.stderr
+        )
     );
     assert_eq!(env3.snapshot(), before);
 }
@@ -1082,6 +1081,17 @@ fn pull_draws_bars_only_on_a_terminal_and_quiet_prints_only_the_reference() {
         "{out:?}"
     );
     assert_eq!(env.store_entries("layers").len(), 4);
+    // Push bars count the bytes sent too.
+    let copy = reg.image("u/bars:1");
+    env.cmd(["tag", &image, &copy]).ok();
+    let out = env
+        .sh(&format!(
+            "TERM=xterm script -qec '\"$STRATA\" push {copy}' /dev/null"
+        ))
+        .ok();
+    assert!(out.stdout.contains('\x1b'), "{out:?}");
+    assert!(out.stdout.contains("MiB/"), "{out:?}");
+    assert!(out.stdout.contains("1: digest: sha256:"), "{out:?}");
     // A terminal that cannot move its cursor: lines again.
     let env = Env::new();
     let out = script(&env, "dumb", "");
