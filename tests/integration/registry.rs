@@ -576,7 +576,9 @@ fn a_registry_that_corrupts_blobs_is_refused_and_the_store_is_unchanged() {
     let before = env.snapshot();
     let out = env.cmd(["pull", &proxy.image("t/img:1")]).fails();
     let e = out.single_error();
-    assert!(e.contains("layer"), "{e}");
+    // Flipped bytes break the archive before its digest can be compared (the
+    // valid-gzip case below reaches the digest check).
+    assert!(e.starts_with("Error: layer "), "{e}");
     assert_eq!(env.snapshot(), before);
     assert_eq!(env.store_entries("tmp"), Vec::<String>::new());
 }
