@@ -81,6 +81,13 @@ impl ByteBar {
     }
 }
 
+impl From<ProgressBar> for ByteBar {
+    /// A bar drawn elsewhere (one of the registry's per-layer bars).
+    fn from(bar: ProgressBar) -> ByteBar {
+        ByteBar { bar }
+    }
+}
+
 /// A reader that counts what it reads on a [`ByteBar`].
 pub struct BarReader<R> {
     inner: R,

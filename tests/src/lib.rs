@@ -1402,6 +1402,15 @@ impl Read for NoiseReader {
     }
 }
 
+/// Whether `script` (util-linux), which gives a command a terminal, is installed.
+pub fn has_script() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

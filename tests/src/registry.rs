@@ -271,7 +271,21 @@ pub struct TokenIssuer {
     pub cert: PathBuf,
     /// Tokens issued so far.
     pub issued: Arc<AtomicU32>,
+    /// The scopes of every token request answered with a token, in order (one entry per
+    /// request, its `scope` parameters joined by spaces).
+    pub scopes: Arc<Mutex<Vec<String>>>,
+    /// The next this many requests are answered `500 Internal Server Error`.
+    pub fail_next: Arc<AtomicU32>,
+    /// The next this many requests (after `fail_next`) get their connection closed
+    /// without an answer.
+    pub reset_next: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
+}
+
+/// Takes one from `n` when it is not 0; whether it did.
+fn take_one(n: &AtomicU32) -> bool {
+    n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+        .is_ok()
 }
 
 impl TokenIssuer {
@@ -304,7 +318,11 @@ impl TokenIssuer {
         let addr = listener.local_addr().unwrap().to_string();
         let issued = Arc::new(AtomicU32::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let scopes = Arc::new(Mutex::new(Vec::new()));
+        let fail_next = Arc::new(AtomicU32::new(0));
+        let reset_next = Arc::new(AtomicU32::new(0));
         let (iss, st) = (issued.clone(), stop.clone());
+        let (sc, fail, reset) = (scopes.clone(), fail_next.clone(), reset_next.clone());
         listener.set_nonblocking(true).unwrap();
         std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
@@ -319,6 +337,14 @@ impl TokenIssuer {
                 let Some(req) = read_request(&mut s) else {
                     continue;
                 };
+                if take_one(&fail) {
+                    let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
+                if take_one(&reset) {
+                    let _ = s.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let authorized = match &creds {
                     None => true,
                     Some((u, p)) => {
@@ -379,6 +405,13 @@ impl TokenIssuer {
                     .unwrap();
                 let sig = child.wait_with_output().unwrap().stdout;
                 let token = format!("{signing_input}.{}", b64url(&sig));
+                let asked: Vec<String> = req
+                    .query()
+                    .into_iter()
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v)
+                    .collect();
+                sc.lock().unwrap().push(asked.join(" "));
                 iss.fetch_add(1, Ordering::Relaxed);
                 let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
                 let _ = write!(
@@ -392,6 +425,9 @@ impl TokenIssuer {
             addr,
             cert,
             issued,
+            scopes,
+            fail_next,
+            reset_next,
             stop,
         }
     }
@@ -523,6 +559,32 @@ pub enum Fault {
     TooMany(u32),
     /// Serves the blobs' bytes at 1 MiB/s (for killing a pull halfway).
     Slow,
+    /// Serves, for every layer blob, a valid gzip stream of this tar instead, padded (with
+    /// a gzip header comment) to the layer's length: it decompresses and unpacks, but its
+    /// digest is not the layer's.
+    SwapLayers(Vec<u8>),
+    /// Changes one digit of the `created` time in image configs (JSON blobs with a
+    /// `rootfs`), keeping their length: valid JSON that does not match its digest.
+    ChangeConfig,
+    /// Answers the first `n` requests with 429 and a `Retry-After` HTTP date a second
+    /// ahead.
+    TooManyUntil(u32),
+    /// Adds `OCI-Chunk-Min-Length: n` to the answers that start blob uploads.
+    ChunkMin(u64),
+}
+
+/// A request of a blob upload session (`PATCH` or `PUT` to `…/blobs/uploads/…`) as the
+/// proxy saw it.
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    /// `PATCH` or `PUT`.
+    pub method: String,
+    /// Its `Content-Range`, if any.
+    pub content_range: Option<String>,
+    /// Its body's length.
+    pub len: usize,
+    /// The status the registry answered.
+    pub status: u16,
 }
 
 /// A loopback HTTP proxy in front of a registry, misbehaving as its [`Fault`] says.
@@ -533,6 +595,8 @@ pub struct FaultProxy {
     pub requests: Arc<AtomicU32>,
     /// Requests that carried a `Range` header.
     pub ranged: Arc<AtomicU32>,
+    /// The blob upload requests, in order.
+    pub uploads: Arc<Mutex<Vec<UploadRequest>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -546,11 +610,13 @@ impl FaultProxy {
         let requests = Arc::new(AtomicU32::new(0));
         let ranged = Arc::new(AtomicU32::new(0));
         let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-        let (st, rq, rg, up) = (
+        let uploads: Arc<Mutex<Vec<UploadRequest>>> = Arc::new(Mutex::new(Vec::new()));
+        let (st, rq, rg, up, ul) = (
             stop.clone(),
             requests.clone(),
             ranged.clone(),
             upstream.to_string(),
+            uploads.clone(),
         );
         std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
@@ -562,20 +628,22 @@ impl FaultProxy {
                     }
                 };
                 let _ = s.set_nonblocking(false);
-                let (fault, rq, rg, up, seen) = (
+                let (fault, rq, rg, up, seen, ul) = (
                     fault.clone(),
                     rq.clone(),
                     rg.clone(),
                     up.clone(),
                     seen.clone(),
+                    ul.clone(),
                 );
-                std::thread::spawn(move || serve(s, &up, &fault, &rq, &rg, &seen));
+                std::thread::spawn(move || serve(s, &up, &fault, &rq, &rg, &seen, &ul));
             }
         });
         FaultProxy {
             addr,
             requests,
             ranged,
+            uploads,
             stop,
         }
     }
@@ -599,6 +667,7 @@ fn serve(
     requests: &AtomicU32,
     ranged: &AtomicU32,
     seen: &Mutex<Vec<String>>,
+    uploads: &Mutex<Vec<UploadRequest>>,
 ) {
     let Some(req) = read_request(&mut s) else {
         return;
@@ -614,6 +683,11 @@ fn serve(
         }
         Fault::TooMany(k) if n <= *k => {
             let _ = s.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        }
+        Fault::TooManyUntil(k) if n <= *k => {
+            let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+            let _ = write!(s, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {at}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return;
         }
         _ => {}
@@ -637,6 +711,31 @@ fn serve(
         return;
     };
     let (rhead, body) = (&resp[..split + 4], &resp[split + 4..]);
+    let in_upload = req.target.contains("/blobs/uploads/");
+    if in_upload && (req.method == "PATCH" || req.method == "PUT") {
+        let status = String::from_utf8_lossy(&rhead[..rhead.len().min(12)])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        uploads.lock().unwrap().push(UploadRequest {
+            method: req.method.clone(),
+            content_range: req.header("content-range").map(str::to_string),
+            len: req.body.len(),
+            status,
+        });
+    }
+    let mut with_min;
+    let rhead = match fault {
+        Fault::ChunkMin(n)
+            if in_upload && req.method == "POST" && rhead.starts_with(b"HTTP/1.1 202") =>
+        {
+            with_min = rhead[..rhead.len() - 2].to_vec();
+            with_min.extend_from_slice(format!("OCI-Chunk-Min-Length: {n}\r\n\r\n").as_bytes());
+            &with_min[..]
+        }
+        _ => rhead,
+    };
     let is_blob = req.method == "GET"
         && req.target.contains("/blobs/sha256:")
         && rhead.starts_with(b"HTTP/1.1 20");
@@ -659,6 +758,12 @@ fn serve(
                     *b ^= 0x55;
                 }
             }
+            Fault::SwapLayers(tar) if body.len() > 4096 => {
+                if let Some(other) = padded_gzip(tar, body.len()) {
+                    body = other;
+                }
+            }
+            Fault::ChangeConfig if body.first() == Some(&b'{') => change_created(&mut body),
             Fault::TruncateBlobs if body.len() > 4096 => cut = Some(body.len() / 2),
             Fault::DropOnce if first && body.len() > 4096 => cut = Some(body.len() / 2),
             _ => {}
@@ -683,4 +788,236 @@ fn serve(
         return;
     }
     let _ = s.write_all(&body);
+}
+
+/// A gzip stream of `data` exactly `len` bytes long, if the compressed data fits: the
+/// data's member, then empty members whose header comments fill the rest (a comment is
+/// kept under 64 KiB, which decoders take).
+pub fn padded_gzip(data: &[u8], len: usize) -> Option<Vec<u8>> {
+    const MAX_COMMENT: usize = 60_000;
+    let member = |data: &[u8], comment: usize| {
+        let mut w = flate2::GzBuilder::new()
+            .comment(vec![b'x'; comment])
+            .write(Vec::new(), flate2::Compression::default());
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    };
+    let empty = member(&[], 0).len();
+    let mut out = member(data, 0);
+    let mut rest = len.checked_sub(out.len())?;
+    if rest < empty {
+        out = member(data, rest);
+        rest = 0;
+    }
+    while rest > 0 {
+        let most = empty + MAX_COMMENT;
+        let size = if rest <= most {
+            rest
+        } else if rest - most >= empty {
+            most
+        } else {
+            rest - empty
+        };
+        out.extend_from_slice(&member(&[], size - empty));
+        rest -= size;
+    }
+    assert_eq!(out.len(), len);
+    Some(out)
+}
+
+/// Changes the first digit of the `"created":"…"` value of an image config in place.
+fn change_created(body: &mut [u8]) {
+    let key = b"\"created\":\"";
+    if !body.windows(7).any(|w| w == b"\"rootfs") {
+        return;
+    }
+    if let Some(p) = body.windows(key.len()).position(|w| w == key) {
+        if let Some(d) = body[p + key.len()..]
+            .iter_mut()
+            .find(|b| b.is_ascii_digit())
+        {
+            *d = if *d == b'9' { b'8' } else { *d + 1 };
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A TCP relay
+// ---------------------------------------------------------------------------------------
+
+/// A loopback TCP relay in front of a registry that passes bytes both ways unchanged
+/// (TLS included) and counts the connections made through it.
+pub struct TcpRelay {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU32>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TcpRelay {
+    /// Starts a relay to `upstream` (`127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> TcpRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicU32::new(0));
+        let (st, conns, up) = (stop.clone(), connections.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                let (a, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                conns.fetch_add(1, Ordering::Relaxed);
+                let _ = a.set_nonblocking(false);
+                let Ok(b) = TcpStream::connect(&up) else {
+                    continue;
+                };
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                    })
+                };
+                if let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) {
+                    pipe(a, b2);
+                    pipe(b, a2);
+                }
+            }
+        });
+        TcpRelay {
+            addr,
+            connections,
+            stop,
+        }
+    }
+
+    /// `127.0.0.1:PORT/NAME`.
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.addr)
+    }
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Direct uploads to a registry
+// ---------------------------------------------------------------------------------------
+
+/// An HTTP answer.
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (as sent; not de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One plain-HTTP/1.1 request to `addr` (`127.0.0.1:PORT`), read to the end.
+pub fn http(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpAnswer {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {target}: no HTTP answer"));
+    let text = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let mut lines = text.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {target}: bad status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpAnswer {
+        status,
+        headers,
+        body: resp[split + 4..].to_vec(),
+    }
+}
+
+/// Uploads `data` as a blob of `repo` on the plain registry at `addr` (POST, then one
+/// PUT); returns its digest. The registry checks only that the bytes match the digest.
+pub fn upload_blob(addr: &str, repo: &str, data: &[u8]) -> String {
+    let digest = format!("sha256:{}", crate::sha256_hex(data));
+    let start = http(
+        addr,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        &[],
+    );
+    assert_eq!(
+        start.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&start.body)
+    );
+    let loc = start.header("location").expect("an upload location");
+    let path = match loc.split_once("://") {
+        Some((_, rest)) => &rest[rest.find('/').unwrap_or(rest.len())..],
+        None => loc,
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let put = http(
+        addr,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+    digest
+}
+
+/// PUTs a manifest of `media_type` as `repo:reference` on the plain registry at `addr`.
+pub fn upload_manifest(addr: &str, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
+    let put = http(
+        addr,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{reference}"),
+        &[("Content-Type", media_type)],
+        body,
+    );
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
 }

@@ -345,38 +345,7 @@ impl AuthState {
                         }
                     }
                 }
-                let mut req = agent.get(realm);
-                if let Some(s) = service {
-                    req = req.query("service", s);
-                }
-                for s in &scopes {
-                    req = req.query("scope", s);
-                }
-                if let Some(c) = &self.creds {
-                    req = req.set("Authorization", &basic_header(c));
-                }
-                let resp = match req.call() {
-                    Ok(r) => r,
-                    Err(ureq::Error::Status(401 | 403, _)) => {
-                        return Err(RegistryError::Auth(if self.creds.is_some() {
-                            "unauthorized: incorrect username or password".into()
-                        } else {
-                            "unauthorized: authentication required".into()
-                        }))
-                    }
-                    Err(ureq::Error::Status(code, _)) => {
-                        return Err(RegistryError::Auth(format!(
-                            "cannot get a token from {realm}: status {code}"
-                        )))
-                    }
-                    Err(e) => {
-                        return Err(RegistryError::Auth(format!(
-                            "cannot get a token from {realm}: {e}"
-                        )))
-                    }
-                };
-                let body: Value = serde_json::from_reader(resp.into_reader().take(1 << 20))
-                    .map_err(|e| RegistryError::Auth(format!("invalid token from {realm}: {e}")))?;
+                let body = self.fetch_token(agent, realm, service.as_deref(), &scopes)?;
                 let token = body
                     .get("token")
                     .or_else(|| body.get("access_token"))
@@ -394,6 +363,78 @@ impl AuthState {
                     .insert(scope.to_string(), (token.to_string(), exp));
                 Ok(())
             }
+        }
+    }
+}
+
+impl AuthState {
+    /// Asks the token endpoint for a token, retrying a bounded number of times when it
+    /// fails in passing (connection errors, 5xx, 429), never for a bad certificate.
+    fn fetch_token(
+        &self,
+        agent: &ureq::Agent,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<Value, RegistryError> {
+        use super::client::{backoff, retry_after, transport_error, ATTEMPTS};
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = agent.get(realm);
+            if let Some(s) = service {
+                req = req.query("service", s);
+            }
+            for s in scopes {
+                req = req.query("scope", s);
+            }
+            if let Some(c) = &self.creds {
+                req = req.set("Authorization", &basic_header(c));
+            }
+            let (wait, err) = match req.call() {
+                Ok(resp) => match serde_json::from_reader(resp.into_reader().take(1 << 20)) {
+                    Ok(v) => return Ok(v),
+                    // A body that broke off is tried again; one that is not JSON is not.
+                    Err(e) if e.is_io() => (
+                        backoff(attempt),
+                        RegistryError::Auth(format!("cannot get a token from {realm}: {e}")),
+                    ),
+                    Err(e) => {
+                        return Err(RegistryError::Auth(format!(
+                            "invalid token from {realm}: {e}"
+                        )))
+                    }
+                },
+                Err(ureq::Error::Status(401 | 403, _)) => {
+                    return Err(RegistryError::Auth(if self.creds.is_some() {
+                        "unauthorized: incorrect username or password".into()
+                    } else {
+                        "unauthorized: authentication required".into()
+                    }))
+                }
+                Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => (
+                    resp.header("Retry-After")
+                        .and_then(|v| retry_after(v, std::time::SystemTime::now()))
+                        .unwrap_or_else(|| backoff(attempt)),
+                    RegistryError::Auth(format!("cannot get a token from {realm}: status {code}")),
+                ),
+                Err(ureq::Error::Status(code, _)) => {
+                    return Err(RegistryError::Auth(format!(
+                        "cannot get a token from {realm}: status {code}"
+                    )))
+                }
+                Err(ureq::Error::Transport(t)) => match transport_error(realm, &t) {
+                    e @ RegistryError::Certificate { .. } => return Err(e),
+                    e => (
+                        backoff(attempt),
+                        RegistryError::Auth(format!("cannot get a token from {realm}: {e}")),
+                    ),
+                },
+            };
+            if attempt >= ATTEMPTS {
+                return Err(err);
+            }
+            std::thread::sleep(wait);
         }
     }
 }

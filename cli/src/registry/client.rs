@@ -2,18 +2,20 @@
 //! blob downloads that resume where they broke off.
 //!
 //! Every request is retried a bounded number of times when the connection fails or
-//! breaks, on 5xx answers, and on 429 (waiting as `Retry-After` says, within limits). A
+//! breaks, on 5xx answers, and on 429 (waiting as `Retry-After` says, in seconds or as an
+//! HTTP date, within limits); never when the registry's certificate does not verify. A
 //! 401 is answered once per request with the registry's challenge (see `auth`). A blob
 //! download that breaks off, or ends before the descriptor's size, is resumed with
 //! `Range: bytes=N-` (or re-read from the start, skipping what arrived, when the
-//! registry ignores ranges); the caller sees one uninterrupted stream.
+//! registry ignores ranges); the caller sees one uninterrupted stream. A request that
+//! failed after its own retries ends the download (its tries are not multiplied).
 
 use super::auth::{parse_challenge, AuthState, Credentials};
 use super::endpoint::{auth_key, Endpoint};
 use super::RegistryError;
 use std::io::{self, Read};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use store_layout::Digest;
 
 /// How many times one request is tried in all.
@@ -65,8 +67,45 @@ pub struct Client {
     scope: String,
 }
 
-fn backoff(attempt: u32) -> Duration {
+/// How long to wait before attempt `attempt + 1`.
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64 << attempt.min(5)).min(Duration::from_secs(2))
+}
+
+/// How long a `Retry-After` value asks to wait, in seconds (`120`) or as an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`), at most [`MAX_RETRY_AFTER`]; `None` when it is
+/// neither. A date already past asks for no wait.
+pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(v).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// `host[:port]` of an absolute URL.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+/// A transport error as the caller sees it: a certificate that does not verify is
+/// [`RegistryError::Certificate`] (final), anything else [`RegistryError::Transport`].
+pub(crate) fn transport_error(url: &str, t: &ureq::Transport) -> RegistryError {
+    match super::endpoint::certificate_problem(t) {
+        Some(problem) => RegistryError::Certificate {
+            host: url_host(url).to_string(),
+            problem,
+        },
+        None => RegistryError::Transport {
+            url: url.to_string(),
+            message: transport_message(t),
+        },
+    }
 }
 
 /// The registry's error text from an error response body
@@ -249,10 +288,8 @@ impl Client {
                 {
                     let wait = resp
                         .header("Retry-After")
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                        .unwrap_or_else(|| backoff(attempt))
-                        .min(MAX_RETRY_AFTER);
+                        .and_then(|v| retry_after(v, SystemTime::now()))
+                        .unwrap_or_else(|| backoff(attempt));
                     let _ = error_text(code, resp);
                     std::thread::sleep(wait);
                 }
@@ -269,11 +306,9 @@ impl Client {
                     });
                 }
                 Err(ureq::Error::Transport(t)) => {
-                    if attempt >= ATTEMPTS {
-                        return Err(RegistryError::Transport {
-                            url: url.to_string(),
-                            message: transport_message(&t),
-                        });
+                    let e = transport_error(url, &t);
+                    if attempt >= ATTEMPTS || e.is_final() {
+                        return Err(e);
                     }
                     std::thread::sleep(backoff(attempt));
                 }
@@ -363,8 +398,16 @@ pub struct BlobReader<'a> {
     on_bytes: &'a (dyn Fn(u64) + Sync),
 }
 
+/// Why a blob could not be (re)opened.
+enum OpenError {
+    /// The request failed after its own retries (or cannot succeed): give up.
+    Request(io::Error),
+    /// The body broke off while skipping what had arrived: a break like any other.
+    Break(io::Error),
+}
+
 impl BlobReader<'_> {
-    fn open(&mut self) -> io::Result<()> {
+    fn open(&mut self) -> Result<(), OpenError> {
         let url = self.client.url(&format!("blobs/{}", self.digest));
         let range = format!("bytes={}-", self.pos);
         let mut headers = vec![];
@@ -380,17 +423,18 @@ impl BlobReader<'_> {
                 &Body::Empty,
                 &format!("blob {}", self.digest),
             )
-            .map_err(|e| io::Error::other(e.to_string()))?;
+            .map_err(|e| OpenError::Request(io::Error::other(e.to_string())))?;
         let partial = resp.status() == 206;
         let mut r = resp.into_reader();
         if self.pos > 0 && !partial {
             // The registry ignored the range: skip what was already read.
-            let skipped = io::copy(&mut (&mut r).take(self.pos), &mut io::sink())?;
+            let skipped = io::copy(&mut (&mut r).take(self.pos), &mut io::sink())
+                .map_err(OpenError::Break)?;
             if skipped < self.pos {
-                return Err(io::Error::new(
+                return Err(OpenError::Break(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "blob ended early",
-                ));
+                )));
             }
         }
         self.inner = Some(r);
@@ -424,9 +468,13 @@ impl Read for BlobReader<'_> {
                 if self.pos >= self.size {
                     return Ok(0);
                 }
-                if let Err(e) = self.open() {
-                    self.broke(e)?;
-                    continue;
+                match self.open() {
+                    Ok(()) => {}
+                    Err(OpenError::Request(e)) => return Err(e),
+                    Err(OpenError::Break(e)) => {
+                        self.broke(e)?;
+                        continue;
+                    }
                 }
             }
             let r = self.inner.as_mut().expect("opened above");
@@ -454,5 +502,44 @@ impl Read for BlobReader<'_> {
                 Err(e) => self.broke(e)?,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_and_as_a_date_is_capped() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:28:05 GMT", now),
+            Some(Duration::from_secs(5))
+        );
+        // The obsolete forms HTTP still allows.
+        assert_eq!(
+            retry_after("Wednesday, 21-Oct-26 07:28:02 GMT", now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 09:00:00 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(url_host("https://127.0.0.1:5000/v2/x"), "127.0.0.1:5000");
+        assert_eq!(url_host("https://auth.docker.io?x=1"), "auth.docker.io");
+        assert_eq!(url_host("http://[::1]:5000/"), "[::1]:5000");
     }
 }

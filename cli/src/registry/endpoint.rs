@@ -5,13 +5,15 @@
 //! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory and do not
 //! answer a TLS handshake, and for registries the user names as insecure (`--tls-verify=false`, or
 //! `STRATA_INSECURE_REGISTRIES=host:port,…`). Everything else is HTTPS verified against
-//! the system roots (webpki) plus the CA files in, as with docker's `certs.d`:
-//! `/etc/strata/certs.d/HOST[:PORT]/*.crt`, `/etc/docker/certs.d/HOST[:PORT]/*.crt`,
-//! `$XDG_CONFIG_HOME/strata/certs.d/HOST[:PORT]/*.crt` and `--cert-dir DIR/*.crt`.
+//! the operating system's CA store (`SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else the
+//! distribution's bundle, as OpenSSL finds it), the roots compiled in (webpki), and the CA
+//! files in, as with docker's `certs.d`: `/etc/strata/certs.d/HOST[:PORT]/*.crt`,
+//! `/etc/docker/certs.d/HOST[:PORT]/*.crt`, `$XDG_CONFIG_HOME/strata/certs.d/HOST[:PORT]/*.crt`
+//! and `--cert-dir DIR/*.crt`.
 
 use super::{Options, RegistryError};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A registry reached over HTTP.
@@ -172,11 +174,22 @@ fn load_cas(
     Ok(out)
 }
 
+/// The operating system's CA certificates (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the
+/// bundle and directory OpenSSL would use), read once per process. Files that cannot be
+/// read or parsed are passed over: the other roots still apply, and a registry whose CA
+/// was among them fails with its certificate error.
+fn system_roots() -> &'static [rustls::pki_types::CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<rustls::pki_types::CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
 fn tls_config(
     cas: Vec<rustls::pki_types::CertificateDer<'static>>,
 ) -> Result<Arc<rustls::ClientConfig>, RegistryError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // A bundle holds certificates rustls does not take (old or odd ones): skip them.
+    roots.add_parsable_certificates(system_roots().iter().cloned());
     for c in cas {
         roots
             .add(c)
@@ -199,20 +212,33 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
     };
     let dirs = cert_dirs(domain, opts);
     let plain = opts.insecure || insecure_by_config(domain);
-    let mut b = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(15))
-        .timeout_read(Duration::from_secs(60))
-        .timeout_write(Duration::from_secs(60))
-        .max_idle_connections_per_host(16)
-        .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
-    if !plain && !dirs.is_empty() {
-        b = b.tls_config(tls_config(load_cas(&dirs)?)?);
-    }
-    let agent = b.build();
+    let builder = || {
+        ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(15))
+            .timeout_read(Duration::from_secs(60))
+            .timeout_write(Duration::from_secs(60))
+            .max_idle_connections_per_host(16)
+            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
+    };
+    let verified = || -> Result<ureq::Agent, RegistryError> {
+        Ok(builder().tls_config(tls_config(load_cas(&dirs)?)?).build())
+    };
     // A loopback registry without CA files may speak plain HTTP: ask it over TLS once,
     // and use HTTP when the answer is not TLS at all (a certificate that does not
-    // verify is an error, reported by the first real request).
-    let plain = plain || (is_loopback(domain) && dirs.is_empty() && !speaks_tls(&agent, &api_host));
+    // verify is an error, reported by the first real request). Only a registry reached
+    // over TLS needs the system's CA store read.
+    let (plain, agent) = if plain {
+        (true, builder().build())
+    } else if is_loopback(domain) && dirs.is_empty() {
+        let probe = builder().build();
+        if speaks_tls(&probe, &api_host) {
+            (false, verified()?)
+        } else {
+            (true, probe)
+        }
+    } else {
+        (false, verified()?)
+    };
     Ok(Endpoint {
         domain: domain.to_string(),
         base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
@@ -229,13 +255,41 @@ fn speaks_tls(agent: &ureq::Agent, host: &str) -> bool {
         .call()
     {
         Ok(_) | Err(ureq::Error::Status(..)) => true,
-        Err(ureq::Error::Transport(t)) => {
-            let m = t.to_string().to_ascii_lowercase();
-            m.contains("certificate")
-                || m.contains("unknownissuer")
-                || m.contains("notvalidforname")
-        }
+        Err(ureq::Error::Transport(t)) => certificate_problem(&t).is_some(),
     }
+}
+
+/// What is wrong with the peer's certificate, when a transport error is that (an
+/// unknown issuer, a wrong name, an expired certificate), in docker's words where it
+/// has them.
+pub fn certificate_problem(t: &ureq::Transport) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(t);
+    while let Some(e) = cur {
+        // An `io::Error`'s `source` skips the error it wraps: look inside it too.
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidCertificate(c)) =
+            e.downcast_ref::<rustls::Error>().or(inner)
+        {
+            return Some(match c {
+                C::UnknownIssuer => "certificate signed by unknown authority".to_string(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "certificate is not valid for this name".to_string()
+                }
+                C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => {
+                    "certificate is not valid yet".to_string()
+                }
+                C::BadSignature => "certificate has a bad signature".to_string(),
+                other => format!("invalid certificate: {other:?}").to_lowercase(),
+            });
+        }
+        cur = e.source();
+    }
+    None
 }
 
 #[cfg(test)]

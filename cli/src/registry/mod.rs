@@ -39,6 +39,14 @@ pub enum RegistryError {
         /// The registry's error text (or the status line).
         message: String,
     },
+    /// The registry's TLS certificate does not verify: never retried.
+    #[error("cannot verify the TLS certificate of {host}: {problem} (trust its CA in /etc/strata/certs.d/{host}/, --cert-dir or SSL_CERT_FILE)")]
+    Certificate {
+        /// `host[:port]` as the request named it.
+        host: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Authentication failed.
     #[error("{0}")]
     Auth(String),
@@ -54,6 +62,11 @@ impl RegistryError {
             RegistryError::Status { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether trying again cannot help (a certificate that does not verify).
+    pub fn is_final(&self) -> bool {
+        matches!(self, RegistryError::Certificate { .. })
     }
 }
 

@@ -1,10 +1,11 @@
-//! What pull and push show while they work: docker's per-layer status lines when
-//! standard output is not a terminal, live bars (bytes, rate) with indicatif when it is,
-//! and nothing with `-q`.
+//! What pull and push show while they work: live bars (bytes, rate) with indicatif when
+//! standard output is a terminal that can move its cursor (`TERM` set and not `dumb`),
+//! docker's per-layer status lines otherwise (pipes, files, dumb terminals), and nothing
+//! with `-q`.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::sync::Mutex;
 
 enum Mode {
@@ -19,12 +20,19 @@ pub struct Reporter {
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
+/// Whether a terminal of type `term` (`$TERM`) can redraw bars: not when it is unset,
+/// empty or `dumb`.
+fn cursor_terminal(term: Option<&std::ffi::OsStr>) -> bool {
+    term.is_some_and(|t| !t.is_empty() && t != "dumb")
+}
+
 impl Reporter {
     /// Quiet, bars on a terminal, or lines.
     pub fn new(quiet: bool) -> Reporter {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stdout().is_terminal()
+            && cursor_terminal(std::env::var_os("TERM").as_deref())
             && std::env::var_os("STRATA_NO_PROGRESS").is_none()
         {
             Mode::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stdout()))
@@ -130,10 +138,72 @@ impl Reporter {
         }
     }
 
+    /// Something that counts bytes read towards a layer's bar (from any thread, for
+    /// readers that must own what they use); counts nothing without bars.
+    pub fn counter(&self, id: &str) -> ByteCounter {
+        ByteCounter { bar: self.bar(id) }
+    }
+
     /// Clears the bars (before an error is printed).
     pub fn clear(&self) {
         if let Mode::Bars(m) = &self.mode {
             let _ = m.clear();
         }
+    }
+}
+
+/// Counts the bytes of readers towards one layer's bar.
+#[derive(Clone)]
+pub struct ByteCounter {
+    bar: Option<ProgressBar>,
+}
+
+impl ByteCounter {
+    /// One that counts nothing.
+    pub fn none() -> ByteCounter {
+        ByteCounter { bar: None }
+    }
+
+    /// `inner`, which starts at byte `start` of the blob, each byte read from it counted
+    /// (a retry or a chunk sets the count back to where it starts).
+    pub fn wrap<R: Read + Send + 'static>(&self, inner: R, start: u64) -> Box<dyn Read + Send> {
+        match &self.bar {
+            None => Box::new(inner),
+            Some(b) => {
+                b.set_position(start);
+                Box::new(crate::progress::ByteBar::from(b.clone()).wrap_read(inner))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn bars_need_a_terminal_that_moves_its_cursor() {
+        assert!(cursor_terminal(Some(OsStr::new("xterm-256color"))));
+        assert!(cursor_terminal(Some(OsStr::new("linux"))));
+        assert!(!cursor_terminal(Some(OsStr::new("dumb"))));
+        assert!(!cursor_terminal(Some(OsStr::new(""))));
+        assert!(!cursor_terminal(None));
+    }
+
+    #[test]
+    fn quiet_shows_nothing() {
+        let r = Reporter::new(true);
+        assert!(r.quiet());
+        // Nothing to draw on and nothing printed; these must not panic.
+        r.start("abc", "Downloading", 10);
+        r.bytes("abc", 5);
+        r.done("abc", "Pull complete");
+        let mut out = Vec::new();
+        r.counter("abc")
+            .wrap(&b"bytes"[..], 0)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"bytes");
     }
 }

@@ -67,7 +67,8 @@ fn manifest_error(e: RegistryError, r: &Reference) -> anyhow::Error {
             "pull access denied for {}, repository does not exist or may require 'strata login': {message}",
             r.familiar_name()
         ),
-        RegistryError::Auth(m) => anyhow!(
+        // Refused credentials; a token endpoint that failed in passing is said as it is.
+        RegistryError::Auth(m) if m.starts_with("unauthorized") => anyhow!(
             "pull access denied for {}, repository does not exist or may require 'strata login': {m}",
             r.familiar_name()
         ),

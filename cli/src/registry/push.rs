@@ -12,7 +12,7 @@ use super::client::{Body, Client};
 use super::compress::gzip_parallel;
 use super::endpoint::endpoint;
 use super::manifest::Document;
-use super::progress::Reporter;
+use super::progress::{ByteCounter, Reporter};
 use super::{Options, RegistryError};
 use crate::image::manifest::{manifest_bytes, oci_manifest, LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use crate::reference::Reference;
@@ -137,10 +137,11 @@ fn compress_into(
     raw: &BlobRef,
     how: LayerCompression,
     chan: SyncSender<Vec<u8>>,
+    counter: &ByteCounter,
 ) -> Result<BlobRef> {
     let mut src = store_layout::Sha256Writer::new(io::BufReader::with_capacity(
         1 << 20,
-        store.open_blob(&raw.digest)?,
+        counter.wrap(store.open_blob(&raw.digest)?, 0),
     ));
     let mut tee = Tee {
         file: io::BufWriter::with_capacity(1 << 20, txn.blob_writer()?),
@@ -189,6 +190,7 @@ fn compress_and_send(
     txn: &Txn,
     raw: &BlobRef,
     how: LayerCompression,
+    counter: &ByteCounter,
 ) -> Result<(BlobRef, String)> {
     let what = format!("blob upload for layer {}", raw.digest);
     let start = client.send(
@@ -209,7 +211,7 @@ fn compress_and_send(
         pos: 0,
     }))));
     let (made, patched) = std::thread::scope(|s| {
-        let h = s.spawn(|| compress_into(store, txn, raw, how, tx));
+        let h = s.spawn(|| compress_into(store, txn, raw, how, tx, counter));
         let patched = client.send("PATCH", &loc, &[], &body, &what);
         drop(body);
         let made = h
@@ -239,10 +241,7 @@ fn compress_and_send(
         }
     }
     let staged = txn.scratch().join("blobs").join(d.hex());
-    let open = move || -> io::Result<Box<dyn Read + Send>> {
-        let f = std::fs::File::open(&staged)?;
-        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
-    };
+    let open = |offset: u64| open_file_at(&staged, offset, &ByteCounter::none());
     let u = Upload {
         short: String::new(),
         blob: blob.clone(),
@@ -253,19 +252,84 @@ fn compress_and_send(
     Ok((blob, status))
 }
 
-/// Sends one blob; returns the status line (`Pushed`, `Layer already exists`,
-/// `Mounted from …`).
-fn send_blob(
+/// Opens a stored blob at a byte offset (a retry or a chunk starts anywhere).
+type OpenAt<'a> = &'a (dyn Fn(u64) -> io::Result<Box<dyn Read + Send>> + Sync);
+
+/// Opens the file `path` at `offset`, buffered, its bytes counted on `counter`.
+fn open_file_at(
+    path: &std::path::Path,
+    offset: u64,
+    counter: &ByteCounter,
+) -> io::Result<Box<dyn Read + Send>> {
+    use std::io::Seek;
+    let mut f = std::fs::File::open(path)?;
+    f.seek(io::SeekFrom::Start(offset))?;
+    Ok(counter.wrap(io::BufReader::with_capacity(1 << 20, f), offset))
+}
+
+/// The smallest chunk the registry takes, from an upload session's start
+/// (`OCI-Chunk-Min-Length`), when it names one.
+fn chunk_min(resp: &ureq::Response) -> Option<u64> {
+    resp.header("OCI-Chunk-Min-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+}
+
+/// The smallest chunk sent to a registry that asks for chunks (fewer round trips than
+/// a tiny minimum would make).
+const CHUNK_FLOOR: u64 = 1 << 20;
+
+/// Sends a blob of `size` bytes into the upload session at `location` in `PATCH`
+/// chunks of `chunk` bytes (each with its `Content-Range`, all but the last of that
+/// size), following each answer's `Location`, then closes it with `PUT ?digest=`.
+fn send_chunked(
     client: &Client,
-    open: &(dyn Fn() -> io::Result<Box<dyn Read + Send>> + Sync),
-    u: &Upload,
-) -> Result<String, RegistryError> {
+    open: OpenAt<'_>,
+    size: u64,
+    mut location: String,
+    chunk: u64,
+    d: &Digest,
+    what: &str,
+) -> Result<(), RegistryError> {
+    let mut off = 0;
+    while off < size {
+        let (start, len) = (off, chunk.min(size - off));
+        let part =
+            move || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(open(start)?.take(len))) };
+        let range = format!("{start}-{}", start + len - 1);
+        let resp = client.send(
+            "PATCH",
+            &location,
+            &[("Content-Range", &range)],
+            &Body::Stream(&part, len),
+            what,
+        )?;
+        if let Some(l) = resp.header("Location") {
+            location = client.absolute(l);
+        }
+        off += len;
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    client.send(
+        "PUT",
+        &format!("{location}{sep}digest={d}"),
+        &[],
+        &Body::Empty,
+        what,
+    )?;
+    Ok(())
+}
+
+/// Sends one blob; returns the status line (`Pushed`, `Layer already exists`,
+/// `Mounted from …`). The upload is one monolithic `PUT`, or chunks when the registry
+/// names a minimum chunk size.
+fn send_blob(client: &Client, open: OpenAt<'_>, u: &Upload) -> Result<String, RegistryError> {
     let d = &u.blob.digest;
     if client.has_blob(d)? {
         return Ok("Layer already exists".into());
     }
     let what = format!("blob upload {d}");
-    let mut location = None;
+    let mut session = None;
     // One mount attempt, from the first repository known to have the blob; a registry
     // that cannot mount answers 202 with an ordinary upload session.
     if let Some(from) = u.mount_from.first() {
@@ -274,10 +338,12 @@ fn send_blob(
         if resp.status() == 201 {
             return Ok(format!("Mounted from {from}"));
         }
-        location = resp.header("Location").map(|l| client.absolute(l));
+        session = resp
+            .header("Location")
+            .map(|l| (client.absolute(l), chunk_min(&resp)));
     }
-    let location = match location {
-        Some(l) => l,
+    let (location, min) = match session {
+        Some(s) => s,
         None => {
             let resp = client.send(
                 "POST",
@@ -289,12 +355,18 @@ fn send_blob(
             let l = resp.header("Location").ok_or_else(|| {
                 RegistryError::Invalid(format!("{what}: no Location in the answer"))
             })?;
-            client.absolute(l)
+            (client.absolute(l), chunk_min(&resp))
         }
     };
+    if let Some(min) = min.filter(|_| u.blob.size > 0) {
+        let chunk = min.max(CHUNK_FLOOR);
+        send_chunked(client, open, u.blob.size, location, chunk, d, &what)?;
+        return Ok("Pushed".into());
+    }
     let sep = if location.contains('?') { '&' } else { '?' };
     let url = format!("{location}{sep}digest={d}");
-    client.send("PUT", &url, &[], &Body::Stream(open, u.blob.size), &what)?;
+    let whole = || open(0);
+    client.send("PUT", &url, &[], &Body::Stream(&whole, u.blob.size), &what)?;
     Ok("Pushed".into())
 }
 
@@ -457,12 +529,13 @@ pub fn push(
                         rep.start(&u.short, "Pushing", u.blob.size);
                     }
                     let d = &u.blob.digest;
-                    let open = || -> io::Result<Box<dyn Read + Send>> {
-                        let f = store
-                            .open_blob(d)
-                            .map_err(|e| io::Error::other(e.to_string()))?;
-                        Ok(Box::new(io::BufReader::with_capacity(1 << 20, f)))
+                    let counter = if u.config {
+                        ByteCounter::none()
+                    } else {
+                        rep.counter(&u.short)
                     };
+                    let path = store.blob_path(d);
+                    let open = |offset: u64| open_file_at(&path, offset, &counter);
                     let st = send_blob(client, &open, u)?;
                     if !u.config {
                         rep.done(&u.short, &st);
@@ -476,8 +549,11 @@ pub fn push(
             .map(|(short, raw)| {
                 let txn = txn.as_ref().expect("a transaction for compressed copies");
                 s.spawn(move || -> Result<(Digest, BlobRef)> {
-                    rep.status(short, "Pushing");
-                    let (blob, st) = compress_and_send(client, store, txn, raw, how)?;
+                    // The bar counts the layer's uncompressed bytes as they are compressed
+                    // (and so sent).
+                    rep.start(short, "Pushing", raw.size);
+                    let counter = rep.counter(short);
+                    let (blob, st) = compress_and_send(client, store, txn, raw, how, &counter)?;
                     rep.done(short, &st);
                     Ok((raw.digest.clone(), blob))
                 })
