@@ -93,29 +93,43 @@ if ((have_podman)); then
 fi
 
 section "3. save and load of $REG/bench/app:1 (needs docker for the source archive)"
+# same_id WHAT GOT: fails the bench unless GOT is docker's own image ID for the image.
+same_id() {
+  if [ "$2" = "$docker_id" ]; then echo "$1: same image ID $docker_id"
+  else echo "$1: image ID '${2}', expected docker's $docker_id" >&2; exit 1; fi
+}
 if ((have_docker)) && $D pull -q "$REG/bench/app:1" >/dev/null; then
+  # Docker's own ID for the image (its config digest), before anything is removed or loaded.
+  docker_id=$($D image inspect -f '{{.Id}}' "$REG/bench/app:1")
+  [[ $docker_id =~ ^sha256:[0-9a-f]{64}$ ]] ||
+    { echo "docker gave no image ID for $REG/bench/app:1 ('$docker_id')" >&2; exit 1; }
   $D save -o "$BENCH/app-docker.tar" "$REG/bench/app:1"
   S="$BENCH/strata-save"
   rm -rf "$S"; STRATA_ROOT=$S "$STRATA" load -i "$BENCH/app-docker.tar" >/dev/null
+  # Interoperability: strata loads docker's archive as the same image.
+  same_id "strata loads docker's archive" \
+    "$(STRATA_ROOT=$S "$STRATA" images -q --no-trunc "$REG/bench/app:1")"
   "${HF[@]}" --export-json "$R/save-strata.json" -n strata \
     "STRATA_ROOT=$S $STRATA save -o $BENCH/app-strata.tar $REG/bench/app:1"
   "${HF[@]}" --export-json "$R/save-docker.json" -n docker \
     "$D save -o $BENCH/app-docker2.tar $REG/bench/app:1"
   "${HF[@]}" --export-json "$R/load-strata.json" -n strata --prepare "rm -rf $BENCH/strata-load" \
     "STRATA_ROOT=$BENCH/strata-load $STRATA load -i $BENCH/app-docker.tar"
+  same_id "strata's timed loads of docker's archive" \
+    "$(STRATA_ROOT=$BENCH/strata-load "$STRATA" images -q --no-trunc "$REG/bench/app:1")"
   "${HF[@]}" --export-json "$R/load-docker.json" -n docker \
     --prepare "$D rmi -f $REG/bench/app:1 >/dev/null 2>&1; true" "$D load -i $BENCH/app-docker.tar"
-  # Interoperability: docker and podman load strata's archive as the same image.
-  want=$(STRATA_ROOT=$S "$STRATA" images -q --no-trunc "$REG/bench/app:1")
+  # Interoperability: docker and podman load strata's archive as that same image.
   $D rmi -f "$REG/bench/app:1" >/dev/null 2>&1 || true
+  if $D image inspect "$REG/bench/app:1" >/dev/null 2>&1; then
+    echo "docker still has $REG/bench/app:1 after rmi" >&2; exit 1
+  fi
   $D load -q -i "$BENCH/app-strata.tar" >/dev/null
-  got=$($D images -q --no-trunc "$REG/bench/app:1")
-  [ "$got" = "$want" ] && echo "docker loads strata's archive: same image ID $want" ||
-    { echo "docker loaded $got from strata's archive, expected $want" >&2; exit 1; }
+  same_id "docker loads strata's archive" "$($D image inspect -f '{{.Id}}' "$REG/bench/app:1")"
   if ((have_podman)); then
+    $P rmi -f "$REG/bench/app:1" >/dev/null 2>&1 || true
     $P load -q -i "$BENCH/app-strata.tar" >/dev/null
-    $P images -q --no-trunc | grep -x "$want" >/dev/null && echo "podman loads strata's archive: same image ID" ||
-      { echo "podman did not load strata's archive as $want" >&2; exit 1; }
+    same_id "podman loads strata's archive" "$($P images --no-trunc -q "$REG/bench/app:1")"
   fi
 else
   note "docker or $REG/bench/app:1 is not available: save/load skipped"

@@ -66,6 +66,40 @@ fn manifest_json(m: &[(String, Vec<u8>)]) -> serde_json::Value {
     serde_json::from_slice(member(m, "manifest.json")).unwrap()
 }
 
+/// Replaces the content of member `name` (which must be there).
+fn set_member(m: &mut [(String, Vec<u8>)], name: &str, data: Vec<u8>) {
+    let e = m
+        .iter_mut()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no member {name}"));
+    e.1 = data;
+}
+
+/// Changes the config of the first image in docker archive members `m` with `f` (which
+/// may change that image's `manifest.json` entry too), stores it under its new digest
+/// (first in the archive when `first`, else last; the old config and `index.json` go),
+/// and points `manifest.json` at it.
+fn rewrite_config(
+    m: &mut Vec<(String, Vec<u8>)>,
+    first: bool,
+    f: impl FnOnce(&mut serde_json::Value, &mut serde_json::Value),
+) {
+    let mut mj = manifest_json(m);
+    let config_name = mj[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value = serde_json::from_slice(member(m, &config_name)).unwrap();
+    f(&mut config, &mut mj[0]);
+    let bytes = serde_json::to_vec(&config).unwrap();
+    let new_name = format!("blobs/sha256/{}", sha256_hex(&bytes));
+    m.retain(|(n, _)| *n != config_name && n != "index.json");
+    if first {
+        m.insert(0, (new_name.clone(), bytes));
+    } else {
+        m.push((new_name.clone(), bytes));
+    }
+    mj[0]["Config"] = new_name.into();
+    set_member(m, "manifest.json", serde_json::to_vec(&mj).unwrap());
+}
+
 fn skopeo() -> Command {
     let out = Command::new("sh")
         .args(["-c", "command -v skopeo"])
@@ -321,15 +355,27 @@ fn setup() -> Env {
 /// Loads `data` (from a file, or stdin when `stdin`), expects a one-line refusal, and
 /// checks that nothing changed; returns the error line.
 fn refuse(env: &Env, data: &[u8], stdin: bool) -> String {
-    let before = env.snapshot();
-    let tags = env.repo_tags();
-    let out = if stdin {
-        env.cmd(["load"]).stdin(data.to_vec()).fails()
+    if stdin {
+        refused(env, || env.cmd(["load"]).stdin(data.to_vec()).fails())
     } else {
-        let file = env.write(&unique_name("bad-"), data);
+        refuse_file(env, &env.write(&unique_name("bad-"), data))
+    }
+}
+
+/// [`refuse`] for an archive already in a file.
+fn refuse_file(env: &Env, file: &Path) -> String {
+    refused(env, || {
         env.cmd(["load".as_ref(), "-i".as_ref(), file.as_os_str()])
             .fails()
-    };
+    })
+}
+
+/// Runs `load` (a failing `strata load`), expects a one-line refusal, and checks that
+/// nothing changed in `env`; returns the error line.
+fn refused(env: &Env, load: impl FnOnce() -> Output) -> String {
+    let before = env.snapshot();
+    let tags = env.repo_tags();
+    let out = load();
     assert_eq!(out.code, 1, "exit status");
     let line = out.single_error().to_string();
     assert_eq!(out.stdout, "", "nothing on stdout");
@@ -341,6 +387,14 @@ fn refuse(env: &Env, data: &[u8], stdin: bool) -> String {
     assert_eq!(env.repo_tags(), tags, "tags changed");
     assert!(list_dir(&env.outside()).is_empty());
     line
+}
+
+/// The OCI manifest that entry `i` of the saved archive's `index.json` names.
+fn saved_manifest(m: &[(String, Vec<u8>)], i: usize) -> serde_json::Value {
+    let index: serde_json::Value = serde_json::from_slice(member(m, "index.json")).unwrap();
+    let digest = index["manifests"][i]["digest"].as_str().unwrap();
+    let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(member(m, &name)).unwrap()
 }
 
 fn layer_name(m: &[(String, Vec<u8>)]) -> String {
@@ -398,22 +452,10 @@ fn refuses_blob_that_does_not_match_its_digest() {
 fn refuses_diff_id_mismatch() {
     let env = setup();
     let mut m = small_archive();
-    let mj = manifest_json(&m);
-    let config_name = mj[0]["Config"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value = serde_json::from_slice(member(&m, &config_name)).unwrap();
     let wrong = format!("sha256:{}", "0".repeat(64));
-    config["rootfs"]["diff_ids"][0] = wrong.clone().into();
-    let bytes = serde_json::to_vec(&config).unwrap();
-    let new_name = format!("blobs/sha256/{}", sha256_hex(&bytes));
-    m.retain(|(n, _)| *n != config_name && n != "index.json");
-    m.push((new_name.clone(), bytes));
-    let mut mj = mj;
-    mj[0]["Config"] = new_name.into();
-    for e in m.iter_mut() {
-        if e.0 == "manifest.json" {
-            e.1 = serde_json::to_vec(&mj).unwrap();
-        }
-    }
+    rewrite_config(&mut m, false, |config, _| {
+        config["rootfs"]["diff_ids"][0] = wrong.clone().into();
+    });
     let line = refuse(&env, &rebuild(&m), false);
     assert!(
         line.contains("layer 1 of demo/small:1: DiffID mismatch: config says ")
@@ -439,11 +481,7 @@ fn refuses_missing_blob() {
 fn refuses_manifest_that_is_not_json() {
     let env = setup();
     let mut m = small_archive();
-    for e in m.iter_mut() {
-        if e.0 == "manifest.json" {
-            e.1 = b"this is not JSON".to_vec();
-        }
-    }
+    set_member(&mut m, "manifest.json", b"this is not JSON".to_vec());
     let line = refuse(&env, &rebuild(&m), true);
     assert!(line.contains("manifest.json is not valid"), "{line}");
 }
@@ -488,6 +526,151 @@ fn refuses_hardlink_member_leaving_the_archive() {
     assert!(
         line.contains(r#"member "manifest2.json" is a hard link that leaves the archive"#),
         "{line}"
+    );
+}
+
+/// `m` as an OCI-only archive (what `--format oci-archive` writes): without the docker
+/// archive's `manifest.json` and `repositories`.
+fn oci_only(mut m: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    m.retain(|(n, _)| n != "manifest.json" && n != "repositories");
+    m
+}
+
+#[test]
+fn refuses_index_json_that_is_not_json() {
+    let env = setup();
+    let mut m = oci_only(small_archive());
+    set_member(&mut m, "index.json", b"this is not JSON".to_vec());
+    let line = refuse(&env, &rebuild(&m), false);
+    assert!(line.contains("index.json is not valid"), "{line}");
+}
+
+/// 100 MiB: far above the 16 MiB a JSON document of an archive may have.
+const HUGE: u64 = 100 << 20;
+
+/// The refusal of JSON member `name` larger than 16 MiB.
+fn too_large(name: &str) -> String {
+    format!(r#"Error: invalid archive: member "{name}" is larger than 16777216 bytes"#)
+}
+
+/// Loads, from a file, the archive `m` with member `name` replaced by a valid JSON
+/// document of [`HUGE`] bytes (`head`, then `item` repeated and spaces to the size, then
+/// `tail`; streamed to the file, never held in memory whole), and expects it refused as
+/// too large with the store unchanged.
+fn refuse_huge_json(
+    env: &Env,
+    m: &[(String, Vec<u8>)],
+    name: &str,
+    (head, item, tail): (&str, &str, &str),
+) {
+    use std::io::Write;
+    let path = env.work().join(unique_name("huge-"));
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let fixed = (head.len() + tail.len()) as u64;
+    let count = (HUGE - fixed) / item.len() as u64;
+    let spaces = HUGE - fixed - count * item.len() as u64;
+    let chunk = item.repeat(4096);
+    for (n, d) in m {
+        if n != name {
+            w.write_all(&TarBuilder::new().file(n, d).unterminated())
+                .unwrap();
+            continue;
+        }
+        let header = RawHeader::new(name, kind::FILE).size(HUGE);
+        w.write_all(&header.to_block()).unwrap();
+        w.write_all(head.as_bytes()).unwrap();
+        for _ in 0..count / 4096 {
+            w.write_all(chunk.as_bytes()).unwrap();
+        }
+        w.write_all(item.repeat((count % 4096) as usize).as_bytes())
+            .unwrap();
+        w.write_all(" ".repeat(spaces as usize).as_bytes()).unwrap();
+        w.write_all(tail.as_bytes()).unwrap();
+        w.write_all(&[0u8; 512][..((512 - HUGE % 512) % 512) as usize])
+            .unwrap();
+    }
+    w.write_all(&[0u8; 1024]).unwrap();
+    w.into_inner().unwrap().sync_all().unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len() % 512,
+        0,
+        "a whole tar"
+    );
+    assert_eq!(refuse_file(env, &path), too_large(name));
+}
+
+#[test]
+fn refuses_manifest_json_of_100_mb() {
+    let env = setup();
+    let m = small_archive();
+    let mj = manifest_json(&m);
+    let entry = serde_json::to_string(&mj[0]).unwrap();
+    let item = format!("{entry},");
+    refuse_huge_json(
+        &env,
+        &m,
+        "manifest.json",
+        ("[", &item, &format!("{entry}]")),
+    );
+}
+
+#[test]
+fn refuses_index_json_of_100_mb() {
+    let env = setup();
+    let m = oci_only(small_archive());
+    let index: serde_json::Value = serde_json::from_slice(member(&m, "index.json")).unwrap();
+    let desc = serde_json::to_string(&index["manifests"][0]).unwrap();
+    let item = format!("{desc},");
+    let head = r#"{"schemaVersion":2,"manifests":["#;
+    refuse_huge_json(&env, &m, "index.json", (head, &item, &format!("{desc}]}}")));
+}
+
+#[test]
+fn refuses_an_oversized_json_member_on_its_header() {
+    // The header declares 100 MiB but the stream ends 4 KiB later: the refusal comes from
+    // the header alone (it would otherwise be a truncated member).
+    let env = setup();
+    let m = small_archive();
+    for name in ["manifest.json", "index.json", "abc.json"] {
+        let mut t = TarBuilder::new();
+        for (n, d) in m.iter().filter(|(n, _)| n != name) {
+            t = t.file(n, d);
+        }
+        let data = t
+            .declared(name, kind::FILE, HUGE, &[b' '; 4096])
+            .unterminated();
+        assert_eq!(refuse(&env, &data, true), too_large(name));
+        assert_eq!(refuse(&env, &data, false), too_large(name));
+    }
+}
+
+#[test]
+fn refuses_manifest_member_with_an_absolute_name() {
+    let env = setup();
+    let mut m = small_archive();
+    for e in m.iter_mut().filter(|e| e.0 == "manifest.json") {
+        e.0 = "/manifest.json".into();
+    }
+    let line = refuse(&env, &rebuild(&m), false);
+    assert_eq!(
+        line,
+        r#"Error: invalid archive: member "/manifest.json" has an absolute name"#
+    );
+}
+
+#[test]
+fn refuses_blob_member_with_an_absolute_name() {
+    let env = setup();
+    let mut m = small_archive();
+    let layer = layer_name(&m);
+    let absolute = format!("/{layer}");
+    for e in m.iter_mut().filter(|e| e.0 == layer) {
+        e.0 = absolute.clone();
+    }
+    let line = refuse(&env, &rebuild(&m), true);
+    assert_eq!(
+        line,
+        format!(r#"Error: invalid archive: member "{absolute}" has an absolute name"#)
     );
 }
 
@@ -642,6 +825,172 @@ fn umoci_unpacks_saved_archives() {
     );
 }
 
+fn read_json(path: &Path) -> serde_json::Value {
+    let data =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_slice(&data).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The file of blob `digest` (`sha256:HEX`) in directory `dir`, as `dir:` names blobs
+/// (`HEX`) or, with `oci`, as an OCI layout does (`blobs/sha256/HEX`), checked against
+/// its digest.
+fn blob_in(dir: &Path, digest: &serde_json::Value, oci: bool) -> Vec<u8> {
+    let hex = digest
+        .as_str()
+        .and_then(|d| d.strip_prefix("sha256:"))
+        .unwrap_or_else(|| panic!("not a sha256 digest: {digest}"));
+    let path = if oci {
+        dir.join("blobs/sha256").join(hex)
+    } else {
+        dir.join(hex)
+    };
+    let data =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert_eq!(
+        sha256_hex(&data),
+        hex,
+        "{} matches its digest",
+        path.display()
+    );
+    data
+}
+
+#[test]
+fn skopeo_copies_saved_oci_archives_to_oci_and_dir_layouts() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let diff_id = format!("sha256:{}", sha256_hex(busybox_rootfs_tar(false)));
+    for (what, file) in [
+        ("default", save(&env, "both.tar", &["demo/busybox:1.0"])),
+        (
+            "oci-archive",
+            save_format(&env, "oci-archive", "oci.tar", &["demo/busybox:1.0"]),
+        ),
+    ] {
+        let src = format!("oci-archive:{}", file.display());
+        for oci in [true, false] {
+            let dir = env.path().join(format!("{what}-{oci}"));
+            let dest = if oci {
+                format!("oci:{}:copied", dir.display())
+            } else {
+                format!("dir:{}", dir.display())
+            };
+            let mut c = skopeo();
+            c.arg("copy").arg(&src).arg(&dest);
+            run_ok(c);
+            let manifest = if oci {
+                let index = read_json(&dir.join("index.json"));
+                let desc = &index["manifests"][0];
+                assert_eq!(
+                    desc["annotations"]["org.opencontainers.image.ref.name"], "copied",
+                    "{dest}"
+                );
+                serde_json::from_slice(&blob_in(&dir, &desc["digest"], true)).unwrap()
+            } else {
+                read_json(&dir.join("manifest.json"))
+            };
+            // The same config (its digest is strata's image ID) and the same layer.
+            assert_eq!(manifest["config"]["digest"], id.as_str(), "{dest}");
+            let config: serde_json::Value =
+                serde_json::from_slice(&blob_in(&dir, &manifest["config"]["digest"], oci)).unwrap();
+            assert_eq!(config["rootfs"]["diff_ids"][0], diff_id.as_str(), "{dest}");
+            let layers = manifest["layers"].as_array().unwrap();
+            assert_eq!(layers.len(), 1, "{dest}");
+            // skopeo gzips the (uncompressed) layer for an OCI layout, not for `dir:`.
+            let mut layer = blob_in(&dir, &layers[0]["digest"], oci);
+            let media_type = layers[0]["mediaType"].as_str().unwrap_or_default();
+            if media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip") {
+                let mut plain = Vec::new();
+                flate2::read::MultiGzDecoder::new(&layer[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                layer = plain;
+            }
+            assert!(
+                layer == busybox_rootfs_tar(false),
+                "{dest}: the layer ({media_type}) differs"
+            );
+        }
+    }
+}
+
+#[test]
+fn skopeo_copies_saved_archives_to_a_registry_and_strata_pulls_them() {
+    let reg = registry::Registry::start();
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let both = save(&env, "both.tar", &["demo/busybox:1.0"]);
+    let docker = save_format(&env, "docker-archive", "d.tar", &["demo/busybox:1.0"]);
+    let oci = save_format(&env, "oci-archive", "o.tar", &["demo/busybox:1.0"]);
+    for (tag, src) in [
+        ("docker", format!("docker-archive:{}", both.display())),
+        ("oci", format!("oci-archive:{}", both.display())),
+        (
+            "docker-only",
+            format!("docker-archive:{}", docker.display()),
+        ),
+        ("oci-only", format!("oci-archive:{}", oci.display())),
+    ] {
+        let dest = reg.image(&format!("t/saved:{tag}"));
+        let mut c = skopeo();
+        c.args(["copy", "--dest-tls-verify=false", src.as_str()])
+            .arg(format!("docker://{dest}"));
+        run_ok(c);
+        let raw = registry::skopeo_raw(&dest);
+        assert_eq!(
+            raw["config"]["digest"],
+            id.as_str(),
+            "{tag}: skopeo inspect"
+        );
+        let fresh = Env::new();
+        fresh.cmd(["pull", "-q", &dest]).ok();
+        let img = fresh.inspect(&dest);
+        assert_eq!(img["Id"], id.as_str(), "{tag}: strata pull");
+        assert_eq!(
+            img["RootFS"]["Layers"][0],
+            format!("sha256:{}", sha256_hex(busybox_rootfs_tar(false))).as_str(),
+            "{tag}"
+        );
+    }
+}
+
+#[test]
+fn load_an_oci_archive_skopeo_wrote_and_run_it() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let file = save_format(&env, "docker-archive", "d.tar", &["demo/busybox:1.0"]);
+    // As skopeo writes it: layers as they are, and gzip-compressed.
+    for (n, extra) in [("plain", &[][..]), ("gzip", &["--dest-compress"][..])] {
+        let theirs = env.path().join(format!("skopeo-{n}.tar"));
+        let mut c = skopeo();
+        c.arg("copy")
+            .args(extra)
+            .arg(format!("docker-archive:{}", file.display()))
+            .arg(format!("oci-archive:{}:demo/other:4", theirs.display()));
+        run_ok(c);
+        let names = member_names(&theirs);
+        assert!(
+            names.iter().any(|m| m == "index.json") && !names.iter().any(|m| m == "manifest.json"),
+            "{n}: not an OCI-only archive: {names:?}"
+        );
+        let fresh = Env::new();
+        assert_eq!(load(&fresh, &theirs), "Loaded image: demo/other:4\n", "{n}");
+        let img = fresh.inspect("demo/other:4");
+        assert_eq!(img["Id"], id.as_str(), "{n}");
+        let out = fresh
+            .cmd([
+                "run",
+                "--rm",
+                "demo/other:4",
+                "sh",
+                "-c",
+                "echo loaded; ls /bin/busybox",
+            ])
+            .ok();
+        assert_eq!(out.stdout, "loaded\n/bin/busybox\n", "{n}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Multi-platform OCI archives
 // ---------------------------------------------------------------------------------------
@@ -707,11 +1056,7 @@ fn multi_platform_archive(env: &Env, with_host: bool, nested_twice: bool) -> Vec
     let outer = serde_json::json!({
         "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]
     });
-    for e in m.iter_mut() {
-        if e.0 == "index.json" {
-            e.1 = serde_json::to_vec(&outer).unwrap();
-        }
-    }
+    set_member(&mut m, "index.json", serde_json::to_vec(&outer).unwrap());
     rebuild(&m)
 }
 
@@ -808,22 +1153,10 @@ fn load_docker_legacy_archive_with_a_large_layer() {
 fn refuses_large_layer_whose_diff_id_does_not_match() {
     let env = setup_small();
     let (mut m, _) = busybox_archive();
-    let mj = manifest_json(&m);
-    let config_name = mj[0]["Config"].as_str().unwrap().to_string();
-    let mut config: serde_json::Value = serde_json::from_slice(member(&m, &config_name)).unwrap();
     let wrong = format!("sha256:{}", "0".repeat(64));
-    config["rootfs"]["diff_ids"][0] = wrong.clone().into();
-    let bytes = serde_json::to_vec(&config).unwrap();
-    let new_name = format!("blobs/sha256/{}", sha256_hex(&bytes));
-    m.retain(|(n, _)| *n != config_name);
-    m.insert(0, (new_name.clone(), bytes));
-    let mut mj = mj;
-    mj[0]["Config"] = new_name.into();
-    for e in m.iter_mut() {
-        if e.0 == "manifest.json" {
-            e.1 = serde_json::to_vec(&mj).unwrap();
-        }
-    }
+    rewrite_config(&mut m, true, |config, _| {
+        config["rootfs"]["diff_ids"][0] = wrong.clone().into();
+    });
     let line = refuse(&env, &rebuild(&m), false);
     assert!(
         line.contains("layer 1 of demo/big:1: DiffID mismatch: config says ")
@@ -858,11 +1191,7 @@ fn refuses_large_layer_that_is_not_a_layer() {
     m.insert(0, (new_name.clone(), noise));
     let mut mj = manifest_json(&m);
     mj[0]["Layers"][0] = new_name.into();
-    for e in m.iter_mut() {
-        if e.0 == "manifest.json" {
-            e.1 = serde_json::to_vec(&mj).unwrap();
-        }
-    }
+    set_member(&mut m, "manifest.json", serde_json::to_vec(&mj).unwrap());
     let line = refuse(&env, &rebuild(&m), false);
     assert!(line.starts_with("Error: layer 1 of demo/big:1: "), "{line}");
 }
@@ -974,8 +1303,9 @@ fn load_compressed_layers_in_a_docker_archive() {
     let (m, id) = busybox_archive();
     let layer = layer_name(&m);
     let plain = member(&m, &layer).to_vec();
-    // A large member that is compressed (gzip keeps its bytes as the blob, xz is kept
-    // decompressed), and the same layer stored uncompressed so the name says nothing.
+    // A large member that is compressed (gzip and zstd keep their bytes as the blob, xz
+    // and bzip2 are kept decompressed), and the same layer stored uncompressed so the
+    // name says nothing.
     let mut noise = Vec::new();
     NoiseReader::new(7, 3 << 20)
         .read_to_end(&mut noise)
@@ -986,6 +1316,8 @@ fn load_compressed_layers_in_a_docker_archive() {
     for (kind, data) in [
         ("gzip", gzip(&plain)),
         ("xz", xz_compress(&plain)),
+        ("zstd", zstd_compress(&plain)),
+        ("bzip2", bzip2_compress(&plain)),
         ("gzip-big", gzip(&big_tar)),
     ] {
         let (layer_bytes, diff) = if kind == "gzip-big" {
@@ -998,22 +1330,10 @@ fn load_compressed_layers_in_a_docker_archive() {
         let new_name = format!("blobs/sha256/{hex}");
         m.retain(|(n, _)| *n != layer);
         m.insert(0, (new_name.clone(), layer_bytes));
-        let mut mj = manifest_json(&m);
-        let config_name = mj[0]["Config"].as_str().unwrap().to_string();
-        let mut config: serde_json::Value =
-            serde_json::from_slice(member(&m, &config_name)).unwrap();
-        config["rootfs"]["diff_ids"][0] = format!("sha256:{diff}").into();
-        let config_bytes = serde_json::to_vec(&config).unwrap();
-        let config_new = format!("blobs/sha256/{}", sha256_hex(&config_bytes));
-        m.retain(|(n, _)| *n != config_name);
-        m.push((config_new.clone(), config_bytes));
-        mj[0]["Config"] = config_new.clone().into();
-        mj[0]["Layers"][0] = new_name.into();
-        for e in m.iter_mut() {
-            if e.0 == "manifest.json" {
-                e.1 = serde_json::to_vec(&mj).unwrap();
-            }
-        }
+        rewrite_config(&mut m, false, |config, entry| {
+            config["rootfs"]["diff_ids"][0] = format!("sha256:{diff}").into();
+            entry["Layers"][0] = new_name.into();
+        });
         let env = Env::new();
         let file = env.write("c.tar", &rebuild(&m));
         assert_eq!(load(&env, &file), "Loaded image: demo/big:1\n", "{kind}");
@@ -1024,15 +1344,188 @@ fn load_compressed_layers_in_a_docker_archive() {
             "{kind}"
         );
         assert_ne!(img["Id"], id.as_str(), "{kind}: a new config");
-        // gzip is kept as it came, xz decompressed (OCI has no media type for xz).
+        // gzip and zstd are kept as they came, xz and bzip2 decompressed (OCI has no
+        // media type for them).
         let saved = members(&std::fs::read(save(&env, "s.tar", &["demo/big:1"])).unwrap());
         let kept = layer_name(&saved);
-        let want = if kind == "xz" {
-            diff.clone()
-        } else {
-            hex.clone()
+        let (want, media_type) = match kind {
+            "xz" | "bzip2" => (diff.clone(), "application/vnd.oci.image.layer.v1.tar"),
+            "zstd" => (hex.clone(), "application/vnd.oci.image.layer.v1.tar+zstd"),
+            _ => (hex.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"),
         };
         assert_eq!(kept, format!("blobs/sha256/{want}"), "{kind}");
+        let manifest = saved_manifest(&saved, 0);
+        assert_eq!(manifest["layers"][0]["mediaType"], media_type, "{kind}");
         assert!(env.store_entries("tmp").is_empty(), "{kind}");
+    }
+}
+
+#[test]
+fn load_xz_and_bzip2_compressed_archives() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let data = std::fs::read(save(&env, "a.tar", &["demo/busybox:1.0"])).unwrap();
+    for (kind, magic, packed) in [
+        ("xz", &b"\xfd7zXZ\0"[..], xz_compress(&data)),
+        ("bzip2", &b"BZh"[..], bzip2_compress(&data)),
+    ] {
+        assert!(packed.starts_with(magic), "{kind}: not compressed");
+        let fresh = Env::new();
+        let file = fresh.write(&format!("a.tar.{kind}"), &packed);
+        assert_eq!(
+            load(&fresh, &file),
+            "Loaded image: demo/busybox:1.0\n",
+            "{kind}"
+        );
+        assert_eq!(
+            fresh.inspect("demo/busybox:1.0")["Id"],
+            id.as_str(),
+            "{kind}"
+        );
+        let fresh = Env::new();
+        let out = fresh.cmd(["load"]).stdin(packed).ok();
+        assert_eq!(
+            out.stdout, "Loaded image: demo/busybox:1.0\n",
+            "{kind} on stdin"
+        );
+        assert_eq!(fresh.image_ids(), vec![short_id(&id)], "{kind} on stdin");
+        assert!(fresh.store_entries("tmp").is_empty(), "{kind}");
+    }
+}
+
+#[test]
+fn one_image_under_several_tags_saves_once_and_loads_every_tag() {
+    let env = Env::new();
+    let id = env.import_busybox("demo/busybox:1.0");
+    let tags = ["demo/busybox:1.0", "demo/busybox:latest", "other/bb:2"];
+    for t in &tags[1..] {
+        env.cmd(["tag", tags[0], t]).ok();
+    }
+    let hex = id.trim_start_matches("sha256:");
+    let layer = format!("blobs/sha256/{}", sha256_hex(busybox_rootfs_tar(false)));
+    for format in ["default", "docker-archive", "oci-archive"] {
+        let file = if format == "default" {
+            save(&env, "all.tar", &tags)
+        } else {
+            save_format(&env, format, &format!("{format}.tar"), &tags)
+        };
+        let names = member_names(&file);
+        for blob in [format!("blobs/sha256/{hex}"), layer.clone()] {
+            let n = names.iter().filter(|m| **m == blob).count();
+            assert_eq!(n, 1, "{format}: {blob} is in the archive {n} times");
+        }
+        let m = members(&std::fs::read(&file).unwrap());
+        if format != "oci-archive" {
+            let mj = manifest_json(&m);
+            assert_eq!(mj.as_array().unwrap().len(), 1, "{format}: {mj}");
+            let mut got: Vec<&str> = mj[0]["RepoTags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            got.sort();
+            assert_eq!(got, tags, "{format}");
+        }
+        let fresh = Env::new();
+        let out = load(&fresh, &file);
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort();
+        let want: Vec<String> = tags.iter().map(|t| format!("Loaded image: {t}")).collect();
+        assert_eq!(lines, want, "{format}: {out}");
+        assert_eq!(fresh.repo_tags(), tags, "{format}");
+        for t in tags {
+            assert_eq!(fresh.inspect(t)["Id"], id.as_str(), "{format}: {t}");
+        }
+        assert_eq!(fresh.image_ids(), vec![short_id(&id)], "{format}");
+    }
+}
+
+#[test]
+fn two_images_sharing_a_base_layer_save_it_once_and_both_load() {
+    let env = Env::new();
+    let base = env.import_busybox("demo/base:1");
+    let base_layer = format!("blobs/sha256/{}", sha256_hex(busybox_rootfs_tar(false)));
+    // demo/app:2 is busybox's layer and one more on top, loaded from an archive made from
+    // the base's.
+    let mut m = members(&std::fs::read(save(&env, "base.tar", &["demo/base:1"])).unwrap());
+    let top = small_rootfs_tar(&[("srv/app", b"app\n")]);
+    let top_layer = format!("blobs/sha256/{}", sha256_hex(&top));
+    m.insert(0, (top_layer.clone(), top.clone()));
+    rewrite_config(&mut m, false, |config, entry| {
+        let diff_id = format!("sha256:{}", sha256_hex(&top));
+        config["rootfs"]["diff_ids"]
+            .as_array_mut()
+            .unwrap()
+            .push(diff_id.into());
+        if let Some(h) = config["history"].as_array_mut() {
+            h.push(serde_json::json!({"created_by": "test"}));
+        }
+        entry["Layers"]
+            .as_array_mut()
+            .unwrap()
+            .push(top_layer.clone().into());
+        entry["RepoTags"] = serde_json::json!(["demo/app:2"]);
+    });
+    let file = env.write("app.tar", &rebuild(&m));
+    assert_eq!(load(&env, &file), "Loaded image: demo/app:2\n");
+    let app = env.inspect("demo/app:2")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.store_entries("layers").len(),
+        2,
+        "the base layer is shared"
+    );
+
+    let file = save(&env, "both.tar", &["demo/base:1", "demo/app:2"]);
+    let names = member_names(&file);
+    let n = names.iter().filter(|m| **m == base_layer).count();
+    assert_eq!(
+        n, 1,
+        "the shared layer is in the archive {n} times: {names:?}"
+    );
+    let m = members(&std::fs::read(&file).unwrap());
+    let mj = manifest_json(&m);
+    let layers_of = |tag: &str| {
+        mj.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["RepoTags"] == serde_json::json!([tag]))
+            .unwrap_or_else(|| panic!("no {tag} in {mj}"))["Layers"]
+            .clone()
+    };
+    assert_eq!(layers_of("demo/base:1"), serde_json::json!([base_layer]));
+    assert_eq!(
+        layers_of("demo/app:2"),
+        serde_json::json!([base_layer, top_layer])
+    );
+    for i in 0..2 {
+        assert_eq!(
+            saved_manifest(&m, i)["layers"][0]["digest"],
+            base_layer.replace("blobs/sha256/", "sha256:")
+        );
+    }
+    for format in ["docker", "oci"] {
+        let data = if format == "docker" {
+            std::fs::read(&file).unwrap()
+        } else {
+            rebuild(&oci_only(m.clone()))
+        };
+        let fresh = Env::new();
+        let out = load(&fresh, &fresh.write("both.tar", &data));
+        assert_eq!(
+            out, "Loaded image: demo/base:1\nLoaded image: demo/app:2\n",
+            "{format}"
+        );
+        assert_eq!(
+            fresh.inspect("demo/base:1")["Id"],
+            base.as_str(),
+            "{format}"
+        );
+        assert_eq!(fresh.inspect("demo/app:2")["Id"], app.as_str(), "{format}");
+        assert_eq!(fresh.store_entries("layers").len(), 2, "{format}");
+        assert!(fresh.store_entries("tmp").is_empty(), "{format}");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! The archive is read once, as a stream. Each regular member is written to the
 //! transaction's scratch directory and hashed as it goes by (names with `..`, absolute
-//! names and links leaving the archive are refused). A tar's `manifest.json` may come
+//! names, links leaving the archive and `*.json` members too large to parse are refused,
+//! the last on their header). A tar's `manifest.json` may come
 //! last, so which member is which is known only at the end; but a large member that may
 //! be a layer the store lacks (docker writes the layers first) is unpacked while it is
 //! still being written, on a pool of worker threads. Then every config and layer is
@@ -488,9 +489,14 @@ fn member_file(ar: &Extracted, name: &str) -> Result<MemberFile> {
 fn read_json_member(ar: &Extracted, name: &str) -> Result<Vec<u8>> {
     let f = member_file(ar, name)?;
     if f.size > MAX_JSON {
-        bail!("invalid archive: member {name:?} is larger than {MAX_JSON} bytes");
+        return Err(too_large(name));
     }
     std::fs::read(&f.path).with_context(|| format!("cannot read member {name:?}"))
+}
+
+/// The refusal of a JSON member larger than [`MAX_JSON`].
+fn too_large(name: &str) -> anyhow::Error {
+    anyhow!("invalid archive: member {name:?} is larger than {MAX_JSON} bytes")
 }
 
 /// How far the reading thread has written a member, for a worker that unpacks it at the
@@ -702,12 +708,17 @@ fn extract(
         if files.contains_key(&clean) {
             bail!("invalid archive: member {name:?} appears twice");
         }
+        let size = entry.size();
+        // A JSON document too large to parse is refused on its header, before its bytes
+        // are read or written.
+        if size > MAX_JSON && clean.ends_with(".json") {
+            return Err(too_large(&name));
+        }
         let path = root.join(&clean);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| anyhow!("invalid archive: cannot extract member {name:?}: {e}"))?;
         }
-        let size = entry.size();
         let mut f = File::create(&path)
             .map_err(|e| anyhow!("invalid archive: cannot extract member {name:?}: {e}"))?;
         let growth = if known.unpack_early(&clean, size) {
