@@ -15,6 +15,9 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use store_layout::{BlobRef, Digest, Sha256Writer, Txn};
 
 const CHUNK: usize = 1 << 20;
+/// Chunks read ahead of the unpacking thread: enough to keep both busy, few enough that
+/// a pull of many layers at once stays small.
+const QUEUE: usize = 6;
 
 /// A layer unpacked into a transaction, not yet committed.
 pub struct Ingested {
@@ -88,7 +91,7 @@ pub fn ingest_layer_verified<R: Read + Send>(
         ..Default::default()
     };
 
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(16);
+    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(QUEUE);
     let (diff_id, stats) = std::thread::scope(|s| -> Result<(Digest, UnpackStats)> {
         let tar_blob = &mut tar_blob;
         let dir = &dir;

@@ -849,6 +849,87 @@ fn tls_trusts_the_system_store_through_ssl_cert_file_and_dir_and_fails_fast_with
     assert_eq!(env2.image_ids(), vec![short_id(&id)]);
 }
 
+/// An image with more layers than strata fetches at once (8): every layer arrives, in
+/// order, and the container sees the top one's files over the others.
+#[test]
+fn pull_of_an_image_with_more_layers_than_are_fetched_at_once() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let mut layers = vec![busybox_rootfs_tar(false).to_vec()];
+    for i in 1..20 {
+        layers.push(small_rootfs_tar(&[
+            (
+                format!("srv/l{i}.txt").as_str(),
+                format!("layer {i}").as_bytes(),
+            ),
+            ("srv/top.txt", format!("{i}").as_bytes()),
+        ]));
+    }
+    let (ar, id) = docker_archive(&layers, go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/many:1"), &["--format", "v2s2"]);
+    let out = env.cmd(["pull", &reg.image("t/many:1")]).ok();
+    assert_eq!(
+        out.lines()
+            .iter()
+            .filter(|l| l.ends_with(": Pull complete"))
+            .count(),
+        20,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+    let history = env.inspect(&reg.image("t/many:1"));
+    assert_eq!(history["RootFS"]["Layers"].as_array().unwrap().len(), 20);
+    let out = env
+        .cmd([
+            "run",
+            "--rm",
+            &reg.image("t/many:1"),
+            "cat",
+            "/srv/top.txt",
+            "/srv/l1.txt",
+            "/srv/l19.txt",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "19layer 1layer 19");
+}
+
+/// `--tls-verify=false` and `STRATA_INSECURE_REGISTRIES`, as docker's insecure
+/// registries: a registry that speaks TLS is used over HTTPS without checking its
+/// certificate (a plain HTTP registry is tested everywhere else).
+#[test]
+fn an_insecure_registry_that_speaks_tls_is_used_without_checking_its_certificate() {
+    let reg = Registry::start_with(Auth::None, true);
+    let env = Env::new();
+    let (ar, _) = docker_archive(&three_layers("insec"), go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/insec:1"), &["--format", "v2s2"]);
+    let id = config_digest(&reg.image("t/insec:1"));
+    let image = reg.image("t/insec:1");
+
+    let before = env.snapshot();
+    let out = no_system_ca_vars(env.cmd(["pull", &image])).fails();
+    assert!(
+        out.single_error()
+            .contains("cannot verify the TLS certificate"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+
+    no_system_ca_vars(env.cmd(["pull", "-q", "--tls-verify=false", &image])).ok();
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+
+    let env2 = Env::new();
+    no_system_ca_vars(env2.cmd(["pull", "-q", &image]))
+        .env("STRATA_INSECURE_REGISTRIES", &reg.addr)
+        .ok();
+    assert_eq!(env2.image_ids(), vec![short_id(&id)]);
+    env2.cmd(["tag", &image, &reg.image("t/insec2:1")]).ok();
+    no_system_ca_vars(env2.cmd(["push", "-q", "--tls-verify=false", &reg.image("t/insec2:1")]))
+        .ok();
+    assert_eq!(config_digest(&reg.image("t/insec2:1")), id);
+}
+
 /// Gzips `data`.
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;

@@ -23,7 +23,8 @@ pub struct PullArgs {
     /// Set platform if server is multi-platform capable (`os/arch[/variant]`).
     #[arg(long)]
     pub platform: Option<String>,
-    /// Require HTTPS and verify certificates (`--tls-verify=false`: plain HTTP).
+    /// Require HTTPS and verify certificates (`--tls-verify=false`: HTTPS without checking
+    /// the certificate, or plain HTTP for a registry that does not speak TLS).
     #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub tls_verify: bool,
     /// A directory of CA certificates (`*.crt`) to trust for this registry.

@@ -22,7 +22,8 @@ pub struct PushArgs {
     /// How layers stored uncompressed are compressed (once; the result is kept).
     #[arg(long, value_enum, default_value = "gzip")]
     pub compression: LayerCompression,
-    /// Require HTTPS and verify certificates (`--tls-verify=false`: plain HTTP).
+    /// Require HTTPS and verify certificates (`--tls-verify=false`: HTTPS without checking
+    /// the certificate, or plain HTTP for a registry that does not speak TLS).
     #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub tls_verify: bool,
     /// A directory of CA certificates (`*.crt`) to trust for this registry.

@@ -3,8 +3,10 @@
 //!
 //! `docker.io` is served by `registry-1.docker.io`. Plain HTTP is used only for loopback
 //! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory and do not
-//! answer a TLS handshake, and for registries the user names as insecure (`--tls-verify=false`, or
-//! `STRATA_INSECURE_REGISTRIES=host:port,…`). Everything else is HTTPS verified against
+//! answer a TLS handshake, and for registries the user names as insecure (`--tls-verify=false`,
+//! `insecure-registries` in `registries.json`, or `STRATA_INSECURE_REGISTRIES=host:port,…`)
+//! that do not answer one; an insecure registry that speaks TLS is used over HTTPS without
+//! checking its certificate, as docker does. Everything else is HTTPS verified against
 //! the operating system's CA store (`SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else the
 //! distribution's bundle, as OpenSSL finds it), the roots compiled in (webpki), and the CA
 //! files in, as with docker's `certs.d`: `/etc/strata/certs.d/HOST[:PORT]/*.crt`,
@@ -204,6 +206,68 @@ fn tls_config(
     Ok(Arc::new(cfg))
 }
 
+/// TLS that accepts any certificate (signatures are still checked), for the registries
+/// the user names as insecure.
+fn unverified_tls_config() -> Result<Arc<rustls::ClientConfig>, RegistryError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Invalid(format!("TLS set-up: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// A certificate verifier that takes every certificate: `--tls-verify=false`.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// The endpoint for a reference's domain.
 pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError> {
     let api_host = match domain {
@@ -228,7 +292,13 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
     // verify is an error, reported by the first real request). Only a registry reached
     // over TLS needs the system's CA store read.
     let (plain, agent) = if plain {
-        (true, builder().build())
+        // Insecure: HTTPS when the registry speaks it (its certificate unchecked), else HTTP.
+        let unchecked = builder().tls_config(unverified_tls_config()?).build();
+        if speaks_tls(&unchecked, &api_host) {
+            (false, unchecked)
+        } else {
+            (true, builder().build())
+        }
     } else if is_loopback(domain) && dirs.is_empty() {
         let probe = builder().build();
         if speaks_tls(&probe, &api_host) {

@@ -21,6 +21,7 @@ use crate::reference::Reference;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Store};
 
 /// The largest config blob accepted.
@@ -77,6 +78,45 @@ fn manifest_error(e: RegistryError, r: &Reference) -> anyhow::Error {
 }
 
 /// Reads that stop once another layer of the same pull has failed.
+/// How many layers are fetched and unpacked at once. Each pipeline holds about 10 MiB
+/// of buffers and four threads, so this bounds a pull's memory and threads whatever the
+/// number of layers; images with up to this many missing layers get them all at once.
+const MAX_LAYERS_AT_ONCE: usize = 8;
+
+/// A counting semaphore: [`Slots::take`] waits for a free slot, held until dropped.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A slot of [`Slots`], given back when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 struct Cancellable<'a, R> {
     inner: R,
     failed: &'a AtomicBool,
@@ -321,15 +361,20 @@ pub fn pull(
 
     let txn = store.begin()?;
     let failed = AtomicBool::new(false);
+    let slots = Slots::new(MAX_LAYERS_AT_ONCE);
     let results: Vec<Result<Option<(u64, BlobRef)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let (txn, client, failed) = (&txn, &client, &failed);
+                let (txn, client, failed, slots) = (&txn, &client, &failed, &slots);
                 s.spawn(move || -> Result<Option<(u64, BlobRef)>> {
                     if p.existing.is_some() {
                         return Ok(None);
+                    }
+                    let _slot = slots.take();
+                    if failed.load(Ordering::Relaxed) {
+                        bail!("cancelled: another layer failed");
                     }
                     // A blob that two positions of the image share is fetched by both.
                     rep.start(&p.short, "Downloading", p.desc.size);
