@@ -9,6 +9,7 @@
 #   5. commit of a container with one 50 MB file and 1,000 small files
 #   6. registry: pull of bench/app:1, push of a new 50 MB layer, pull of a complete image
 #      (scripts/bench-registry.sh)
+# SECTIONS="4 6" runs only those sections (default: all).
 # hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
 # with a note; the script fails only if strata (or the setup it needs) fails.
 set -euo pipefail
@@ -54,8 +55,19 @@ if [ ! -f "$BENCH/deb.tar.gz" ]; then
   tar -C "$BENCH/deb-rootfs" -czf "$BENCH/deb.tar.gz" .
 fi
 ls -l "$BENCH/deb.tar.gz"
-R="$BENCH/results"; mkdir -p "$R"; rm -f "$R"/*.json
+R="$BENCH/results"; mkdir -p "$R"
+# SECTIONS="4 6" runs only those; the results of the others stay from an earlier run.
+SECTIONS=${SECTIONS:-1 2 3 4 5 6}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+for n in $SECTIONS; do
+  case $n in
+    1) rm -f "$R"/import-*.json ;; 2) rm -f "$R"/images-*.json ;;
+    3) rm -f "$R"/save-*.json "$R"/load-*.json ;; 4) rm -f "$R"/run-*.json "$R"/runuser-*.json ;;
+    5) rm -f "$R"/commit-*.json ;; 6) rm -f "$R"/pull*.json "$R"/push-*.json "$R"/pull-strata-maxrss.txt ;;
+  esac
+done
 
+if want 1; then
 section "1. import deb.tar.gz"
 S="$BENCH/strata-import"
 "${HF[@]}" --export-json "$R/import-strata.json" -n strata \
@@ -71,7 +83,9 @@ if ((have_podman)); then
     --prepare "$P rmi -f localhost/bench/deb:podman >/dev/null 2>&1; true" \
     "$P import -q $BENCH/deb.tar.gz localhost/bench/deb:podman" || note "podman import failed"
 fi
+fi
 
+if want 2; then
 section "2. images with $TAGS tags"
 S="$BENCH/strata-images"
 rm -rf "$S"; mkdir -p "$S"
@@ -91,7 +105,9 @@ if ((have_podman)); then
     "${HF[@]}" --export-json "$R/images-podman.json" -n podman "$P images" || note "podman images failed"
   else note "podman import failed: images skipped"; fi
 fi
+fi
 
+if want 3; then
 section "3. save and load of $REG/bench/app:1 (needs docker for the source archive)"
 # same_id WHAT GOT: fails the bench unless GOT is docker's own image ID for the image.
 same_id() {
@@ -134,7 +150,9 @@ if ((have_docker)) && $D pull -q "$REG/bench/app:1" >/dev/null; then
 else
   note "docker or $REG/bench/app:1 is not available: save/load skipped"
 fi
+fi
 
+if want 4; then
 section "4. run --rm IMAGE /bin/true (the Debian image)"
 S="$BENCH/strata-run"
 rm -rf "$S"; STRATA_ROOT=$S "$STRATA" import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
@@ -153,7 +171,7 @@ for f in subuid subgid; do
 done
 RS="$BENCH/strata-run-user"; RB="$BENCH/bin"; HS="$BENCH/helper/helper.sock"
 rm -rf "$RS"; mkdir -p "$RS" "$RB" "$(dirname "$HS")"; chown "$RUSER:" "$RS"; chmod 700 "$RS"
-cp "$STRATA" "$target/release/strata-helper" "$RB/"; chmod 755 "$BENCH" "$RB" "$(dirname "$HS")"
+rm -f "$RB/strata" "$RB/strata-helper"; cp "$STRATA" "$target/release/strata-helper" "$RB/"; chmod 755 "$BENCH" "$RB" "$(dirname "$HS")"
 "$RB/strata-helper" serve --socket "$HS" 2>"$BENCH/helper.log" &
 helper_pid=$!
 for _ in $(seq 50); do [ -S "$HS" ] && break; sleep 0.1; done
@@ -177,9 +195,21 @@ if ((have_podman)); then
   "${HFN[@]}" -r 10 --export-json "$R/run-podman.json" -n podman \
     "$P run --rm bench/deb:run /bin/true" || note "podman run failed"
 fi
+fi
 
+if want 5; then
 section "5. commit of a container with one 50 MB file and 1,000 small files"
 fill='head -c 52428800 /dev/urandom > /big && mkdir /small && for i in $(seq 1000); do echo $i > /small/$i; done'
+# The Debian image of section 4, in each tool (imported here when section 4 did not run).
+S="$BENCH/strata-run"
+STRATA_ROOT=$S "$STRATA" inspect bench/deb:run >/dev/null 2>&1 ||
+  STRATA_ROOT=$S "$STRATA" import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+if ((have_docker)) && ! $D image inspect bench/deb:run >/dev/null 2>&1; then
+  $D import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+fi
+if ((have_podman)) && ! $P image inspect bench/deb:run >/dev/null 2>&1; then
+  $P import "$BENCH/deb.tar.gz" bench/deb:run >/dev/null
+fi
 STRATA_ROOT=$S "$STRATA" rm -f bench-commit >/dev/null 2>&1 || true
 STRATA_ROOT=$S "$STRATA" run --name bench-commit bench/deb:run sh -c "$fill"
 "${HF[@]}" --export-json "$R/commit-strata.json" -n strata \
@@ -199,9 +229,12 @@ if ((have_podman)); then
     --prepare "$P rmi bench/committed:1 >/dev/null 2>&1; true" \
     "$P commit -f docker bench-commit bench/committed:1" || note "podman commit failed"
 fi
+fi
 
+if want 6; then
 section "6. registry: pull, push, pull of a complete image (scripts/bench-registry.sh)"
-STRATA=$STRATA R=$R PEERS=$PEERS bash scripts/bench-registry.sh || note "registry benchmarks failed"
+STRATA=$STRATA R=$R PEERS=$PEERS bash scripts/bench-registry.sh
+fi
 
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'

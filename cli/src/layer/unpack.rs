@@ -132,8 +132,9 @@ pub fn unpack<R: Read + Send>(
     opts: &UnpackOptions,
 ) -> Result<UnpackStats, UnpackError> {
     let root = open_target(target)?;
+    let umask = current_umask();
     if opts.single_thread && !opts.landlock {
-        return Unpacker::new(root, opts).run(tar);
+        return Unpacker::new(root, opts, umask).run(tar);
     }
     let thread_err = |source| UnpackError::Io {
         op: "start a thread to unpack into",
@@ -148,7 +149,7 @@ pub fn unpack<R: Read + Send>(
     std::thread::scope(|s| {
         let worker = if opts.single_thread {
             builder()
-                .spawn_scoped(s, move || work(root, opts, tar))
+                .spawn_scoped(s, move || work(root, opts, umask, tar))
                 .map_err(thread_err)?
         } else {
             let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(QUEUE);
@@ -161,7 +162,7 @@ pub fn unpack<R: Read + Send>(
                 done: false,
             };
             let worker = builder()
-                .spawn_scoped(s, move || work(root, opts, chunks))
+                .spawn_scoped(s, move || work(root, opts, umask, chunks))
                 .map_err(thread_err)?;
             // This thread reads ahead while the worker writes.
             pump(tar, tx, back_rx);
@@ -175,11 +176,24 @@ pub fn unpack<R: Read + Send>(
 }
 
 /// The writing thread: confine it if asked, then unpack from `src`.
-fn work<S: Read>(root: OwnedFd, opts: &UnpackOptions, src: S) -> Result<UnpackStats, UnpackError> {
+fn work<S: Read>(
+    root: OwnedFd,
+    opts: &UnpackOptions,
+    umask: Option<u32>,
+    src: S,
+) -> Result<UnpackStats, UnpackError> {
     if opts.landlock {
         confine(&root)?;
     }
-    Unpacker::new(root, opts).run(src)
+    Unpacker::new(root, opts, umask).run(src)
+}
+
+/// The process's umask, from `/proc/self/status` (read before Landlock confines the
+/// thread); `None` when it cannot be read.
+fn current_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
 }
 
 fn open_target(target: &Path) -> Result<OwnedFd, UnpackError> {
@@ -452,10 +466,22 @@ struct Unpacker<'o> {
     /// Free space left by the last statvfs, minus what was written since.
     room: u64,
     buf: Vec<u8>,
+    /// The owner new files get (this process's effective ids), when the target is not a
+    /// setgid directory (whose files take its group): no `fchown` is needed for entries
+    /// that name it.
+    own_ids: Option<(u32, u32)>,
+    /// The process's umask when known: a new file whose mode it leaves untouched (and
+    /// that has no setuid, setgid or sticky bit) needs no `fchmod`.
+    umask: Option<u32>,
 }
 
 impl<'o> Unpacker<'o> {
-    fn new(root: OwnedFd, opts: &'o UnpackOptions) -> Self {
+    fn new(root: OwnedFd, opts: &'o UnpackOptions, umask: Option<u32>) -> Self {
+        let setgid = rustix::fs::fstat(&root)
+            .map(|st| st.st_mode & libc::S_ISGID != 0)
+            .unwrap_or(true);
+        // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+        let own_ids = (!setgid).then(|| unsafe { (libc::geteuid(), libc::getegid()) });
         Unpacker {
             opts,
             root,
@@ -464,6 +490,8 @@ impl<'o> Unpacker<'o> {
             stats: UnpackStats::default(),
             room: 0,
             buf: Vec::new(),
+            own_ids,
+            umask,
         }
     }
 
@@ -794,8 +822,15 @@ impl<'o> Unpacker<'o> {
         self.check_space(size, shown)?;
         let dir = self.parent(path, shown)?;
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        // Created with its final permission bits when the umask leaves them as they are
+        // (the layer directory is private until it commits); setuid, setgid and sticky
+        // bits only by fchmod, after fchown, which clears the first two.
+        let exact = self
+            .umask
+            .is_some_and(|m| meta.mode & 0o7000 == 0 && meta.mode & m == 0);
+        let create_mode = if exact { meta.mode & 0o777 } else { 0o600 };
         let fd = self
-            .create(dir, path, |d, n| sys::openat(d, n, flags, 0o600))
+            .create(dir, path, |d, n| sys::openat(d, n, flags, create_mode))
             .map_err(io_err("create", shown))?;
         let mut file = File::from(fd);
         let mut written = 0u64;
@@ -830,12 +865,14 @@ impl<'o> Unpacker<'o> {
         }
         self.stats.size += written;
         let fd = file.as_raw_fd();
-        if let Some((uid, gid)) = meta.owner {
+        if let Some((uid, gid)) = meta.owner.filter(|o| Some(*o) != self.own_ids) {
             ignore_eperm(sys::fchown(fd, uid, gid))
                 .map_err(io_err("change the owner of", shown))?;
         }
         // After chown, which clears setuid and setgid.
-        sys::fchmod(fd, meta.mode).map_err(io_err("change the mode of", shown))?;
+        if !exact {
+            sys::fchmod(fd, meta.mode).map_err(io_err("change the mode of", shown))?;
+        }
         for (name, value) in &meta.xattrs {
             ignore_unsupported(sys::fsetxattr(fd, name, value))
                 .map_err(io_err("set an xattr on", shown))?;
@@ -1948,6 +1985,10 @@ mod tests {
         let data = Tar::new()
             .file_mode("suid", b"x", 0o4755)
             .file_mode("ro", b"r", 0o400)
+            .file_mode("rw-all", b"w", 0o666)
+            .file_mode("plain", b"p", 0o644)
+            .file_mode("none", b"n", 0o000)
+            .file_mode("sgid", b"g", 0o2711)
             .dir_mode("sticky/", 0o1777)
             .finish();
         d.unpack(&data).unwrap();
@@ -1956,6 +1997,11 @@ mod tests {
         assert_eq!(mode("suid"), 0o4755);
         assert_eq!(mode("ro"), 0o400);
         assert_eq!(mode("sticky"), 0o1777);
+        // Whatever the umask: modes it would cut are set after creation.
+        assert_eq!(mode("rw-all"), 0o666);
+        assert_eq!(mode("plain"), 0o644);
+        assert_eq!(mode("none"), 0o000);
+        assert_eq!(mode("sgid"), 0o2711);
     }
 
     #[test]
