@@ -2,7 +2,8 @@
 # The registry section of `make bench` (scripts/bench.sh runs it; it can also run alone
 # once the peers are up and the workloads pushed):
 #   pull    bench/app:1 into an empty store: strata, the floor (floor-pull.sh), docker, podman
-#   push    an image whose base is in the registry plus one new 50 MB layer: strata, docker, podman
+#   push    an image whose base is in the registry plus one new 50 MB layer: strata, docker,
+#           podman, and the floor (curl uploading 50 MB of new bytes in one PUT)
 #   pull of an image that is already complete (strata), next to one manifest round trip (curl)
 # The pushes go to a private registry on a free port (PUSH_REGISTRY_PORT), removed at the end.
 # and strata's peak memory during the pull. Needs: STRATA (release binary), R (results dir),
@@ -89,6 +90,22 @@ if ((have_podman)); then
   "${HF[@]}" --export-json "$R/push-podman.json" -n podman --prepare "$pp" \
     "$P push -q --tls-verify=false $PREG/bench/push-podman:1" || note "podman push failed"
 fi
+# The floor of a push: curl uploads 50 MB of new random bytes (already gzip-sized and
+# hashed) in one monolithic PUT, which is what the registry itself takes to receive,
+# hash and store them.
+cat >"$BENCH/push-floor-prep.sh" <<SH
+head -c 52428800 /dev/urandom >"$BENCH/push-floor.bin"
+sha256sum "$BENCH/push-floor.bin" | cut -d' ' -f1 >"$BENCH/push-floor.sha"
+SH
+cat >"$BENCH/push-floor.sh" <<SH
+loc=\$(curl -fsi -X POST "http://$PREG/v2/bench/floor/blobs/uploads/" | tr -d '\r' | sed -n 's/^location: //Ip')
+case \$loc in http*) ;; *) loc="http://$PREG\$loc" ;; esac
+curl -fs -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \\
+  -T "$BENCH/push-floor.bin" "\$loc&digest=sha256:\$(cat "$BENCH/push-floor.sha")"
+SH
+"${HF[@]}" --export-json "$R/push-floor.json" -n "floor (curl PUT)" \
+  --prepare "bash $BENCH/push-floor-prep.sh" "bash $BENCH/push-floor.sh"
+rm -f "$BENCH"/push-floor*
 S="$BENCH/strata-push"
 rm -rf "$S"; STRATA_ROOT=$S "$STRATA" pull -q "$BASE" >/dev/null
 sp=$(prep "env STRATA_ROOT=$S $STRATA" strata ""); $sp
