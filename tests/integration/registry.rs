@@ -849,6 +849,72 @@ fn tls_trusts_the_system_store_through_ssl_cert_file_and_dir_and_fails_fast_with
     assert_eq!(env2.image_ids(), vec![short_id(&id)]);
 }
 
+/// `run` pulls an image it does not have (docker's `--pull missing`), with docker's lines
+/// on standard error and only the command's output on standard output; `--pull never`
+/// refuses, `--pull always` asks the registry again.
+#[test]
+fn run_pulls_a_missing_image_unless_told_not_to() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let (ar, id) = docker_archive(&three_layers("run"), go_arch(), "x:1");
+    skopeo_push(&env, &ar, &reg.image("t/run:1"), &["--format", "v2s2"]);
+    let image = reg.image("t/run:1");
+
+    let before = env.snapshot();
+    let out = env
+        .cmd(["run", "--rm", "--pull", "never", &image, "true"])
+        .code(125);
+    assert_eq!(out.single_error(), format!("Error: No such image: {image}"));
+    assert_eq!(env.snapshot(), before);
+
+    let out = env.cmd(["run", "--rm", &image, "cat", "/srv/a.txt"]).ok();
+    assert_eq!(out.stdout, "a run");
+    let err = out.err_lines();
+    assert_eq!(err[0], format!("Unable to find image '{image}' locally"));
+    assert!(
+        err.contains(&format!("Status: Downloaded newer image for {image}").as_str()),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+
+    let out = env
+        .cmd([
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            &image,
+            "cat",
+            "/srv/b.txt",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "b run");
+    assert!(
+        out.stderr
+            .contains(&format!("Status: Image is up to date for {image}")),
+        "{}",
+        out.stderr
+    );
+
+    let out = env
+        .cmd(["run", "--rm", &reg.image("t/nothing:1"), "true"])
+        .code(125);
+    assert_eq!(
+        out.err_lines()[0],
+        format!(
+            "Unable to find image '{}' locally",
+            reg.image("t/nothing:1")
+        )
+    );
+    assert!(
+        out.err_lines()[1].starts_with("Error: manifest for"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.image_ids(), vec![short_id(&id)]);
+}
+
 /// An image with more layers than strata fetches at once (8): every layer arrives, in
 /// order, and the container sees the top one's files over the others.
 #[test]

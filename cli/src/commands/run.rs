@@ -6,11 +6,15 @@ use crate::container::names::{random_bytes, random_name, valid_name};
 use crate::container::spec::{self, RunConfig, RunFlags};
 use crate::context::Ctx;
 use crate::image::ImageConfig;
-use crate::resolve::resolve;
+use crate::reference::Reference;
+use crate::registry::progress::Reporter;
+use crate::registry::pull::pull;
+use crate::registry::Options;
+use crate::resolve::{resolve, ResolveError};
 use crate::SilentExit;
 use anyhow::{anyhow, bail, Result};
 use std::io::IsTerminal;
-use store_layout::{ContainerRecord, Store};
+use store_layout::{ContainerRecord, Digest, Store};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +24,10 @@ use store_layout::{ContainerRecord, Store};
     override_usage = "strata run [OPTIONS] IMAGE [COMMAND] [ARG...]"
 )]
 pub struct RunArgs {
+    /// Pull the image before running (`missing`: only when it is not here, `always`,
+    /// `never`).
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -121,10 +129,34 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     launch::start(&ctx.store, &rec, &cfg, Mode::Attached)
 }
 
+/// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only
+/// when no local image has that name), with docker's lines on standard error.
+fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<Digest> {
+    let local = resolve(&ctx.store.db()?, name);
+    let fetch = matches!(
+        (&local, policy),
+        (_, "always") | (Err(ResolveError::NotFound(_)), "missing")
+    );
+    if !fetch {
+        return local.map(|(id, _)| id).map_err(|e| anyhow!("{e}"));
+    }
+    let r = Reference::parse(name)
+        .map_err(|e| anyhow!("{e}"))?
+        .with_default_tag();
+    if local.is_err() {
+        eprintln!("Unable to find image '{}' locally", r.familiar_string());
+    }
+    let rep = Reporter::stderr_lines();
+    let platform = super::pull::platform_arg(None)?;
+    pull(&ctx.store, &r, &platform, &Options::default(), &rep)?;
+    let (id, _) = resolve(&ctx.store.db()?, &r.full_string()).map_err(|e| anyhow!("{e}"))?;
+    Ok(id)
+}
+
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
+    let image = image_for_run(ctx, args.image(), &args.pull)?;
     let db = ctx.store.db()?;
-    let (image, _) = resolve(&db, args.image()).map_err(|e| anyhow!("{e}"))?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 enum Mode {
     Quiet,
     Lines,
+    /// Docker's lines on standard error (`run` pulling a missing image).
+    ErrLines,
     Bars(MultiProgress),
 }
 
@@ -45,6 +47,15 @@ impl Reporter {
         }
     }
 
+    /// Docker's status lines on standard error, for a command whose standard output is
+    /// another program's (`run` pulling an image it does not have).
+    pub fn stderr_lines() -> Reporter {
+        Reporter {
+            mode: Mode::ErrLines,
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Whether nothing but the final result is shown.
     pub fn quiet(&self) -> bool {
         matches!(self.mode, Mode::Quiet)
@@ -57,6 +68,7 @@ impl Reporter {
             Mode::Lines => {
                 let _ = crate::commands::out(s);
             }
+            Mode::ErrLines => eprintln!("{s}"),
             Mode::Bars(m) => {
                 let bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
                 if !bars.is_empty() && bars.values().all(|b| b.is_finished()) {
@@ -99,6 +111,7 @@ impl Reporter {
             Mode::Lines => {
                 let _ = crate::commands::out(&format!("{id}: {status}"));
             }
+            Mode::ErrLines => eprintln!("{id}: {status}"),
             Mode::Bars(_) => {
                 if let Some(b) = self.bar(id) {
                     b.set_message(status.to_string());
