@@ -108,7 +108,7 @@ pub fn mount_overlay(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
     match fsconfig_set_fd(fs.as_fd(), "lowerdir+", spec.lowers[0]) {
         Ok(()) => return finish(fs, spec, LayerOptions::Descriptors, 1),
         Err(Errno::INVAL | Errno::BADF) => {}
-        Err(errno) => return Err(step_error("fsconfig lowerdir+", errno)),
+        Err(errno) => return sys("fsconfig lowerdir+", Err(errno)),
     }
     match fsconfig_set_string(fs.as_fd(), "lowerdir+", proc_path(&spec.lowers[0])) {
         // A kernel whose overlay still has the legacy mount interface (before 6.5)
@@ -116,7 +116,7 @@ pub fn mount_overlay(spec: &OverlaySpec<'_>) -> Result<OwnedFd, MountError> {
         Ok(()) if !is_legacy()? => finish(fs, spec, LayerOptions::ProcPaths, 1),
         Ok(()) => finish(context(spec)?, spec, LayerOptions::JoinedProcPaths, 0),
         Err(Errno::INVAL) => finish(fs, spec, LayerOptions::JoinedProcPaths, 0),
-        Err(errno) => Err(step_error("fsconfig lowerdir+", errno)),
+        Err(errno) => sys("fsconfig lowerdir+", Err(errno)),
     }
 }
 
@@ -127,13 +127,6 @@ pub fn mount_overlay_with(
     how: LayerOptions,
 ) -> Result<OwnedFd, MountError> {
     finish(context(spec)?, spec, how, 0)
-}
-
-fn step_error(step: &str, errno: Errno) -> MountError {
-    MountError::Sys {
-        step: step.into(),
-        errno,
-    }
 }
 
 /// A new overlay context with `source` and `userxattr` set.
@@ -186,46 +179,37 @@ fn finish(
             for l in &spec.lowers[done..] {
                 sys("fsconfig lowerdir+", fsconfig_set_fd(fs, "lowerdir+", l))?;
             }
-            sys(
-                "fsconfig upperdir",
-                fsconfig_set_fd(fs, "upperdir", spec.upper),
-            )?;
-            sys(
-                "fsconfig workdir",
-                fsconfig_set_fd(fs, "workdir", spec.work),
-            )?;
         }
-        LayerOptions::ProcPaths | LayerOptions::JoinedProcPaths => {
-            if how == LayerOptions::ProcPaths {
-                for l in &spec.lowers[done..] {
-                    sys(
-                        "fsconfig lowerdir+",
-                        fsconfig_set_string(fs, "lowerdir+", proc_path(l)),
-                    )?;
-                }
-            } else {
-                let lowers: Vec<String> = spec.lowers.iter().map(proc_path).collect();
-                let joined = lowers.join(":");
-                if joined.len() >= MAX_OPTION {
-                    return Err(MountError::TooManyForKernel {
-                        layers: lowers.len(),
-                        bytes: joined.len(),
-                    });
-                }
+        LayerOptions::ProcPaths => {
+            for l in &spec.lowers[done..] {
                 sys(
-                    "fsconfig lowerdir",
-                    fsconfig_set_string(fs, "lowerdir", joined),
+                    "fsconfig lowerdir+",
+                    fsconfig_set_string(fs, "lowerdir+", proc_path(l)),
                 )?;
             }
+        }
+        LayerOptions::JoinedProcPaths => {
+            let lowers: Vec<String> = spec.lowers.iter().map(proc_path).collect();
+            let joined = lowers.join(":");
+            if joined.len() >= MAX_OPTION {
+                return Err(MountError::TooManyForKernel {
+                    layers: lowers.len(),
+                    bytes: joined.len(),
+                });
+            }
             sys(
-                "fsconfig upperdir",
-                fsconfig_set_string(fs, "upperdir", proc_path(&spec.upper)),
-            )?;
-            sys(
-                "fsconfig workdir",
-                fsconfig_set_string(fs, "workdir", proc_path(&spec.work)),
+                "fsconfig lowerdir",
+                fsconfig_set_string(fs, "lowerdir", joined),
             )?;
         }
+    }
+    for (key, dir) in [("upperdir", &spec.upper), ("workdir", &spec.work)] {
+        let set = if how == LayerOptions::Descriptors {
+            fsconfig_set_fd(fs, key, dir)
+        } else {
+            fsconfig_set_string(fs, key, proc_path(dir))
+        };
+        sys(&format!("fsconfig {key}"), set)?;
     }
     sys("fsconfig create", fsconfig_create(fs))?;
     let mut attrs = MountAttrFlags::empty();

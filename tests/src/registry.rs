@@ -288,6 +288,29 @@ fn take_one(n: &AtomicU32) -> bool {
         .is_ok()
 }
 
+/// Listens on a free loopback port and hands each connection (blocking again) to
+/// `handle`, on the listening thread, until the returned flag is set. Returns the
+/// address (`127.0.0.1:PORT`) and that flag.
+fn serve_loopback(mut handle: impl FnMut(TcpStream) + Send + 'static) -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    std::thread::spawn(move || {
+        while !st.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    handle(s);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    (addr, stop)
+}
+
 impl TokenIssuer {
     fn start(dir: &Path, creds: Option<(String, String)>) -> TokenIssuer {
         let key = dir.join("issuer.key");
@@ -314,112 +337,99 @@ impl TokenIssuer {
             .filter(|l| !l.starts_with("-----"))
             .collect::<Vec<_>>()
             .join("");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let issued = Arc::new(AtomicU32::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
         let scopes = Arc::new(Mutex::new(Vec::new()));
         let fail_next = Arc::new(AtomicU32::new(0));
         let reset_next = Arc::new(AtomicU32::new(0));
-        let (iss, st) = (issued.clone(), stop.clone());
+        let iss = issued.clone();
         let (sc, fail, reset) = (scopes.clone(), fail_next.clone(), reset_next.clone());
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                let (mut s, _) = match listener.accept() {
-                    Ok(c) => c,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                };
-                let _ = s.set_nonblocking(false);
-                let Some(req) = read_request(&mut s) else {
-                    continue;
-                };
-                if take_one(&fail) {
-                    let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                    continue;
+        let (addr, stop) = serve_loopback(move |mut s| {
+            let Some(req) = read_request(&mut s) else {
+                return;
+            };
+            if take_one(&fail) {
+                let _ = s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                return;
+            }
+            if take_one(&reset) {
+                let _ = s.shutdown(Shutdown::Both);
+                return;
+            }
+            let authorized = match &creds {
+                None => true,
+                Some((u, p)) => {
+                    use base64::Engine as _;
+                    let want = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                    );
+                    req.header("authorization") == Some(want.as_str())
                 }
-                if take_one(&reset) {
-                    let _ = s.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let authorized = match &creds {
-                    None => true,
-                    Some((u, p)) => {
-                        use base64::Engine as _;
-                        let want = format!(
-                            "Basic {}",
-                            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-                        );
-                        req.header("authorization") == Some(want.as_str())
-                    }
-                };
-                if !authorized {
-                    let _ = s.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                    continue;
-                }
-                let mut access = Vec::new();
-                for (k, v) in req.query() {
-                    if k == "scope" {
-                        for sc in v.split(' ') {
-                            let parts: Vec<&str> = sc.split(':').collect();
-                            if parts.len() >= 3 {
-                                let name = parts[1..parts.len() - 1].join(":");
-                                let actions: Vec<&str> =
-                                    parts[parts.len() - 1].split(',').collect();
-                                access.push(serde_json::json!({"type": parts[0], "name": name, "actions": actions}));
-                            }
+            };
+            if !authorized {
+                let _ = s.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                return;
+            }
+            let mut access = Vec::new();
+            for (k, v) in req.query() {
+                if k == "scope" {
+                    for sc in v.split(' ') {
+                        let parts: Vec<&str> = sc.split(':').collect();
+                        if parts.len() >= 3 {
+                            let name = parts[1..parts.len() - 1].join(":");
+                            let actions: Vec<&str> = parts[parts.len() - 1].split(',').collect();
+                            access.push(serde_json::json!({"type": parts[0], "name": name, "actions": actions}));
                         }
                     }
                 }
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": [der_b64]});
-                let claims = serde_json::json!({
-                    "iss": "strata-test-issuer", "sub": "tester", "aud": "strata-test",
-                    "exp": now + 300, "nbf": now - 10, "iat": now,
-                    "jti": format!("{now}-{}", iss.load(Ordering::Relaxed)), "access": access,
-                });
-                let signing_input = format!(
-                    "{}.{}",
-                    b64url(header.to_string().as_bytes()),
-                    b64url(claims.to_string().as_bytes())
-                );
-                let mut child = Command::new("openssl")
-                    .args(["dgst", "-sha256", "-sign"])
-                    .arg(&key)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("openssl");
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(signing_input.as_bytes())
-                    .unwrap();
-                let sig = child.wait_with_output().unwrap().stdout;
-                let token = format!("{signing_input}.{}", b64url(&sig));
-                let asked: Vec<String> = req
-                    .query()
-                    .into_iter()
-                    .filter(|(k, _)| k == "scope")
-                    .map(|(_, v)| v)
-                    .collect();
-                sc.lock().unwrap().push(asked.join(" "));
-                iss.fetch_add(1, Ordering::Relaxed);
-                let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
             }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": [der_b64]});
+            let claims = serde_json::json!({
+                "iss": "strata-test-issuer", "sub": "tester", "aud": "strata-test",
+                "exp": now + 300, "nbf": now - 10, "iat": now,
+                "jti": format!("{now}-{}", iss.load(Ordering::Relaxed)), "access": access,
+            });
+            let signing_input = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(claims.to_string().as_bytes())
+            );
+            let mut child = Command::new("openssl")
+                .args(["dgst", "-sha256", "-sign"])
+                .arg(&key)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(signing_input.as_bytes())
+                .unwrap();
+            let sig = child.wait_with_output().unwrap().stdout;
+            let token = format!("{signing_input}.{}", b64url(&sig));
+            let asked: Vec<String> = req
+                .query()
+                .into_iter()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v)
+                .collect();
+            sc.lock().unwrap().push(asked.join(" "));
+            iss.fetch_add(1, Ordering::Relaxed);
+            let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         });
         TokenIssuer {
             addr,
@@ -603,41 +613,26 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy to `upstream` (`127.0.0.1:PORT`).
     pub fn start(upstream: &str, fault: Fault) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicU32::new(0));
         let ranged = Arc::new(AtomicU32::new(0));
         let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
         let uploads: Arc<Mutex<Vec<UploadRequest>>> = Arc::new(Mutex::new(Vec::new()));
-        let (st, rq, rg, up, ul) = (
-            stop.clone(),
+        let (rq, rg, up, ul) = (
             requests.clone(),
             ranged.clone(),
             upstream.to_string(),
             uploads.clone(),
         );
-        std::thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                let (s, _) = match listener.accept() {
-                    Ok(c) => c,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    }
-                };
-                let _ = s.set_nonblocking(false);
-                let (fault, rq, rg, up, seen, ul) = (
-                    fault.clone(),
-                    rq.clone(),
-                    rg.clone(),
-                    up.clone(),
-                    seen.clone(),
-                    ul.clone(),
-                );
-                std::thread::spawn(move || serve(s, &up, &fault, &rq, &rg, &seen, &ul));
-            }
+        let (addr, stop) = serve_loopback(move |s| {
+            let (fault, rq, rg, up, seen, ul) = (
+                fault.clone(),
+                rq.clone(),
+                rg.clone(),
+                up.clone(),
+                seen.clone(),
+                ul.clone(),
+            );
+            std::thread::spawn(move || serve(s, &up, &fault, &rq, &rg, &seen, &ul));
         });
         FaultProxy {
             addr,
@@ -858,36 +853,22 @@ pub struct TcpRelay {
 impl TcpRelay {
     /// Starts a relay to `upstream` (`127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> TcpRelay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicU32::new(0));
-        let (st, conns, up) = (stop.clone(), connections.clone(), upstream.to_string());
-        std::thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                let (a, _) = match listener.accept() {
-                    Ok(c) => c,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    }
-                };
-                conns.fetch_add(1, Ordering::Relaxed);
-                let _ = a.set_nonblocking(false);
-                let Ok(b) = TcpStream::connect(&up) else {
-                    continue;
-                };
-                let pipe = |mut from: TcpStream, mut to: TcpStream| {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(Shutdown::Write);
-                    })
-                };
-                if let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) {
-                    pipe(a, b2);
-                    pipe(b, a2);
-                }
+        let (conns, up) = (connections.clone(), upstream.to_string());
+        let (addr, stop) = serve_loopback(move |a| {
+            conns.fetch_add(1, Ordering::Relaxed);
+            let Ok(b) = TcpStream::connect(&up) else {
+                return;
+            };
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Write);
+                })
+            };
+            if let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) {
+                pipe(a, b2);
+                pipe(b, a2);
             }
         });
         TcpRelay {
