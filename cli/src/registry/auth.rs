@@ -377,7 +377,7 @@ impl AuthState {
         service: Option<&str>,
         scopes: &[&str],
     ) -> Result<Value, RegistryError> {
-        use super::client::{backoff, retry_after, transport_error, ATTEMPTS};
+        use super::client::{backoff, retry_wait, transport_error, ATTEMPTS};
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -413,9 +413,7 @@ impl AuthState {
                     }))
                 }
                 Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => (
-                    resp.header("Retry-After")
-                        .and_then(|v| retry_after(v, std::time::SystemTime::now()))
-                        .unwrap_or_else(|| backoff(attempt)),
+                    retry_wait(&resp, attempt),
                     RegistryError::Auth(format!("cannot get a token from {realm}: status {code}")),
                 ),
                 Err(ureq::Error::Status(code, _)) => {
@@ -424,7 +422,7 @@ impl AuthState {
                     )))
                 }
                 Err(ureq::Error::Transport(t)) => match transport_error(realm, &t) {
-                    e @ RegistryError::Certificate { .. } => return Err(e),
+                    e if e.is_final() => return Err(e),
                     e => (
                         backoff(attempt),
                         RegistryError::Auth(format!("cannot get a token from {realm}: {e}")),

@@ -87,6 +87,14 @@ pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
+/// How long to wait after a 429 or 5xx answer to attempt `attempt`: what its
+/// `Retry-After` asks (see [`retry_after`]), else the usual [`backoff`].
+pub(crate) fn retry_wait(resp: &ureq::Response, attempt: u32) -> Duration {
+    resp.header("Retry-After")
+        .and_then(|v| retry_after(v, SystemTime::now()))
+        .unwrap_or_else(|| backoff(attempt))
+}
+
 /// `host[:port]` of an absolute URL.
 pub(crate) fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -286,10 +294,7 @@ impl Client {
                 Err(ureq::Error::Status(code, resp))
                     if (code == 429 || code >= 500) && attempt < ATTEMPTS =>
                 {
-                    let wait = resp
-                        .header("Retry-After")
-                        .and_then(|v| retry_after(v, SystemTime::now()))
-                        .unwrap_or_else(|| backoff(attempt));
+                    let wait = retry_wait(&resp, attempt);
                     let _ = error_text(code, resp);
                     std::thread::sleep(wait);
                 }
