@@ -14,7 +14,7 @@ use crate::resolve::{resolve, ResolveError};
 use crate::SilentExit;
 use anyhow::{anyhow, bail, Result};
 use std::io::IsTerminal;
-use store_layout::{ContainerRecord, Digest, Store};
+use store_layout::{ContainerRecord, Db, Digest, Store};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
@@ -131,14 +131,17 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
 
 /// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only
 /// when no local image has that name), with docker's lines on standard error.
-fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<Digest> {
-    let local = resolve(&ctx.store.db()?, name);
+/// Returns the image's ID and the database it was found in.
+fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<(Digest, Db)> {
+    let db = ctx.store.db()?;
+    let local = resolve(&db, name);
     let fetch = matches!(
         (&local, policy),
         (_, "always") | (Err(ResolveError::NotFound(_)), "missing")
     );
     if !fetch {
-        return local.map(|(id, _)| id).map_err(|e| anyhow!("{e}"));
+        let (id, _) = local.map_err(|e| anyhow!("{e}"))?;
+        return Ok((id, db));
     }
     let r = Reference::parse(name)
         .map_err(|e| anyhow!("{e}"))?
@@ -149,14 +152,14 @@ fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<Digest> {
     let rep = Reporter::stderr_lines();
     let platform = super::pull::platform_arg(None)?;
     pull(&ctx.store, &r, &platform, &Options::default(), &rep)?;
-    let (id, _) = resolve(&ctx.store.db()?, &r.full_string()).map_err(|e| anyhow!("{e}"))?;
-    Ok(id)
+    let db = ctx.store.db()?;
+    let (id, _) = resolve(&db, &r.full_string()).map_err(|e| anyhow!("{e}"))?;
+    Ok((id, db))
 }
 
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
-    let image = image_for_run(ctx, args.image(), &args.pull)?;
-    let db = ctx.store.db()?;
+    let (image, db) = image_for_run(ctx, args.image(), &args.pull)?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;
