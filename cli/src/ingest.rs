@@ -8,10 +8,10 @@
 
 use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use crate::layer::decompress::{decompress, detect, Compression};
+use crate::layer::readahead;
 use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
 use anyhow::{anyhow, Context, Result};
 use std::io::{self, BufReader, Read, Write};
-use std::sync::mpsc::{sync_channel, Receiver};
 use store_layout::{BlobRef, Digest, Sha256Writer, Txn};
 
 const CHUNK: usize = 1 << 20;
@@ -91,18 +91,12 @@ pub fn ingest_layer_verified<R: Read + Send>(
         ..Default::default()
     };
 
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(QUEUE);
+    let (feeder, raw) = readahead::stage(QUEUE, CHUNK);
     let (diff_id, stats) = std::thread::scope(|s| -> Result<(Digest, UnpackStats)> {
         let tar_blob = &mut tar_blob;
         let dir = &dir;
         let worker = s.spawn(move || -> Result<(Digest, UnpackStats)> {
-            let chan = ChannelReader {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-            };
-            let (_, plain) = decompress(BufReader::with_capacity(CHUNK, chan))
-                .context("cannot decompress the archive")?;
+            let (_, plain) = decompress(raw).context("cannot decompress the archive")?;
             let mut hashed = Sha256Writer::new(Tee {
                 inner: plain,
                 copy: tar_blob.as_mut(),
@@ -113,34 +107,27 @@ pub fn ingest_layer_verified<R: Read + Send>(
             Ok((diff_id, stats))
         });
         let mut total = 0u64;
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            let n = match read_full(&mut src, &mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                    drop(tx);
-                    let _ = worker.join();
-                    return Err(anyhow!(e).context("cannot read the archive"));
-                }
-            };
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
+        let mut store_err = None;
+        let pumped = feeder.pump_with(&mut src, |chunk| {
             if let Some(b) = raw_blob.as_mut() {
-                b.write_all(&buf).context("cannot store the layer")?;
+                if let Err(e) = b.write_all(chunk) {
+                    let copy = io::Error::new(e.kind(), e.to_string());
+                    store_err = Some(e);
+                    return Err(copy);
+                }
             }
-            total += n as u64;
+            total += chunk.len() as u64;
             on_bytes(total);
-            if tx.send(Ok(buf)).is_err() {
-                break;
-            }
-        }
-        drop(tx);
-        worker
+            Ok(())
+        });
+        let unpacked = worker
             .join()
-            .map_err(|_| anyhow!("the unpacking thread panicked"))?
+            .map_err(|_| anyhow!("the unpacking thread panicked"))?;
+        if let Some(e) = store_err {
+            return Err(anyhow!(e).context("cannot store the layer"));
+        }
+        pumped.context("cannot read the archive")?;
+        unpacked
     })?;
 
     let (digest, size) = match (raw_blob, tar_blob) {
@@ -172,32 +159,6 @@ pub fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// Reads the chunks another thread sends.
-struct ChannelReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.cur.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.cur = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 /// A reader that copies what it reads into a writer.

@@ -12,6 +12,7 @@
 //! mounted with `userxattr`). `trusted.overlay.*` and `user.overlay.*` xattrs coming from the
 //! archive are dropped, so a layer cannot forge overlay metadata.
 
+use super::readahead;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
@@ -19,7 +20,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::sys::{self, RESOLVE_STRICT};
 
@@ -152,20 +152,13 @@ pub fn unpack<R: Read + Send>(
                 .spawn_scoped(s, move || work(root, opts, umask, tar))
                 .map_err(thread_err)?
         } else {
-            let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(QUEUE);
-            let (back_tx, back_rx) = sync_channel::<Vec<u8>>(QUEUE + 2);
-            let chunks = ChunkReader {
-                rx,
-                back: back_tx,
-                cur: Vec::new(),
-                pos: 0,
-                done: false,
-            };
+            let (feeder, chunks) = readahead::stage(QUEUE, CHUNK);
             let worker = builder()
                 .spawn_scoped(s, move || work(root, opts, umask, chunks))
                 .map_err(thread_err)?;
-            // This thread reads ahead while the worker writes.
-            pump(tar, tx, back_rx);
+            // This thread reads ahead while the worker writes; a read error reaches the
+            // worker in its place in the stream.
+            let _ = feeder.pump(tar);
             worker
         };
         match worker.join() {
@@ -229,79 +222,6 @@ fn confine(root: &OwnedFd) -> Result<(), UnpackError> {
         .restrict_self()
         .map_err(e)?;
     Ok(())
-}
-
-/// Reads `tar` in chunks and sends them to the writing thread until the stream ends, fails,
-/// or the writer hangs up.
-fn pump<R: Read>(tar: &mut R, tx: SyncSender<io::Result<Vec<u8>>>, back: Receiver<Vec<u8>>) {
-    loop {
-        let mut buf = back.try_recv().unwrap_or_default();
-        buf.resize(CHUNK, 0);
-        let mut filled = 0;
-        let mut eof = false;
-        while filled < CHUNK / 2 {
-            match tar.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            }
-        }
-        buf.truncate(filled);
-        if filled > 0 && tx.send(Ok(buf)).is_err() {
-            return;
-        }
-        if eof {
-            let _ = tx.send(Ok(Vec::new()));
-            return;
-        }
-    }
-}
-
-/// The writing thread's end of the read-ahead channel.
-struct ChunkReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    back: SyncSender<Vec<u8>>,
-    cur: Vec<u8>,
-    pos: usize,
-    done: bool,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            if self.done || out.is_empty() {
-                return Ok(0);
-            }
-            let old = std::mem::take(&mut self.cur);
-            if old.capacity() > 0 {
-                let _ = self.back.try_send(old);
-            }
-            self.pos = 0;
-            match self.rx.recv() {
-                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
-                Ok(Ok(chunk)) => self.cur = chunk,
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Err(io::Error::other("the layer stream's reader stopped"));
-                }
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 /// A reader that, while a budget is set, refuses to deliver more than the budget.
