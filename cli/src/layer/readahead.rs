@@ -12,7 +12,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// The producing end of a stage.
 pub struct Feeder {
-    tx: SyncSender<io::Result<Vec<u8>>>,
+    tx: SyncSender<io::Result<Filled>>,
     back: Receiver<Vec<u8>>,
     chunk: usize,
 }
@@ -20,11 +20,19 @@ pub struct Feeder {
 /// The consuming end of a stage: the chunks, in order, as one stream. An error the
 /// producer met is returned once, in its place in the stream.
 pub struct Chunks {
-    rx: Receiver<io::Result<Vec<u8>>>,
+    rx: Receiver<io::Result<Filled>>,
     back: SyncSender<Vec<u8>>,
-    cur: Vec<u8>,
+    cur: Filled,
     pos: usize,
     done: bool,
+}
+
+/// A buffer and how much of it holds data. Buffers keep their full length as they go
+/// round, so that a recycled one is not zeroed again before it is filled.
+#[derive(Default)]
+struct Filled {
+    buf: Vec<u8>,
+    len: usize,
 }
 
 /// A stage of `depth` chunks of up to `chunk` bytes each.
@@ -40,7 +48,7 @@ pub fn stage(depth: usize, chunk: usize) -> (Feeder, Chunks) {
         Chunks {
             rx,
             back: back_tx,
-            cur: Vec::new(),
+            cur: Filled::default(),
             pos: 0,
             done: false,
         },
@@ -66,23 +74,22 @@ impl Feeder {
         loop {
             let mut buf = self.back.try_recv().unwrap_or_default();
             buf.resize(self.chunk, 0);
-            let (filled, eof) = match fill(src, &mut buf) {
+            let (len, eof) = match fill(src, &mut buf) {
                 Ok(r) => r,
                 Err(e) => return Err(self.fail(e)),
             };
-            buf.truncate(filled);
-            if filled > 0 {
-                if let Err(e) = each(&buf) {
+            if len > 0 {
+                if let Err(e) = each(&buf[..len]) {
                     return Err(self.fail(e));
                 }
-                total += filled as u64;
-                if self.tx.send(Ok(buf)).is_err() {
+                total += len as u64;
+                if self.tx.send(Ok(Filled { buf, len })).is_err() {
                     return Ok(total);
                 }
             }
             if eof {
                 // An empty chunk marks the end (a dropped sender could also mean a panic).
-                let _ = self.tx.send(Ok(Vec::new()));
+                let _ = self.tx.send(Ok(Filled::default()));
                 return Ok(total);
             }
         }
@@ -112,14 +119,14 @@ fn fill<R: Read>(src: &mut R, buf: &mut [u8]) -> io::Result<(usize, bool)> {
 
 impl BufRead for Chunks {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.pos == self.cur.len() && !self.done {
+        while self.pos == self.cur.len && !self.done {
             let old = std::mem::take(&mut self.cur);
-            if old.capacity() > 0 {
-                let _ = self.back.try_send(old);
+            if old.buf.capacity() > 0 {
+                let _ = self.back.try_send(old.buf);
             }
             self.pos = 0;
             match self.rx.recv() {
-                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
+                Ok(Ok(chunk)) if chunk.len == 0 => self.done = true,
                 Ok(Ok(chunk)) => self.cur = chunk,
                 Ok(Err(e)) => {
                     self.done = true;
@@ -131,11 +138,11 @@ impl BufRead for Chunks {
                 }
             }
         }
-        Ok(&self.cur[self.pos..])
+        Ok(&self.cur.buf[self.pos..self.cur.len])
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.cur.len());
+        self.pos = (self.pos + amt).min(self.cur.len);
     }
 }
 
