@@ -377,10 +377,10 @@ impl AuthState {
         service: Option<&str>,
         scopes: &[&str],
     ) -> Result<Value, RegistryError> {
-        use super::client::{backoff, retry_wait, transport_error, ATTEMPTS};
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        use super::client::{backoff, retry_wait, retrying, transport_try, Try};
+        let cannot =
+            |why: String| RegistryError::Auth(format!("cannot get a token from {realm}: {why}"));
+        retrying(|attempt| {
             let mut req = agent.get(realm);
             if let Some(s) = service {
                 req = req.query("service", s);
@@ -391,49 +391,32 @@ impl AuthState {
             if let Some(c) = &self.creds {
                 req = req.set("Authorization", &basic_header(c));
             }
-            let (wait, err) = match req.call() {
+            match req.call() {
                 Ok(resp) => match serde_json::from_reader(resp.into_reader().take(1 << 20)) {
-                    Ok(v) => return Ok(v),
+                    Ok(v) => Try::Done(v),
                     // A body that broke off is tried again; one that is not JSON is not.
-                    Err(e) if e.is_io() => (
-                        backoff(attempt),
-                        RegistryError::Auth(format!("cannot get a token from {realm}: {e}")),
-                    ),
-                    Err(e) => {
-                        return Err(RegistryError::Auth(format!(
-                            "invalid token from {realm}: {e}"
-                        )))
-                    }
+                    Err(e) if e.is_io() => Try::Again(backoff(attempt), cannot(e.to_string())),
+                    Err(e) => Try::Fail(RegistryError::Auth(format!(
+                        "invalid token from {realm}: {e}"
+                    ))),
                 },
                 Err(ureq::Error::Status(401 | 403, _)) => {
-                    return Err(RegistryError::Auth(if self.creds.is_some() {
+                    Try::Fail(RegistryError::Auth(if self.creds.is_some() {
                         "unauthorized: incorrect username or password".into()
                     } else {
                         "unauthorized: authentication required".into()
                     }))
                 }
-                Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => (
-                    retry_wait(&resp, attempt),
-                    RegistryError::Auth(format!("cannot get a token from {realm}: status {code}")),
-                ),
-                Err(ureq::Error::Status(code, _)) => {
-                    return Err(RegistryError::Auth(format!(
-                        "cannot get a token from {realm}: status {code}"
-                    )))
+                Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => {
+                    Try::Again(retry_wait(&resp, attempt), cannot(format!("status {code}")))
                 }
-                Err(ureq::Error::Transport(t)) => match transport_error(realm, &t) {
-                    e if e.is_final() => return Err(e),
-                    e => (
-                        backoff(attempt),
-                        RegistryError::Auth(format!("cannot get a token from {realm}: {e}")),
-                    ),
+                Err(ureq::Error::Status(code, _)) => Try::Fail(cannot(format!("status {code}"))),
+                Err(ureq::Error::Transport(t)) => match transport_try(realm, &t, attempt) {
+                    Try::Again(wait, e) => Try::Again(wait, cannot(e.to_string())),
+                    other => other,
                 },
-            };
-            if attempt >= ATTEMPTS {
-                return Err(err);
             }
-            std::thread::sleep(wait);
-        }
+        })
     }
 }
 

@@ -72,6 +72,44 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64 << attempt.min(5)).min(Duration::from_secs(2))
 }
 
+/// What one try of a request came to (see [`retrying`]).
+pub(crate) enum Try<T> {
+    /// Done: the answer.
+    Done(T),
+    /// Failed in passing: wait this long and try again, or, when the tries are spent,
+    /// give up with this error.
+    Again(Duration, RegistryError),
+    /// Try again at once, without counting this try (a 401 answered with credentials).
+    Resend,
+    /// Failed for good.
+    Fail(RegistryError),
+}
+
+/// Runs `one` (given the attempt's number, from 1) until it is done, fails for good,
+/// or has failed in passing [`ATTEMPTS`] times.
+pub(crate) fn retrying<T>(mut one: impl FnMut(u32) -> Try<T>) -> Result<T, RegistryError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match one(attempt) {
+            Try::Done(v) => return Ok(v),
+            Try::Fail(e) => return Err(e),
+            Try::Again(_, e) if attempt >= ATTEMPTS => return Err(e),
+            Try::Again(wait, _) => std::thread::sleep(wait),
+            Try::Resend => attempt -= 1,
+        }
+    }
+}
+
+/// A transport error as one try's outcome: final for a certificate that does not
+/// verify, else worth another try after the usual backoff.
+pub(crate) fn transport_try<T>(url: &str, t: &ureq::Transport, attempt: u32) -> Try<T> {
+    match transport_error(url, t) {
+        e if e.is_final() => Try::Fail(e),
+        e => Try::Again(backoff(attempt), e),
+    }
+}
+
 /// How long a `Retry-After` value asks to wait, in seconds (`120`) or as an HTTP date
 /// (`Wed, 21 Oct 2026 07:28:00 GMT`), at most [`MAX_RETRY_AFTER`]; `None` when it is
 /// neither. A date already past asks for no wait.
@@ -226,10 +264,8 @@ impl Client {
         body: &Body<'_>,
         what: &str,
     ) -> Result<ureq::Response, RegistryError> {
-        let mut attempt = 0;
         let mut answered = false;
-        loop {
-            attempt += 1;
+        retrying(|attempt| {
             let mut req = self.ep.agent.request(method, url);
             for (k, v) in headers {
                 req = req.set(k, v);
@@ -252,73 +288,65 @@ impl Client {
                 }
                 Body::Bytes(b, ct) => req.set("Content-Type", ct).send_bytes(b),
                 Body::Once(cell) => {
-                    let r = cell
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                        .ok_or_else(|| {
-                            RegistryError::Invalid(format!(
-                                "{what}: a streamed upload cannot be sent again"
-                            ))
-                        })?;
+                    let taken = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let Some(r) = taken else {
+                        return Try::Fail(RegistryError::Invalid(format!(
+                            "{what}: a streamed upload cannot be sent again"
+                        )));
+                    };
                     req.set("Content-Type", "application/octet-stream").send(r)
                 }
                 Body::Stream(open, len) => {
-                    let r = open().map_err(|e| RegistryError::Invalid(format!("{what}: {e}")))?;
+                    let r = match open() {
+                        Ok(r) => r,
+                        Err(e) => return Try::Fail(RegistryError::Invalid(format!("{what}: {e}"))),
+                    };
                     req.set("Content-Type", "application/octet-stream")
                         .set("Content-Length", &len.to_string())
                         .send(r)
                 }
             };
             match result {
-                Ok(resp) => return Ok(resp),
+                Ok(resp) => Try::Done(resp),
                 Err(ureq::Error::Status(401, resp)) if !answered => {
                     answered = true;
-                    attempt -= 1;
-                    let ch = resp
-                        .header("WWW-Authenticate")
-                        .and_then(parse_challenge)
-                        .ok_or_else(|| {
-                            RegistryError::Auth(format!(
-                                "{what}: unauthorized (no usable challenge)"
-                            ))
-                        })?;
+                    let Some(ch) = resp.header("WWW-Authenticate").and_then(parse_challenge) else {
+                        return Try::Fail(RegistryError::Auth(format!(
+                            "{what}: unauthorized (no usable challenge)"
+                        )));
+                    };
                     let mut st = self.auth.lock().unwrap_or_else(|e| e.into_inner());
                     // Another thread may have answered the same challenge meanwhile:
                     // then the request is only sent again with its answer.
                     let now = st.header(&self.scope);
                     if now.is_none() || now == auth {
-                        st.answer(&self.ep.agent, &ch, &self.scope)?;
+                        if let Err(e) = st.answer(&self.ep.agent, &ch, &self.scope) {
+                            return Try::Fail(e);
+                        }
                     }
-                }
-                Err(ureq::Error::Status(code, resp))
-                    if (code == 429 || code >= 500) && attempt < ATTEMPTS =>
-                {
-                    let wait = retry_wait(&resp, attempt);
-                    let _ = error_text(code, resp);
-                    std::thread::sleep(wait);
+                    Try::Resend
                 }
                 Err(ureq::Error::Status(code, resp)) => {
+                    let wait = retry_wait(&resp, attempt);
                     let message = if code == 401 {
                         "unauthorized: authentication required".to_string()
                     } else {
                         error_text(code, resp)
                     };
-                    return Err(RegistryError::Status {
+                    let e = RegistryError::Status {
                         what: what.to_string(),
                         code,
                         message,
-                    });
-                }
-                Err(ureq::Error::Transport(t)) => {
-                    let e = transport_error(url, &t);
-                    if attempt >= ATTEMPTS || e.is_final() {
-                        return Err(e);
+                    };
+                    if code == 429 || code >= 500 {
+                        Try::Again(wait, e)
+                    } else {
+                        Try::Fail(e)
                     }
-                    std::thread::sleep(backoff(attempt));
                 }
+                Err(ureq::Error::Transport(t)) => transport_try(url, &t, attempt),
             }
-        }
+        })
     }
 
     /// GETs a small document (manifest, config), at most `limit` bytes; returns it and
@@ -330,31 +358,28 @@ impl Client {
         limit: u64,
         what: &str,
     ) -> Result<(Vec<u8>, String), RegistryError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let resp = self.send("GET", url, &[("Accept", accept)], &Body::Empty, what)?;
+        retrying(|attempt| {
+            let resp = match self.send("GET", url, &[("Accept", accept)], &Body::Empty, what) {
+                Ok(r) => r,
+                Err(e) => return Try::Fail(e),
+            };
             let ct = resp.content_type().to_string();
             let mut data = Vec::new();
             match resp.into_reader().take(limit + 1).read_to_end(&mut data) {
-                Ok(_) if data.len() as u64 > limit => {
-                    return Err(RegistryError::Invalid(format!(
-                        "{what}: larger than {limit} bytes"
-                    )))
-                }
-                Ok(_) => return Ok((data, ct)),
-                Err(e) if attempt < ATTEMPTS => {
-                    let _ = e;
-                    std::thread::sleep(backoff(attempt));
-                }
-                Err(e) => {
-                    return Err(RegistryError::Transport {
+                Ok(_) if data.len() as u64 > limit => Try::Fail(RegistryError::Invalid(format!(
+                    "{what}: larger than {limit} bytes"
+                ))),
+                Ok(_) => Try::Done((data, ct)),
+                // The body broke off: ask again.
+                Err(e) => Try::Again(
+                    backoff(attempt),
+                    RegistryError::Transport {
                         url: url.to_string(),
                         message: e.to_string(),
-                    })
-                }
+                    },
+                ),
             }
-        }
+        })
     }
 
     /// Whether the registry has a blob in this repository (HEAD).
