@@ -95,6 +95,26 @@ impl Feeder {
         }
     }
 
+    /// Sends a copy of `data` on, in a recycled buffer: the producer writes rather than
+    /// the stage reading. Returns false when the consumer has gone.
+    pub fn send_copy(&self, data: &[u8]) -> bool {
+        if data.is_empty() {
+            // An empty chunk would mark the end.
+            return true;
+        }
+        let mut buf = self.back.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(data);
+        let len = buf.len();
+        self.tx.send(Ok(Filled { buf, len })).is_ok()
+    }
+
+    /// Marks the end of what [`Feeder::send_copy`] sent. A feeder dropped without it
+    /// ends the stream with an error.
+    pub fn finish(self) {
+        let _ = self.tx.send(Ok(Filled::default()));
+    }
+
     /// Sends a copy of `e` to the consumer and gives `e` back.
     fn fail(&self, e: io::Error) -> io::Error {
         let _ = self.tx.send(Err(io::Error::new(e.kind(), e.to_string())));
@@ -203,6 +223,28 @@ mod tests {
                 io::ErrorKind::ConnectionReset
             );
         });
+    }
+
+    #[test]
+    fn copies_sent_arrive_in_order_and_end_only_when_finished() {
+        let (feeder, mut chunks) = stage(2, 16);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for part in [&b"abc"[..], b"", b"defgh"] {
+                    assert!(feeder.send_copy(part));
+                }
+                feeder.finish();
+            });
+            let mut got = Vec::new();
+            chunks.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"abcdefgh");
+        });
+        let (feeder, mut chunks) = stage(2, 16);
+        assert!(feeder.send_copy(b"abc"));
+        drop(feeder);
+        let mut got = Vec::new();
+        assert!(chunks.read_to_end(&mut got).is_err());
+        assert_eq!(got, b"abc");
     }
 
     #[test]

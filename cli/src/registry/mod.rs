@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod slots;
 
 /// Why a registry operation failed; `Display` is the one line the user sees.
 #[derive(Debug, thiserror::Error)]

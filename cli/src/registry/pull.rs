@@ -13,6 +13,7 @@ use super::client::{Client, MAX_MANIFEST};
 use super::endpoint::{self, endpoint};
 use super::manifest::{self, Descriptor, Document, Platform};
 use super::progress::Reporter;
+use super::slots::Slots;
 use super::{Options, RegistryError};
 use crate::commands::now_unix;
 use crate::image::ImageConfig;
@@ -21,7 +22,6 @@ use crate::reference::Reference;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
 use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Store};
 
 /// The largest config blob accepted.
@@ -82,40 +82,6 @@ fn manifest_error(e: RegistryError, r: &Reference) -> anyhow::Error {
 /// of buffers and four threads, so this bounds a pull's memory and threads whatever the
 /// number of layers; images with up to this many missing layers get them all at once.
 const MAX_LAYERS_AT_ONCE: usize = 8;
-
-/// A counting semaphore: [`Slots::take`] waits for a free slot, held until dropped.
-struct Slots {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-/// A slot of [`Slots`], given back when dropped.
-struct Slot<'a>(&'a Slots);
-
-impl Slots {
-    fn new(n: usize) -> Slots {
-        Slots {
-            free: Mutex::new(n),
-            freed: Condvar::new(),
-        }
-    }
-
-    fn take(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Slot(self)
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
-}
 
 struct Cancellable<'a, R> {
     inner: R,

@@ -15,12 +15,12 @@ use super::manifest::Document;
 use super::progress::{ByteCounter, Reporter};
 use super::{Options, RegistryError};
 use crate::image::manifest::{manifest_bytes, oci_manifest, LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::layer::readahead::{self, Feeder};
 use crate::reference::Reference;
 use crate::resolve::resolve;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use store_layout::{BlobRef, Digest, Store, Txn};
 
 /// How layers stored uncompressed are compressed for the registry.
@@ -82,17 +82,17 @@ fn known_copies(
         .collect()
 }
 
-/// Writes to a staged blob and, while the upload takes them, to a channel.
+/// Writes to a staged blob and, while the upload takes them, to a read-ahead stage.
 struct Tee<W> {
     file: W,
-    chan: Option<SyncSender<Vec<u8>>>,
+    chan: Option<Feeder>,
 }
 
 impl<W: Write> Write for Tee<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.file.write_all(buf)?;
         if let Some(c) = &self.chan {
-            if c.send(buf.to_vec()).is_err() {
+            if !c.send_copy(buf) {
                 // The upload stopped; the blob is still written, for a second try.
                 self.chan = None;
             }
@@ -104,31 +104,6 @@ impl<W: Write> Write for Tee<W> {
     }
 }
 
-/// Reads what a [`Tee`] sends.
-struct ChanReader {
-    rx: Receiver<Vec<u8>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChanReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.cur.len() {
-            match self.rx.recv() {
-                Ok(c) => {
-                    self.cur = c;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 /// Compresses a stored uncompressed layer into a new blob of `txn` (`how`, in parallel)
 /// and writes the compressed bytes to `out` as well.
 fn compress_into(
@@ -136,7 +111,7 @@ fn compress_into(
     txn: &Txn,
     raw: &BlobRef,
     how: LayerCompression,
-    chan: SyncSender<Vec<u8>>,
+    chan: Feeder,
     counter: &ByteCounter,
 ) -> Result<BlobRef> {
     let mut src = store_layout::Sha256Writer::new(io::BufReader::with_capacity(
@@ -161,7 +136,9 @@ fn compress_into(
         }
     }
     let Tee { file, chan } = tee;
-    drop(chan);
+    if let Some(c) = chan {
+        c.finish();
+    }
     let w = file
         .into_inner()
         .map_err(|e| e.into_error())
@@ -204,12 +181,8 @@ fn compress_and_send(
         .header("Location")
         .map(|l| client.absolute(l))
         .ok_or_else(|| anyhow!("{what}: no Location in the answer"))?;
-    let (tx, rx) = sync_channel::<Vec<u8>>(16);
-    let body = Body::Once(std::sync::Mutex::new(Some(Box::new(ChanReader {
-        rx,
-        cur: Vec::new(),
-        pos: 0,
-    }))));
+    let (tx, rx) = readahead::stage(16, 1 << 20);
+    let body = Body::Once(std::sync::Mutex::new(Some(Box::new(rx))));
     let (made, patched) = std::thread::scope(|s| {
         let h = s.spawn(|| compress_into(store, txn, raw, how, tx, counter));
         let patched = client.send("PATCH", &loc, &[], &body, &what);
