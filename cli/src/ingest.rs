@@ -107,14 +107,10 @@ pub fn ingest_layer_verified<R: Read + Send>(
             Ok((diff_id, stats))
         });
         let mut total = 0u64;
-        let mut store_err = None;
+        let mut stored = true;
         let pumped = feeder.pump_with(&mut src, |chunk| {
             if let Some(b) = raw_blob.as_mut() {
-                if let Err(e) = b.write_all(chunk) {
-                    let copy = io::Error::new(e.kind(), e.to_string());
-                    store_err = Some(e);
-                    return Err(copy);
-                }
+                b.write_all(chunk).inspect_err(|_| stored = false)?;
             }
             total += chunk.len() as u64;
             on_bytes(total);
@@ -123,10 +119,11 @@ pub fn ingest_layer_verified<R: Read + Send>(
         let unpacked = worker
             .join()
             .map_err(|_| anyhow!("the unpacking thread panicked"))?;
-        if let Some(e) = store_err {
-            return Err(anyhow!(e).context("cannot store the layer"));
-        }
-        pumped.context("cannot read the archive")?;
+        pumped.context(if stored {
+            "cannot read the archive"
+        } else {
+            "cannot store the layer"
+        })?;
         unpacked
     })?;
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::slots::{Slot, Slots};
 
@@ -42,7 +42,7 @@ fn gzip_block(data: &[u8], out: Vec<u8>) -> io::Result<Vec<u8>> {
 }
 
 /// Spent buffers, to be filled again.
-type Pool = Arc<Mutex<Vec<Vec<u8>>>>;
+type Pool = Mutex<Vec<Vec<u8>>>;
 
 fn take(pool: &Pool) -> Vec<u8> {
     pool.lock()
@@ -83,25 +83,24 @@ pub fn gzip_parallel(
     let slots = Slots::new(2 * threads + 2);
     let stop = AtomicBool::new(false);
     let (job_tx, job_rx) = sync_channel::<(usize, Vec<u8>, Slot<'_>)>(threads);
-    let job_rx = Arc::new(Mutex::new(job_rx));
+    let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = channel::<(usize, io::Result<Vec<u8>>, Slot<'_>)>();
-    let (blocks_pool, outs_pool): (Pool, Pool) = Default::default();
+    let (blocks, outs): (Pool, Pool) = Default::default();
     std::thread::scope(|s| -> io::Result<u64> {
         for _ in 0..threads {
-            let (rx, tx) = (job_rx.clone(), done_tx.clone());
-            let (blocks, outs) = (blocks_pool.clone(), outs_pool.clone());
+            let (tx, job_rx, blocks, outs) = (done_tx.clone(), &job_rx, &blocks, &outs);
             s.spawn(move || loop {
-                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((i, data, slot)) = job else { break };
-                let res = gzip_block(&data, take(&outs));
-                give(&blocks, data);
+                let res = gzip_block(&data, take(outs));
+                give(blocks, data);
                 if tx.send((i, res, slot)).is_err() {
                     break;
                 }
             });
         }
         drop(done_tx);
-        let (blocks, slots, stop_ref) = (blocks_pool.clone(), &slots, &stop);
+        let (blocks_ref, slots, stop_ref) = (&blocks, &slots, &stop);
         let reader = s.spawn(move || -> io::Result<(usize, u64)> {
             let mut i = 0;
             let mut total = 0u64;
@@ -110,7 +109,7 @@ pub fn gzip_parallel(
                 if stop_ref.load(Ordering::Relaxed) {
                     break;
                 }
-                let block = read_block(src, take(&blocks))?;
+                let block = read_block(src, take(blocks_ref))?;
                 if block.is_empty() && i > 0 {
                     break;
                 }
@@ -141,7 +140,7 @@ pub fn gzip_parallel(
                                 err = Some(e);
                             }
                         }
-                        give(&outs_pool, v);
+                        give(&outs, v);
                     }
                     Err(e) => {
                         err.get_or_insert(e);
@@ -154,13 +153,13 @@ pub fn gzip_parallel(
                 next += 1;
             }
         }
-        let (blocks, total) = reader
+        let (sent, total) = reader
             .join()
             .map_err(|_| io::Error::other("the reading thread panicked"))??;
         if let Some(e) = err {
             return Err(e);
         }
-        if next != blocks {
+        if next != sent {
             return Err(io::Error::other("a compression thread stopped early"));
         }
         Ok(total)
