@@ -97,14 +97,7 @@ fn pull_of_an_image_skopeo_pushed_prints_docker_lines_and_verifies() {
         "{}",
         out.stdout
     );
-    assert_eq!(
-        lines[lines.len() - 2],
-        format!(
-            "Status: Downloaded newer image for {}",
-            reg.image("t/multi:1")
-        )
-    );
-    assert_eq!(lines[lines.len() - 1], reg.image("t/multi:1"));
+    assert_ends_downloaded(&lines, &reg.image("t/multi:1"));
     assert_eq!(
         env.cmd(["images", "-q", "--no-trunc"]).ok().stdout.trim(),
         id
@@ -785,6 +778,17 @@ fn docker_hub_names_are_pulled_from_a_configured_mirror() {
 }
 
 /// The config digest (image ID) of an image in a registry, as skopeo reads it.
+/// A pull's output ends as docker's does: the status line, then the full reference.
+fn assert_ends_downloaded(lines: &[&str], reference: &str) {
+    let n = lines.len();
+    assert_eq!(
+        lines[n - 2],
+        format!("Status: Downloaded newer image for {reference}"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[n - 1], reference, "{lines:?}");
+}
+
 fn config_digest(reference: &str) -> String {
     skopeo_raw(reference)["config"]["digest"]
         .as_str()
@@ -1265,14 +1269,7 @@ fn pull_without_a_tag_uses_latest() {
     let lines = out.lines();
     assert_eq!(lines[0], "Using default tag: latest", "{}", out.stdout);
     assert_eq!(lines[1], "latest: Pulling from t/dflt", "{}", out.stdout);
-    assert_eq!(
-        lines[lines.len() - 2],
-        format!(
-            "Status: Downloaded newer image for {}",
-            reg.image("t/dflt:latest")
-        )
-    );
-    assert_eq!(lines[lines.len() - 1], reg.image("t/dflt:latest"));
+    assert_ends_downloaded(&lines, &reg.image("t/dflt:latest"));
     assert_eq!(env.repo_tags(), vec![reg.image("t/dflt:latest")]);
     // Quiet: only the reference, with its tag.
     let env2 = Env::new();
