@@ -5,6 +5,7 @@ use crate::commands::{
     run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
+use crate::error::{error_line, SilentExit};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -174,11 +175,6 @@ impl Command {
     }
 }
 
-/// An error already reported to the user; only the exit code is left.
-#[derive(Debug, thiserror::Error)]
-#[error("exit status {0}")]
-pub struct SilentExit(pub i32);
-
 /// Runs strata with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     if crate::userns::in_child() {
@@ -204,40 +200,10 @@ pub fn main() -> i32 {
             if let Some(SilentExit(code)) = e.downcast_ref::<SilentExit>() {
                 return *code;
             }
-            eprintln!("Error: {}", one_line(&chain_message(&e)));
+            eprintln!("Error: {}", error_line(&e));
             1
         }
     }
-}
-
-/// The error as the one line strata prints after `Error: `.
-pub fn error_line(e: &anyhow::Error) -> String {
-    one_line(&chain_message(e))
-}
-
-/// The error and its causes joined with ": ", leaving out a cause whose text the
-/// message already holds (library errors often show their source themselves).
-fn chain_message(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if msg.contains(&text) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg
-}
-
-fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -8,9 +8,11 @@
 
 pub mod archive;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod container;
 pub mod context;
+pub mod error;
 pub mod image;
 pub mod ingest;
 pub mod layer;
@@ -21,4 +23,4 @@ pub mod registry;
 pub mod resolve;
 pub mod userns;
 
-pub use cli::SilentExit;
+pub use error::SilentExit;

@@ -5,7 +5,7 @@
 //! as `.wh.` entries) straight into the layer pipeline, which hashes it and unpacks a
 //! copy, so later changes in the container never reach the image.
 
-use super::{now_rfc3339, now_unix};
+use crate::clock::{now_rfc3339, now_unix};
 use crate::container::changes::{copy_upper, write_layer_tar};
 use crate::container::lookup::find;
 use crate::container::lookup::live_state;

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: &DiffArgs) -> Result<()> {
     let changes = diff(&upper, &lowers(ctx, &rec)?)
         .with_context(|| format!("cannot read {}", upper.display()))?;
     for c in changes {
-        super::out(&c.to_string())?;
+        crate::output::out(&c.to_string())?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! `strata history IMAGE`.
 
 use super::inspect::load_config;
-use super::now_unix;
 use super::table::render;
+use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::output::{
     human_ago, human_size, parse_rfc3339, DEFAULT_HISTORY_FORMAT, HISTORY_HEADERS,
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
             "<missing>".to_string()
         };
         if args.quiet {
-            super::out(&shown_id)?;
+            crate::output::out(&shown_id)?;
             continue;
         }
         let created = h.created.as_deref().and_then(parse_rfc3339).unwrap_or(0);
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
         &values,
         HISTORY_HEADERS,
     )? {
-        super::out(&line)?;
+        crate::output::out(&line)?;
     }
     Ok(())
 }

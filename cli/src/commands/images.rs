@@ -1,7 +1,7 @@
 //! `strata images` / `strata image ls`.
 
-use super::now_unix;
 use super::table::render;
+use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::output::{
     human_ago, human_size, parse_filters, parse_rfc3339, Template, DEFAULT_IMAGES_DIGEST_FORMAT,
@@ -233,7 +233,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
         for r in &rows {
             if seen.insert(r.id) {
-                super::out(&show_id(r.id, args.no_trunc))?;
+                crate::output::out(&show_id(r.id, args.no_trunc))?;
             }
         }
         return Ok(());
@@ -271,7 +271,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         Template::parse(f.strip_prefix("table").unwrap_or(f)).map_err(|e| anyhow!("{e}"))?;
     }
     for line in render(format, default, &values, IMAGES_HEADERS)? {
-        super::out(&line)?;
+        crate::output::out(&line)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `strata import FILE|-|URL [REPOSITORY[:TAG]]`: a root filesystem tarball becomes a
 //! one-layer image.
 
-use super::{now_rfc3339, now_unix};
+use crate::clock::{now_rfc3339, now_unix};
 use crate::context::Ctx;
 use crate::image::changes::apply_change;
 use crate::image::config::host_arch;

@@ -136,18 +136,18 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
     }
     match args.format.as_deref() {
         None | Some("json") if !values.is_empty() || !failed => {
-            super::out(&serde_json::to_string_pretty(&values)?)?;
+            crate::output::out(&serde_json::to_string_pretty(&values)?)?;
         }
-        None | Some("json") => super::out("[]")?,
+        None | Some("json") => crate::output::out("[]")?,
         Some(f) => {
             let tpl = Template::parse(f).map_err(|e| anyhow!("{e}"))?;
             for v in &values {
-                super::out(&tpl.render(v).map_err(|e| anyhow!("{e}"))?)?;
+                crate::output::out(&tpl.render(v).map_err(|e| anyhow!("{e}"))?)?;
             }
         }
     }
     if failed {
-        return Err(crate::SilentExit(1).into());
+        return Err(crate::error::SilentExit(1).into());
     }
     Ok(())
 }

@@ -15,11 +15,11 @@
 //! renaming them, and everything commits in one transaction: on any error nothing is
 //! visible, and the work done ahead is thrown away with the transaction.
 
-use super::now_unix;
 use crate::archive::{
     digest_of_member, Descriptor, DockerManifestEntry, Index, Manifest, ANN_IMAGE_NAME,
     ANN_REF_NAME, DOCKER_LIST, MAX_JSON, OCI_INDEX,
 };
+use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::image::config::host_arch;
 use crate::image::manifest::{manifest_bytes, oci_manifest};
@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
     let r = load(ctx, bar.wrap_read(input));
     bar.finish();
     for l in r? {
-        super::out(&l)?;
+        crate::output::out(&l)?;
     }
     Ok(())
 }

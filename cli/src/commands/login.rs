@@ -135,7 +135,7 @@ pub fn login(args: &LoginArgs) -> Result<()> {
         )
         .map_err(|e| anyhow!("login to {domain} failed: {e}"))?;
     store(&auth_key(&domain), &creds).context("cannot store the credentials")?;
-    crate::commands::out("Login Succeeded")
+    crate::output::out("Login Succeeded")
 }
 
 /// Runs `logout`.
@@ -143,8 +143,8 @@ pub fn logout(args: &LogoutArgs) -> Result<()> {
     let domain = domain_of(args.server.as_deref());
     let key = auth_key(&domain);
     if erase(&key).context("cannot remove the credentials")? {
-        crate::commands::out(&format!("Removing login credentials for {key}"))
+        crate::output::out(&format!("Removing login credentials for {key}"))
     } else {
-        crate::commands::out(&format!("Not logged in to {key}"))
+        crate::output::out(&format!("Not logged in to {key}"))
     }
 }

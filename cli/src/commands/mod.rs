@@ -21,33 +21,8 @@ pub mod system;
 pub mod table;
 pub mod tag;
 
+use crate::output::out;
 use anyhow::Result;
-
-/// Unix time now.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 time now, with nanoseconds, as docker writes `created`.
-pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::output::rfc3339(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// Prints a line to stdout, treating a closed pipe as the end of output.
-pub fn out(line: &str) -> Result<()> {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    match writeln!(o, "{line}") {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        r => Ok(r?),
-    }
-}
 
 /// The full tag an image made by `import` or `commit` gets from its optional
 /// `REPOSITORY[:TAG]` argument (`:latest` by default; a digest is refused).

@@ -1,6 +1,6 @@
 //! `strata image prune [-a] [-f] [--filter until=…,label=…]`.
 
-use super::now_unix;
+use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::output::{human_size, parse_filters, parse_rfc3339};
 use crate::reference::familiar;
@@ -136,16 +136,16 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
         Ok::<_, StoreError>(())
     })?;
     if !deleted.is_empty() {
-        super::out("Deleted Images:")?;
+        crate::output::out("Deleted Images:")?;
         for u in &untagged {
-            super::out(&format!("untagged: {u}"))?;
+            crate::output::out(&format!("untagged: {u}"))?;
         }
         for d in deleted.iter().chain(removed.layers.iter()) {
-            super::out(&format!("deleted: {d}"))?;
+            crate::output::out(&format!("deleted: {d}"))?;
         }
-        super::out("")?;
+        crate::output::out("")?;
     }
-    super::out(&format!(
+    crate::output::out(&format!(
         "Total reclaimed space: {}",
         human_size(removed.reclaimed)
     ))

@@ -53,7 +53,7 @@ fn command_column(cmd: &str, no_trunc: bool) -> String {
 
 /// Runs `ps`.
 pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
-    let now = super::now_unix();
+    let now = crate::clock::now_unix();
     let mut rows = Vec::new();
     for c in ctx.store.containers()? {
         let state = live_state(&ctx.store, &c.id)?;
@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             c.id[..12].to_string()
         };
         if args.quiet {
-            super::out(&id)?;
+            crate::output::out(&id)?;
             continue;
         }
         let cfg: RunConfig = serde_json::from_value(c.config.clone()).unwrap_or_default();
@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
         return Ok(());
     }
     for line in super::table::render(args.format.as_deref(), DEFAULT_FORMAT, &rows, HEADERS)? {
-        super::out(&line)?;
+        crate::output::out(&line)?;
     }
     Ok(())
 }

@@ -63,12 +63,12 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> Result<()> {
             let tr = r.with_tag(&t).map_err(|e| anyhow!("tag {t:?}: {e}"))?;
             pull(&ctx.store, &tr, &platform, &opts, &rep)?;
         }
-        return super::out(&r.name());
+        return crate::output::out(&r.name());
     }
     if r.tag().is_none() && r.digest().is_none() {
         rep.line("Using default tag: latest");
     }
     let r = r.with_default_tag();
     pull(&ctx.store, &r, &platform, &opts, &rep)?;
-    super::out(&r.full_string())
+    crate::output::out(&r.full_string())
 }

@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<()> {
     for r in &refs {
         push(&ctx.store, r, &opts, &rep, args.compression)?;
         if rep.quiet() {
-            super::out(&r.familiar_string())?;
+            crate::output::out(&r.familiar_string())?;
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use crate::container::lookup::{find, live_state, process_start};
 use crate::context::Ctx;
-use crate::SilentExit;
+use crate::error::SilentExit;
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,9 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<()> {
     let mut failed = false;
     for arg in &args.containers {
         match remove_one(ctx, arg, args.force) {
-            Ok(()) => super::out(arg)?,
+            Ok(()) => crate::output::out(arg)?,
             Err(e) => {
-                eprintln!("Error: {}", crate::cli::error_line(&e));
+                eprintln!("Error: {}", crate::error::error_line(&e));
                 failed = true;
             }
         }

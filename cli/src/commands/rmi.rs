@@ -154,13 +154,13 @@ pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
         match result {
             Ok((Ok(outcome), removed)) => {
                 for u in &outcome.untagged {
-                    super::out(&format!("Untagged: {u}"))?;
+                    crate::output::out(&format!("Untagged: {u}"))?;
                 }
                 for d in &outcome.deleted {
-                    super::out(&format!("Deleted: {d}"))?;
+                    crate::output::out(&format!("Deleted: {d}"))?;
                 }
                 for l in &removed.layers {
-                    super::out(&format!("Deleted: {l}"))?;
+                    crate::output::out(&format!("Deleted: {l}"))?;
                 }
             }
             Ok((Err(msg), _)) => {
@@ -174,7 +174,7 @@ pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
         }
     }
     if failed {
-        return Err(crate::SilentExit(1).into());
+        return Err(crate::error::SilentExit(1).into());
     }
     Ok(())
 }

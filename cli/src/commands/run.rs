@@ -5,13 +5,13 @@ use crate::container::launch::{self, Mode, StartError};
 use crate::container::names::{random_bytes, random_name, valid_name};
 use crate::container::spec::{self, RunConfig, RunFlags};
 use crate::context::Ctx;
+use crate::error::SilentExit;
 use crate::image::ImageConfig;
 use crate::reference::Reference;
 use crate::registry::progress::Reporter;
 use crate::registry::pull::pull;
 use crate::registry::Options;
 use crate::resolve::{resolve, ResolveError};
-use crate::SilentExit;
 use anyhow::{anyhow, bail, Result};
 use std::io::IsTerminal;
 use store_layout::{ContainerRecord, Db, Digest, Store};
@@ -110,7 +110,7 @@ pub fn exit_error(e: anyhow::Error) -> anyhow::Error {
         .downcast_ref::<StartError>()
         .map(|s| s.code)
         .unwrap_or(125);
-    eprintln!("Error: {}", crate::cli::error_line(&e));
+    eprintln!("Error: {}", crate::error::error_line(&e));
     SilentExit(code).into()
 }
 
@@ -123,7 +123,7 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     let (rec, cfg) = create(ctx, args)?;
     if args.detach {
         launch::start(&ctx.store, &rec, &cfg, Mode::Detached)?;
-        super::out(&rec.id)?;
+        crate::output::out(&rec.id)?;
         return Ok(0);
     }
     launch::start(&ctx.store, &rec, &cfg, Mode::Attached)
@@ -194,7 +194,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
         image: image.clone(),
         image_name: args.image().to_string(),
         layers,
-        created: super::now_rfc3339(),
+        created: crate::clock::now_rfc3339(),
         config: serde_json::to_value(&cfg)?,
     };
     create_record(&ctx.store, &mut rec, args.name.is_some(), &config_bytes)?;

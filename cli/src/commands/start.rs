@@ -5,7 +5,7 @@ use crate::container::launch::{self, Mode};
 use crate::container::lookup::{find, live_state};
 use crate::container::spec::RunConfig;
 use crate::context::Ctx;
-use crate::SilentExit;
+use crate::error::SilentExit;
 use anyhow::{anyhow, bail, Result};
 
 /// Arguments of `start`.
@@ -31,12 +31,12 @@ pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<()> {
     let mut failed = false;
     for arg in &args.containers {
         match start_one(ctx, arg, attach, args.interactive) {
-            Ok(0) if !attach => super::out(arg)?,
+            Ok(0) if !attach => crate::output::out(arg)?,
             Ok(0) => {}
             Ok(code) => return Err(SilentExit(code).into()),
             Err(e) if attach => return Err(super::run::exit_error(e)),
             Err(e) => {
-                eprintln!("Error: {}", crate::cli::error_line(&e));
+                eprintln!("Error: {}", crate::error::error_line(&e));
                 failed = true;
             }
         }

@@ -35,8 +35,8 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
     let layer_size = |c: &Digest| db.layers.get(c).map_or(0, |l| l.size);
     let total: u64 = users.keys().map(|c| layer_size(c)).sum();
     if args.verbose {
-        super::out("Images space usage:\n")?;
-        let now = super::now_unix();
+        crate::output::out("Images space usage:\n")?;
+        let now = crate::clock::now_unix();
         let mut rows = Vec::new();
         for (id, img) in &db.images {
             let shared: u64 = img
@@ -64,7 +64,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
             }));
         }
         for line in render(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS)? {
-            super::out(&line)?;
+            crate::output::out(&line)?;
         }
         return Ok(());
     }
@@ -82,7 +82,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         &rows,
         SYSTEM_DF_HEADERS,
     )? {
-        super::out(&line)?;
+        crate::output::out(&line)?;
     }
     Ok(())
 }
@@ -97,7 +97,7 @@ pub fn version(root: &std::path::Path) -> Result<()> {
         store_layout::LAYOUT_VERSION,
         root.display()
     );
-    super::out(&text)
+    crate::output::out(&text)
 }
 
 /// Runs `info`.
@@ -118,5 +118,5 @@ pub fn info(ctx: &Ctx) -> Result<()> {
         uname.sysname().to_string_lossy(),
         std::env::consts::ARCH,
     );
-    super::out(&text)
+    crate::output::out(&text)
 }

@@ -10,7 +10,7 @@ use super::process;
 use super::rootfs::{self, RootfsPlan};
 use super::spec::RunConfig;
 use super::tty;
-use crate::commands::now_rfc3339;
+use crate::clock::now_rfc3339;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};

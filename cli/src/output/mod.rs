@@ -12,6 +12,7 @@ mod template;
 pub use tabwriter::{display_width, TabWriter};
 pub use template::{go_string, Template, TemplateError};
 
+use anyhow::Result;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -316,6 +317,16 @@ pub fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>, String> {
         out.push((k.trim().to_lowercase(), v.trim().to_string()));
     }
     Ok(out)
+}
+
+/// Prints a line to stdout, treating a closed pipe as the end of output.
+pub fn out(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => Ok(r?),
+    }
 }
 
 #[cfg(test)]

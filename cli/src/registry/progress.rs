@@ -66,14 +66,14 @@ impl Reporter {
         match &self.mode {
             Mode::Quiet => {}
             Mode::Lines => {
-                let _ = crate::commands::out(s);
+                let _ = crate::output::out(s);
             }
             Mode::ErrLines => eprintln!("{s}"),
             Mode::Bars(m) => {
                 let bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
                 if !bars.is_empty() && bars.values().all(|b| b.is_finished()) {
                     // Below the finished bars, as docker prints the summary.
-                    let _ = crate::commands::out(s);
+                    let _ = crate::output::out(s);
                 } else {
                     let _ = m.println(s);
                 }
@@ -109,7 +109,7 @@ impl Reporter {
         match &self.mode {
             Mode::Quiet => {}
             Mode::Lines => {
-                let _ = crate::commands::out(&format!("{id}: {status}"));
+                let _ = crate::output::out(&format!("{id}: {status}"));
             }
             Mode::ErrLines => eprintln!("{id}: {status}"),
             Mode::Bars(_) => {

@@ -15,7 +15,7 @@ use super::manifest::{self, Descriptor, Document, Platform};
 use super::progress::Reporter;
 use super::slots::Slots;
 use super::{Options, RegistryError};
-use crate::commands::now_unix;
+use crate::clock::now_unix;
 use crate::image::ImageConfig;
 use crate::ingest::ingest_layer_verified;
 use crate::reference::Reference;
