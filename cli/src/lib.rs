@@ -12,6 +12,7 @@ pub mod clock;
 pub mod commands;
 pub mod container;
 pub mod context;
+pub mod dockerfile;
 pub mod error;
 pub mod image;
 pub mod ingest;
