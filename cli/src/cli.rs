@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm, rmi,
-    run, save, start, system, tag,
+    build, commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm,
+    rmi, run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a new container from an image.
     Run(run::RunArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
     /// List containers.
     Ps(ps::PsArgs),
     /// Start one or more stopped containers.
@@ -231,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Version => return system::version(&root),
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
+        Command::Build(a) => return build::run(&root, a),
         _ => {}
     }
     let ctx = Ctx::open(&root)?;
@@ -309,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::System {
             command: SystemCommand::Info,
         } => system::info(&ctx),
-        Command::Version | Command::Login(_) | Command::Logout(_) => {
+        Command::Version | Command::Login(_) | Command::Logout(_) | Command::Build(_) => {
             unreachable!("handled above")
         }
     }

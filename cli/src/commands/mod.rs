@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod build;
 pub mod commit;
 pub mod diff;
 pub mod history;

@@ -13,6 +13,7 @@
 
 pub mod args;
 pub mod ast;
+mod check;
 pub mod directives;
 mod duration;
 pub mod error;

@@ -79,7 +79,7 @@ pub fn node_sexp(node: &Node) -> String {
             }
         }
         Args::Trigger(child) => {
-            let _ = write!(out, " ({})", node_sexp(child));
+            let _ = write!(out, " {}", node_sexp(child));
         }
     }
     format!("({out})")

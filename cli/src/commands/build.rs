@@ -1,0 +1,171 @@
+//! `strata build [OPTIONS] CONTEXT|-`: docker's flags. Today it reads and checks the
+//! Dockerfile (`--print-ast` prints the parse); running the steps comes with the builder.
+
+use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `build`.
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the 'name:tag' format.
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: 'PATH/Dockerfile'); `-` reads it from standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+    /// Set build-time variables.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Do not use cache when building the image.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata for an image.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Secret to expose to the build (format: "id=mysecret,src=/local/secret").
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+    /// Suppress the build output and print the image ID on success.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to the file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Set type of progress output.
+    #[arg(long, value_name = "MODE", default_value = "auto",
+          value_parser = ["auto", "plain", "tty", "quiet"])]
+    pub progress: String,
+    /// Print the parsed Dockerfile as S-expressions, one line per instruction, and exit.
+    #[arg(long)]
+    pub print_ast: bool,
+    /// The build context: a directory, or `-` for a tar archive or a Dockerfile on
+    /// standard input.
+    #[arg(value_name = "PATH|-")]
+    pub context: Option<String>,
+}
+
+/// The Dockerfile's text and the name errors give it.
+struct Source {
+    text: String,
+    name: String,
+}
+
+fn base_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// The `-f` file (or `Dockerfile`) out of a tar archive `data`, if `data` is one.
+fn from_tar(data: &[u8], wanted: &str) -> Result<Option<String>> {
+    let is_tar = data.len() > 262 && &data[257..262] == b"ustar";
+    if !is_tar {
+        return Ok(None);
+    }
+    let wanted = wanted.trim_start_matches("./");
+    let mut archive = tar::Archive::new(data);
+    for entry in archive
+        .entries()
+        .context("cannot read the context archive")?
+    {
+        let mut entry = entry.context("cannot read the context archive")?;
+        let path = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if path == wanted {
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            return Ok(Some(text));
+        }
+    }
+    bail!("cannot find {wanted} in the context archive")
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut data)
+        .context("cannot read standard input")?;
+    Ok(data)
+}
+
+/// Finds and reads the Dockerfile as docker does: `-f -` and `CONTEXT=-` read standard
+/// input; otherwise `-f FILE` (relative to the current directory) or `CONTEXT/Dockerfile`.
+fn read_dockerfile(args: &BuildArgs) -> Result<Source> {
+    let context = args.context.as_deref().unwrap_or(".");
+    match (args.file.as_deref(), context) {
+        (Some("-"), "-") => {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile")
+        }
+        (Some("-"), _) => Ok(Source {
+            text: String::from_utf8_lossy(&read_stdin()?).into_owned(),
+            name: "Dockerfile".into(),
+        }),
+        (file, "-") => {
+            let data = read_stdin()?;
+            let wanted = file.unwrap_or("Dockerfile");
+            let text = match from_tar(&data, wanted)? {
+                Some(t) => t,
+                None => String::from_utf8_lossy(&data).into_owned(),
+            };
+            Ok(Source {
+                text,
+                name: base_name(wanted),
+            })
+        }
+        (file, dir) => {
+            if !args.print_ast && !Path::new(dir).is_dir() {
+                bail!("unable to prepare context: path {dir:?} not found");
+            }
+            let path = match file {
+                Some(f) => PathBuf::from(f),
+                None => Path::new(dir).join("Dockerfile"),
+            };
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("unable to read the dockerfile {}", path.display()))?;
+            Ok(Source {
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                name: base_name(&path.to_string_lossy()),
+            })
+        }
+    }
+}
+
+/// Runs `build`.
+pub fn run(_root: &Path, args: &BuildArgs) -> Result<()> {
+    if args.context.is_none() && !args.print_ast {
+        bail!("\"strata build\" requires exactly 1 argument: the build context (a directory or -)");
+    }
+    let src = read_dockerfile(args)?;
+    let ast = dockerfile::parse(&src.text, &src.name)?;
+    if let Some(syntax) = &ast.directives.syntax {
+        eprintln!(
+            "note: ignoring the syntax directive ({syntax}): strata reads Dockerfiles itself"
+        );
+    }
+    if args.print_ast {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(dockerfile::print::ast_sexp(&ast).as_bytes())?;
+        return stdout.flush().context("cannot write to standard output");
+    }
+    let df = Dockerfile::from_ast(&ast, &src.name)?;
+    let build_args = dockerfile::BuildArgs::parse(&args.build_args);
+    let host = Platform::host();
+    let global = GlobalScope::new(&df, &build_args, &host, &host)?;
+    df.check(&global, &build_args, args.target.as_deref())?;
+    bail!(
+        "building images is not available yet: {} parses and checks, but strata cannot run its steps",
+        src.name
+    )
+}
