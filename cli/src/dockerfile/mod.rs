@@ -53,3 +53,6 @@ pub fn parse_file(path: &std::path::Path, name: &str) -> Result<Ast, ParseError>
     })?;
     parse(&String::from_utf8_lossy(&bytes), name)
 }
+
+#[cfg(test)]
+mod tests;
