@@ -140,9 +140,9 @@ fn errors_name_the_file_line_and_problem() {
             "Error: Dockerfile:2: unsupported mount type \"cahce\" (did you mean cache?)",
         ),
         (
-            "FROM busybox AS a\nFROM busybox\n",
-            &["--target", "nosuch"],
-            "Error: Dockerfile: target stage \"nosuch\" could not be found",
+            "FROM busybox AS a\nFROM busybox AS build\n",
+            &["--target", "buidl"],
+            "Error: Dockerfile: target stage \"buidl\" could not be found (did you mean build?)",
         ),
         (
             "FROM ${IMG:?no-image}\n",

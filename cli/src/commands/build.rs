@@ -159,6 +159,9 @@ pub fn run(_root: &Path, args: &BuildArgs) -> Result<()> {
         stdout.write_all(dockerfile::print::ast_sexp(&ast).as_bytes())?;
         return stdout.flush().context("cannot write to standard output");
     }
+    for w in &ast.warnings {
+        eprintln!("[WARNING]: {}", w.message);
+    }
     let df = Dockerfile::from_ast(&ast, &src.name)?;
     let build_args = dockerfile::BuildArgs::parse(&args.build_args);
     let host = Platform::host();

@@ -8,6 +8,7 @@ use super::error::{ErrorKind, ParseError};
 use super::expand::{Lexer, NoVars};
 use super::instruction::{Arg, From, Instruction, Step};
 use super::instruction_parse::parse_node;
+use super::suggest::suggest;
 
 /// Where a COPY or mount takes files from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,10 +189,20 @@ impl Dockerfile {
     pub fn target(&self, target: Option<&str>) -> Result<usize, ParseError> {
         match target {
             None => Ok(self.stages.len() - 1),
-            Some(t) => self.stage_index(t).ok_or_else(|| ParseError {
-                file: self.file.clone(),
-                line: None,
-                kind: Box::new(ErrorKind::TargetNotFound(t.to_string())),
+            Some(t) => self.stage_index(t).ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .stages
+                    .iter()
+                    .filter_map(|s| s.name.as_deref())
+                    .collect();
+                ParseError {
+                    file: self.file.clone(),
+                    line: None,
+                    kind: Box::new(ErrorKind::TargetNotFound {
+                        name: t.to_string(),
+                        suggestion: suggest(t, &names, true),
+                    }),
+                }
             }),
         }
     }
