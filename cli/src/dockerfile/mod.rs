@@ -42,7 +42,7 @@ pub use instruction::{
 };
 pub use mount::{Mount, MountKind, Sharing};
 pub use parser::parse;
-pub use stage::{BaseRef, Dockerfile, Stage, StageRef};
+pub use stage::{parse_triggers, BaseRef, Dockerfile, Stage, StageRef};
 
 /// Reads and parses the Dockerfile at `path`; `name` is how errors name it.
 pub fn parse_file(path: &std::path::Path, name: &str) -> Result<Ast, ParseError> {

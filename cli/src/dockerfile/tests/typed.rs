@@ -213,3 +213,30 @@ fn escape_directive_and_case() {
     };
     assert_eq!(c.sources, vec!["c:\\x"]);
 }
+
+#[test]
+fn onbuild_triggers_and_declared_args() {
+    let s = steps(
+        "FROM a\nONBUILD RUN --mount=type=cache,target=/c make\nONBUILD COPY <<EOF /x\nhi\nEOF\n",
+    );
+    let triggers: Vec<String> = s
+        .iter()
+        .map(|i| match i {
+            Instruction::Onbuild(t) => t.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let steps = crate::dockerfile::parse_triggers(&triggers, "ONBUILD").unwrap();
+    let Instruction::Run(r) = &steps[0].instruction else {
+        panic!()
+    };
+    assert_eq!(r.mounts[0].kind, MountKind::Cache);
+    let Instruction::Copy(c) = &steps[1].instruction else {
+        panic!()
+    };
+    assert_eq!(c.heredocs[0].content, "hi\n");
+    assert!(crate::dockerfile::parse_triggers(&["FROM x".into()], "ONBUILD").is_err());
+    let d = super::df("ARG A\nFROM a\nARG B=1 C\n");
+    let names: Vec<String> = d.declared_args().into_iter().collect();
+    assert_eq!(names, vec!["A", "B", "C"]);
+}
