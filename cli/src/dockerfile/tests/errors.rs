@@ -168,3 +168,27 @@ fn lines_count_continuations_comments_and_heredocs() {
         "an empty continuation line is warned about"
     );
 }
+
+#[test]
+fn line_ranges_and_empty_continuation_warnings() {
+    let text = "# ESCAPE=\\\n\n\n\nFROM brimstone/ubuntu:14.04\n\n\n# TORUN -v /var/run/docker.sock:/var/run/docker.sock\n\n\nENV GOPATH \\\n/go\n\n\n\n# Install the packages we need, clean up after them and us\nRUN apt-get update \\\n\t&& dpkg -l | awk '/^ii/ {print $2}' > /tmp/dpkg.clean \\\n\n\n    && apt-get --no-install-recommends install -y git golang ca-certificates \\\n    && apt-get clean \\\n    && rm -rf /var/lib/apt/lists \\\n\n\t&& go get -v github.com/brimstone/consuldock \\\n    && mv $GOPATH/bin/consuldock /usr/local/bin/consuldock \\\n\n\t&& dpkg -l | awk '/^ii/ {print $2}' > /tmp/dpkg.dirty \\\n\t&& apt-get remove --purge -y $(diff /tmp/dpkg.clean /tmp/dpkg.dirty | awk '/^>/ {print $2}') \\\n\t&& rm /tmp/dpkg.* \\\n\t&& rm -rf $GOPATH\n\n\n\n\n";
+    let ast = parse(text, "Dockerfile").unwrap();
+    let lines: Vec<(usize, usize)> = ast
+        .nodes
+        .iter()
+        .map(|n| (n.start_line, n.end_line))
+        .collect();
+    assert_eq!(lines, vec![(5, 5), (11, 12), (17, 31)]);
+    let text = "\nFROM alpine:3.6\n\nRUN valid \\\n    continuation\n\nRUN something \\\n\n    following \\\n\n    more\n\n\
+RUN another \\\n\n    thing\n\nRUN non-indented \\\n# this is a comment\n   after-comment\n\n\
+RUN indented \\\n    # this is an indented comment\n    comment\n\t";
+    let ast = parse(text, "Dockerfile").unwrap();
+    let warned: Vec<&str> = ast.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        warned,
+        vec![
+            "Empty continuation line found in: RUN something     following     more",
+            "Empty continuation line found in: RUN another     thing"
+        ]
+    );
+}
