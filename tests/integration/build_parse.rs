@@ -94,6 +94,15 @@ fn print_ast_reads_the_context_dockerfile_and_stdin() {
         .stdin("FROM scratch\nCOPY <<EOF /x\nhello\nEOF\n")
         .ok();
     assert_eq!(out.stdout, "(from \"scratch\")\n(copy \"<<EOF\" \"/x\")\n");
+    let context = TarBuilder::new()
+        .file("app.txt", b"x")
+        .file("Dockerfile.dev", b"FROM busybox\nCMD [\"true\"]\n")
+        .finish();
+    let out = env
+        .cmd(["build", "--print-ast", "-f", "Dockerfile.dev", "-"])
+        .stdin(gzip(&context))
+        .ok();
+    assert_eq!(out.stdout, "(from \"busybox\")\n(cmd \"true\")\n");
 }
 
 /// Runs `strata build` (no `--print-ast`) on `text` and returns the error line.
