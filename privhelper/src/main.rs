@@ -115,9 +115,22 @@ fn bind(path: &std::path::Path) -> Result<UnixListener, String> {
             return Err(format!("{} exists and is not a socket", path.display()));
         }
     }
-    let l =
-        UnixListener::bind(path).map_err(|e| format!("listening on {}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| format!("chmod 0666 {}: {e}", path.display()))?;
+    // Bound and listening under a temporary name, then renamed: a client that sees the
+    // path can connect at once (no window between bind and listen).
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let l = UnixListener::bind(&tmp).map_err(|e| format!("listening on {}: {e}", tmp.display()))?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("chmod 0666 {}: {e}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
+        });
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     Ok(l)
 }
