@@ -235,6 +235,7 @@ PY
     section "strata-helper log (requests from $TEST_USER)"
     cat "$helper_log"
   fi
+  rmdir "$fuse_dir" "$(dirname "$helper_sock")" 2>/dev/null
   rm -f "$list" "$list.json" "$list.err"
   if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
 fi
