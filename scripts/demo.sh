@@ -44,7 +44,7 @@ elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then as_root=(sudo 
 else can_root=0; fi
 
 if [ -n "$demo_user" ]; then
-  [ "$uid" -eq 0 ] || die "DEMO_USER needs root (it runs the demo as that user with runuser)"
+  [ "$uid" -eq 0 ] || die "DEMO_USER needs root (it runs the demo as that user with setpriv)"
   id -u "$demo_user" >/dev/null 2>&1 || die "DEMO_USER=$demo_user: no such user"
   [ "$(id -u "$demo_user")" -ne 0 ] || die "DEMO_USER=$demo_user is root: run make demo without it"
 fi

@@ -4,7 +4,7 @@
 #   build    the toolchain: cargo and rustc (rustup, at least Cargo.toml's rust-version),
 #            a C compiler and libc headers (the zstd and xz crates build C), make
 #   demo     `make demo`: build, plus busybox-static, python3, tar, gzip, uidmap, util-linux
-#            (without the toolchain when STRATA_BIN names a prebuilt strata)
+#            (setpriv, unshare); without the toolchain when STRATA_BIN names a prebuilt strata
 #   test     `make test`: demo, plus what the tests run (skopeo, umoci, docker-registry,
 #            curl, openssl, zstd, xz-utils, bzip2, fuse3, systemd-analyze, script)
 #   bench    `make bench`: build, plus hyperfine, debootstrap, time, curl, skopeo, ...
@@ -23,8 +23,8 @@ mode=${1:-}
 # What each mode needs: TOOL:PACKAGE, where TOOL is a command on PATH or an absolute path.
 BUILD=(cc:gcc /usr/include/stdio.h:libc6-dev make:make)
 DEMO=(busybox:busybox-static python3:python3 tar:tar gzip:gzip newuidmap:uidmap
-      newgidmap:uidmap runuser:util-linux unshare:util-linux)
-TEST=("${DEMO[@]}" zstd:zstd xz:xz-utils bzip2:bzip2 skopeo:skopeo umoci:umoci
+      newgidmap:uidmap setpriv:util-linux unshare:util-linux)
+TEST=("${DEMO[@]}" runuser:util-linux zstd:zstd xz:xz-utils bzip2:bzip2 skopeo:skopeo umoci:umoci
       docker-registry:docker-registry curl:curl openssl:openssl fusermount3:fuse3
       systemd-analyze:systemd script:bsdutils useradd:passwd)
 BENCH=(busybox:busybox-static python3:python3 hyperfine:hyperfine debootstrap:debootstrap
