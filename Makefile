@@ -3,11 +3,11 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
+# make install: where (PREFIX), and a staging root (DESTDIR). demo and install also take
+# STRATA_BIN=PATH, a prebuilt strata (with strata-helper next to it) instead of a build;
+# like every variable given on make's command line, it reaches the scripts' environment.
 PREFIX ?= /usr/local
 DESTDIR ?=
-# A prebuilt strata (and strata-helper next to it) for demo and install, instead of a build.
-STRATA_BIN ?=
-export PREFIX DESTDIR STRATA_BIN
 
 .PHONY: build test demo bench lint install uninstall
 
@@ -33,7 +33,7 @@ lint:
 
 install:
 	scripts/deps.sh install
-	scripts/install.sh install
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' scripts/install.sh install
 
 uninstall:
-	scripts/install.sh uninstall
+	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' scripts/install.sh uninstall
