@@ -13,7 +13,7 @@
 #   $PREFIX/lib/sysusers.d/strata-helper.conf       0644 (the helper's system user)
 #   $PREFIX/lib/tmpfiles.d/strata.conf              0644 (/run/strata)
 #   man pages from MAN_SRC, and completions when `strata completion SHELL` prints them
-# uninstall removes exactly those files (and libexec/strata once empty); it stops and
+# uninstall removes exactly those files (and their directories left empty); it stops and
 # disables the socket first when DESTDIR is empty and systemd runs. It never touches
 # stores (/var/lib/strata, users' ~/.local/share/strata) or the strata-helper user.
 set -euo pipefail
@@ -104,7 +104,11 @@ uninstall_files() {
     rm -f "$d$PREFIX/$rest"
   done
   rm -f "$d$MANDIR"/man[1-8]/strata*.[1-8]
-  rmdir "$d$(dirname "$HELPER")" 2>/dev/null || true
+  # The directories install made, when nothing else is in them (never the case for /usr's).
+  for f in "$(dirname "$HELPER")" "$UNITDIR" "$PREFIX/lib/systemd" "$(dirname "$SYSUSERS")" \
+           "$(dirname "$TMPFILES")"; do
+    rmdir "$d$f" 2>/dev/null || true
+  done
   if systemd_runs; then systemctl daemon-reload || true; fi
   echo "removed strata, strata-helper and its units from $d$PREFIX (stores and the strata-helper user are left)"
 }
