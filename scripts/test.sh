@@ -3,11 +3,14 @@
 #   1. builds the workspace and runs `cargo test --workspace` as root;
 #   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
 #   3. starts strata-helper as root on /run/strata-test/helper.sock and runs every test
-#      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET.
+#      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET;
+#   4. runs `make demo` with the debug binaries as root and as strata-test (through that
+#      helper, without one, and with DEMO_USER), and checks `make install DESTDIR=...`
+#      and `make uninstall` for PREFIX=/usr and /usr/local.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any did.
 # Not as root, it does step 1 only (and says so).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
@@ -17,6 +20,56 @@ SUB_COUNT=65536
 
 section() { printf '\n==================== %s ====================\n' "$*"; }
 failed=()
+
+# `make install` into a staging root with PREFIX=$1 places every file where the units and
+# the README say, with its mode, the service starting the installed helper; `make
+# uninstall` removes every one. Uses the binaries in $ci/bin. Says what is wrong.
+check_install() {
+  local prefix=$1 dest rc=0 f mode got unit=$1/lib/systemd/system
+  local helper=$1/libexec/strata/strata-helper
+  dest=$(mktemp -d /tmp/strata-install.XXXX)
+  if ! make -s install DESTDIR="$dest" PREFIX="$prefix" STRATA_BIN="$ci/bin/strata"; then
+    echo "make install PREFIX=$prefix failed" >&2; rm -rf "$dest"; return 1
+  fi
+  local want="755 $prefix/bin/strata
+755 $helper
+644 $unit/strata-helper.socket
+644 $unit/strata-helper.service
+644 $prefix/lib/sysusers.d/strata-helper.conf
+644 $prefix/lib/tmpfiles.d/strata.conf"
+  while read -r mode f; do
+    if ! got=$(stat -c %a "$dest$f" 2>/dev/null); then echo "not installed: $f" >&2; rc=1
+    elif [ "$got" != "$mode" ]; then echo "$f: mode $got, not $mode" >&2; rc=1; fi
+  done <<<"$want"
+  # Nothing else, but for completions and man pages once the tree generates them.
+  while read -r f; do
+    case "$f" in
+      "$prefix"/share/man/man[1-8]/strata*|"$prefix"/share/bash-completion/completions/strata) ;;
+      "$prefix"/share/zsh/vendor-completions/_strata|"$prefix"/share/fish/vendor_completions.d/strata.fish) ;;
+      *) grep -qx "[0-9]* $f" <<<"$want" || { echo "installed but not expected: $f" >&2; rc=1; } ;;
+    esac
+  done < <(cd "$dest" && find . ! -type d | sed 's/^\.//')
+  cmp -s "$dest$prefix/bin/strata" "$ci/bin/strata" || { echo "$prefix/bin/strata is not the strata built" >&2; rc=1; }
+  cmp -s "$dest$helper" "$ci/bin/strata-helper" || { echo "$helper is not the strata-helper built" >&2; rc=1; }
+  got=$(sed -n 's/^ExecStart=//p' "$dest$unit/strata-helper.service")
+  [ "$got" = "$helper serve" ] || { echo "strata-helper.service: ExecStart=$got, not $helper serve" >&2; rc=1; }
+  grep -qx 'ListenStream=/run/strata/helper.sock' "$dest$unit/strata-helper.socket" ||
+    { echo "strata-helper.socket does not listen on /run/strata/helper.sock" >&2; rc=1; }
+  grep -qx 'd /run/strata 0755 root root -' "$dest$prefix/lib/tmpfiles.d/strata.conf" ||
+    { echo "the tmpfiles entry does not make /run/strata" >&2; rc=1; }
+  if ! grep -qx 'User=strata-helper' "$dest$unit/strata-helper.service" ||
+     ! grep -q '^u strata-helper ' "$dest$prefix/lib/sysusers.d/strata-helper.conf"; then
+    echo "the service's user is not the one the sysusers entry makes" >&2; rc=1
+  fi
+  "$dest$prefix/bin/strata" version >/dev/null || { echo "the installed strata does not run" >&2; rc=1; }
+  if ! make -s uninstall DESTDIR="$dest" PREFIX="$prefix"; then echo "make uninstall failed" >&2; rc=1; fi
+  f=$(cd "$dest" && find . ! -type d)
+  [ -z "$f" ] || { echo "left by make uninstall: $f" >&2; rc=1; }
+  [ ! -e "$dest$prefix/libexec/strata" ] || { echo "make uninstall left $prefix/libexec/strata" >&2; rc=1; }
+  rm -rf "$dest"
+  ((rc == 0)) && echo "make install and make uninstall with PREFIX=$prefix: every file in place, then gone"
+  return $rc
+}
 
 section "cargo build --workspace"
 if ! cargo build --workspace; then
@@ -140,6 +193,41 @@ PY
     fi
   done <"$list"
   if ((${#fuse_env[@]})); then umount -l "$fuse_dir" || echo "umount $fuse_dir failed" >&2; fi
+
+  # `make demo` with the binaries built above: as root, as $TEST_USER through the helper
+  # (from a copy of the Makefile and scripts, as the user may not read this tree), as
+  # $TEST_USER with no helper (it must say what to run), and as root for $TEST_USER
+  # (DEMO_USER: it starts a helper of its own).
+  section "make demo (as root)"
+  make -s demo STRATA_BIN="$ci/bin/strata" || failed+=("make demo as root")
+
+  section "make demo (as $TEST_USER)"
+  mkdir -p "$ci/src" && cp -r Makefile scripts "$ci/src/" && chmod -R a+rX "$ci/src"
+  as_test_user() {
+    (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i HOME="$home" USER="$TEST_USER" \
+      LOGNAME="$TEST_USER" PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR="$ci/tmp" "$@")
+  }
+  as_test_user make -s -C "$ci/src" demo STRATA_BIN="$ci/bin/strata" STRATA_HELPER_SOCKET="$helper_sock" ||
+    failed+=("make demo as $TEST_USER")
+  left=$(find "$ci/tmp" -maxdepth 1 -name 'strata-demo*')
+  [ -z "$left" ] || { echo "make demo left $left" >&2; failed+=("make demo as $TEST_USER: files left"); }
+
+  section "make demo (as $TEST_USER, no helper)"
+  out=$(as_test_user make -s -C "$ci/src" demo STRATA_BIN="$ci/bin/strata" \
+          STRATA_HELPER_SOCKET="$ci/tmp/no-helper.sock" 2>&1)
+  rc=$?
+  echo "$out"
+  if [ $rc -eq 0 ] || [[ "$out" != *"no strata-helper answers on $ci/tmp/no-helper.sock"*"strata-helper serve --socket"* ]]; then
+    failed+=("make demo as $TEST_USER without a helper: no failure saying what to run")
+  fi
+
+  section "make demo DEMO_USER=$TEST_USER (as root)"
+  make -s demo DEMO_USER="$TEST_USER" STRATA_BIN="$ci/bin/strata" || failed+=("make demo DEMO_USER=$TEST_USER")
+
+  section "make install DESTDIR=... and make uninstall"
+  for prefix in /usr /usr/local; do
+    check_install "$prefix" || failed+=("make install PREFIX=$prefix")
+  done
   if [ -n "$helper_pid" ]; then
     kill "$helper_pid" 2>/dev/null; wait "$helper_pid" 2>/dev/null
     helper_pid=
@@ -147,6 +235,7 @@ PY
     section "strata-helper log (requests from $TEST_USER)"
     cat "$helper_log"
   fi
+  rmdir "$fuse_dir" "$(dirname "$helper_sock")" 2>/dev/null
   rm -f "$list" "$list.json" "$list.err"
   if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
 fi
