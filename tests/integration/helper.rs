@@ -255,10 +255,12 @@ fn helper_refuses_directories_of_another_users_store() {
     let _table = mount_table_stable();
     let before = mountinfo();
     if is_root() {
+        // Opened here and moved into the thread: the stack itself stays with root, who
+        // can remove it.
         let s = Stack::new(2); // owned by root
+        let (lowers, up, wk) = (s.lowers(), s.upper(), s.work());
         let socket = helper.socket().to_path_buf();
         let line = as_uid(OTHER, move || {
-            let (lowers, up, wk) = (s.lowers(), s.upper(), s.work());
             strata_helper::client::request_mount(&socket, &borrow(&lowers), up.as_fd(), wk.as_fd())
                 .map(|_| ())
                 .unwrap_err()
