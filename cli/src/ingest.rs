@@ -1,4 +1,4 @@
-//! The layer pipeline shared by `import` (and later pull, load and build): one stream
+//! The layer pipeline shared by import, commit, pull and load (and build): one stream
 //! from source to disk.
 //!
 //! The calling thread reads the source and writes it, as it comes, to a new blob; a
@@ -6,7 +6,8 @@
 //! into the transaction's staging directory under Landlock. Nothing is visible in the
 //! store until the transaction commits.
 
-use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::image::media_type::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::image::writer::UnpackedLayer;
 use crate::layer::decompress::{decompress, detect, Compression};
 use crate::layer::readahead;
 use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
@@ -29,6 +30,18 @@ pub struct Ingested {
     pub blob: BlobRef,
     /// What unpacking found.
     pub stats: UnpackStats,
+}
+
+impl Ingested {
+    /// The layer, to record in the transaction.
+    pub fn layer(&self) -> UnpackedLayer {
+        UnpackedLayer {
+            index: self.index,
+            diff_id: self.diff_id.clone(),
+            blob: self.blob.clone(),
+            size: self.stats.size,
+        }
+    }
 }
 
 /// Unpacks a layer archive (plain tar, or gzip, zstd, xz or bzip2, found by content)
