@@ -20,9 +20,8 @@ pub mod writer;
 
 pub use error::ArchiveError;
 
-use crate::image::platform::Platform;
+pub use crate::image::document::{Descriptor, Index, Manifest};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use store_layout::Digest;
 
 /// The most bytes of a JSON document (`manifest.json`, `index.json`, a config or a
@@ -46,55 +45,6 @@ pub struct DockerManifestEntry {
     /// Members holding the layers, bottom first.
     #[serde(rename = "Layers", default)]
     pub layers: Vec<String>,
-}
-
-/// A content descriptor (the fields strata uses).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Descriptor {
-    /// Media type.
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    /// `sha256:HEX`.
-    pub digest: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    /// The platform of the image, in an image index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-}
-
-/// An image index (`index.json`) or manifest list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Index {
-    /// Always 2.
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    /// Media type.
-    #[serde(
-        rename = "mediaType",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub media_type: String,
-    /// The manifests.
-    #[serde(default)]
-    pub manifests: Vec<Descriptor>,
-}
-
-/// An image manifest, OCI or docker v2.2 (the fields strata uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Manifest {
-    /// Media type, when the manifest says.
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    /// The config.
-    pub config: Descriptor,
-    /// The layers, bottom first.
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
 }
 
 /// `blobs/sha256/HEX` for a digest.

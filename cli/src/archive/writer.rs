@@ -155,6 +155,7 @@ fn documents(images: &[SavedImage]) -> Result<[Vec<u8>; 3], ArchiveError> {
             size: s.manifest_size,
             annotations,
             platform: None,
+            urls: Vec::new(),
         };
         for t in &s.tags {
             repo_tags.push(familiar(t));

@@ -65,9 +65,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         .unwrap_or_else(|| format!("Imported from {}", args.source));
     let mut config = ImageConfig {
         created: Some(created.clone()),
-        architecture: platform.architecture,
-        os: platform.os,
-        variant: platform.variant,
+        platform,
         config: Some(container),
         rootfs: RootFs {
             typ: "layers".into(),

@@ -13,13 +13,13 @@
 
 use super::client::{Client, MAX_MANIFEST};
 use super::endpoint::{self, endpoint};
-use super::manifest::{Descriptor, Document, Platform};
 use super::progress::Reporter;
 use super::slots::Slots;
 use super::{Options, RegistryError};
+use crate::image::document::{Descriptor, Document};
 use crate::image::media_type::{self, ACCEPT_MANIFESTS, DOCKER_SCHEMA1_PREFIX};
 use crate::image::plan::{LayerPlan, LayerState, PlannedLayer, Reuse};
-use crate::image::platform::select;
+use crate::image::platform::{select, Platform};
 use crate::image::writer::{
     stage_layer, Assembly, ImageLayers, ImageWriter, NewImage, UnpackedLayer, WriteError,
 };
