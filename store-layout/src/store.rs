@@ -405,6 +405,13 @@ impl Store {
     }
 }
 
+/// A layer directory of a transaction, handed out by [`Txn::layer_dir`]. Recording the
+/// layer with [`Txn::add_layer`] consumes it, so a directory is recorded at most once.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerSlot {
+    index: usize,
+}
+
 impl Txn {
     /// A writer for a new blob; `finish_blob` records it in the transaction.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
@@ -467,20 +474,25 @@ impl Txn {
         self.finish_blob(w, expected)
     }
 
-    /// A new empty directory to unpack a layer into; returns its index and path
+    /// A new empty directory to unpack a layer into; returns its slot and path
     /// (the layer's root is `path`).
-    pub fn layer_dir(&self) -> Result<(usize, PathBuf)> {
+    pub fn layer_dir(&self) -> Result<(LayerSlot, PathBuf)> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let outer = self.staging.path().join("layers").join(i.to_string());
         let diff = outer.join("diff");
         fs::create_dir(&outer).at(&outer)?;
         fs::create_dir(&diff).at(&diff)?;
-        Ok((i, diff))
+        Ok((LayerSlot { index: i }, diff))
     }
 
-    /// Records the layer unpacked into directory `index` with its chain ID and record.
-    pub fn add_layer(&self, index: usize, chain_id: Digest, record: LayerRecord) {
-        let dir = self.staging.path().join("layers").join(index.to_string());
+    /// Records the layer unpacked into the directory of `slot` with its chain ID and
+    /// record.
+    pub fn add_layer(&self, slot: LayerSlot, chain_id: Digest, record: LayerRecord) {
+        let dir = self
+            .staging
+            .path()
+            .join("layers")
+            .join(slot.index.to_string());
         let mut layers = self.layers.lock().unwrap_or_else(|e| e.into_inner());
         layers.push(NewLayer {
             chain_id,

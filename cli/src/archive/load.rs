@@ -41,9 +41,11 @@ struct Checked {
 
 /// A layer the store lacks, to unpack in this transaction (one per chain ID).
 struct Task<'a> {
-    /// 1-based position in the first image that has it, and that image's name.
+    /// 1-based position in the first image that has it.
     n: usize,
+    /// That image's name, for messages.
     image: &'a str,
+    /// The member, as the archive names it.
     member: &'a str,
     file: &'a MemberFile,
     diff_id: &'a Digest,
@@ -264,14 +266,15 @@ fn unpack_tasks(
                 }
             }
         };
+        let size = u.stats.size;
         let layer = UnpackedLayer {
-            index: u.index,
+            slot: u.slot,
             diff_id: got,
             blob: blob.clone(),
-            size: u.stats.size,
+            size,
         };
-        stage_layer(txn, &layer, t.chain.clone(), t.parent.cloned());
-        layers.insert(t.chain.clone(), (blob, u.stats.size));
+        stage_layer(txn, layer, t.chain.clone(), t.parent.cloned());
+        layers.insert(t.chain.clone(), (blob, size));
     }
     Ok(layers)
 }

@@ -454,18 +454,19 @@ fn fetch_layer(sh: &Shared, job: &LayerJob) -> Result<(BlobRef, u64), PullError>
         },
         size: layer.blob.size,
     };
+    let size = layer.stats.size;
     let unpacked = UnpackedLayer {
         blob: blob.clone(),
-        ..layer.layer()
+        ..layer.into_layer()
     };
     stage_layer(
         sh.txn,
-        &unpacked,
+        unpacked,
         job.planned.chain.clone(),
         job.planned.parent.clone(),
     );
     sh.rep.done(short, "Download complete");
-    Ok((blob, unpacked.size))
+    Ok((blob, size))
 }
 
 /// Fetches every missing layer of `plan` at once (at most [`MAX_LAYERS_AT_ONCE`]
