@@ -229,9 +229,12 @@ impl Store {
     ) -> Result<(T, RemovedImage)> {
         let _lock = self.lock()?;
         let mut db = self.db()?;
-        let before_layers: BTreeSet<Digest> = db.layers.keys().cloned().collect();
-        let before_sizes: std::collections::BTreeMap<Digest, u64> =
-            db.layers.iter().map(|(k, v)| (k.clone(), v.size)).collect();
+        let before_layers: BTreeSet<Digest> = db.layers().keys().cloned().collect();
+        let before_sizes: std::collections::BTreeMap<Digest, u64> = db
+            .layers()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.size))
+            .collect();
         let before_blobs = db.referenced_blobs();
 
         let mut new_layers = Vec::new();
@@ -239,7 +242,7 @@ impl Store {
         let txn = txn.map(Txn::into_parts);
         if let Some((_, layers, blobs)) = &txn {
             for l in layers {
-                if !db.layers.contains_key(&l.chain_id) {
+                if !db.layers().contains_key(&l.chain_id) {
                     new_layers.push(l);
                 }
             }
@@ -250,7 +253,7 @@ impl Store {
             }
         }
         for l in &new_layers {
-            db.layers.insert(l.chain_id.clone(), l.record.clone());
+            db.insert_layer(l.chain_id.clone(), l.record.clone());
         }
         let value = f(&mut db)?;
 
@@ -263,10 +266,10 @@ impl Store {
             .cloned()
             .collect();
         for g in &garbage_layers {
-            db.layers.remove(g);
+            db.remove_layer(g);
         }
         let used_blobs = db.referenced_blobs();
-        db.compressed.retain(|k, _| used_blobs.contains(k));
+        db.retain_compressed(&used_blobs);
         let garbage_blobs: Vec<Digest> = before_blobs
             .iter()
             .filter(|b| !used_blobs.contains(*b))
@@ -363,7 +366,7 @@ impl Store {
                 let mut changed = false;
                 for l in &journal.layers {
                     if !used_layers.contains(l) {
-                        changed |= db.layers.remove(l).is_some();
+                        changed |= db.remove_layer(l);
                         let dir = self.root.join("layers").join(l.hex());
                         if dir.exists() {
                             let t = self.trash(&dir)?;

@@ -158,7 +158,7 @@ fn check_image(
             config.rootfs.diff_ids.len()
         )));
     }
-    if db.images.contains_key(&id) || seen.iter().any(|(s, _)| *s == id) {
+    if db.images().contains_key(&id) || seen.iter().any(|(s, _)| *s == id) {
         return Ok((id, None));
     }
     let mut diff_ids = Vec::new();

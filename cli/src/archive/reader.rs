@@ -120,7 +120,7 @@ impl Known {
     fn of(db: &Db) -> Known {
         let mut hexes = HashSet::new();
         let mut sizes = HashSet::new();
-        for l in db.layers.values() {
+        for l in db.layers().values() {
             hexes.insert(l.diff_id.hex().to_string());
             if let Some(b) = &l.blob {
                 hexes.insert(b.digest.hex().to_string());

@@ -70,7 +70,7 @@ fn container_config(cfg: &ImageConfig) -> Value {
 /// docker's inspect object for one image.
 pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
     let img = db
-        .images
+        .images()
         .get(id)
         .ok_or_else(|| anyhow!("No such image: {id}"))?;
     let cfg = load_config(store, id)?;

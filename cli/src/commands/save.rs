@@ -65,7 +65,7 @@ fn images(ctx: &Ctx, args: &[String]) -> Result<Vec<SavedImage>> {
             continue;
         }
         let record = db
-            .images
+            .images()
             .get(&id)
             .ok_or_else(|| anyhow!("No such image: {arg}"))?;
         images.push(SavedImage::read(&ctx.store, id, record, tag, arg)?);

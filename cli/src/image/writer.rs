@@ -112,7 +112,7 @@ impl ImageLayers {
         let mut layers = ImageLayers::new();
         for chain in chains {
             let record = db
-                .layers
+                .layers()
                 .get(chain)
                 .ok_or_else(|| WriteError::MissingLayer(chain.clone()))?;
             layers.push_stored(chain.clone(), record);
@@ -284,25 +284,26 @@ impl ImageWriter {
                 .record
                 .layers
                 .iter()
-                .find(|c| !db.layers.contains_key(*c))
+                .find(|c| !db.layers().contains_key(*c))
             {
                 return Err(StoreError::NotFound(format!(
                     "layer {c} (removed while {doing}; {verb} again)"
                 )));
             }
-            db.images.entry(image.id).or_insert(image.record);
+            db.add_image(image.id, image.record)?;
         }
         for n in self.names {
-            let img = db.images.get_mut(&n.id).ok_or_else(|| {
-                StoreError::NotFound(format!("image {} (removed while {doing})", n.id))
-            })?;
+            if !db.images().contains_key(&n.id) {
+                return Err(StoreError::NotFound(format!(
+                    "image {} (removed while {doing})",
+                    n.id
+                )));
+            }
             if let Some(rd) = n.repo_digest {
-                if !img.repo_digests.contains(&rd) {
-                    img.repo_digests.push(rd);
-                }
+                db.add_repo_digest(&n.id, rd)?;
             }
             for t in n.tags {
-                db.tags.insert(t, n.id.clone());
+                db.tag(t, &n.id)?;
             }
         }
         Ok(())

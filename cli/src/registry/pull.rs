@@ -347,12 +347,12 @@ fn name_present(
     names: &Names,
     rep: &Reporter,
 ) -> Result<bool, PullError> {
-    let img = &db.images[id];
+    let img = &db.images()[id];
     let up_to_date = img.repo_digests.contains(&names.repo_digest)
         && names
             .tag
             .as_ref()
-            .is_none_or(|t| db.tags.get(t) == Some(id));
+            .is_none_or(|t| db.tags().get(t) == Some(id));
     if !up_to_date {
         for l in layers {
             let d = parse_digest(&l.digest, "layer")?;
@@ -563,8 +563,8 @@ pub fn pull(
     };
 
     let db = store.db()?;
-    let present = db.images.get(&id).is_some_and(|img| {
-        img.layers.iter().all(|c| db.layers.contains_key(c)) && store.has_blob(&id)
+    let present = db.images().get(&id).is_some_and(|img| {
+        img.layers.iter().all(|c| db.layers().contains_key(c)) && store.has_blob(&id)
     });
     if present {
         // Complete already: at most a tag or repository digest to record.
