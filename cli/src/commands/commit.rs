@@ -142,11 +142,8 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
     let image = NewImage {
-        config: &config,
-        config_bytes: None,
-        manifest: None,
-        layers,
         parent: Some(rec.image.clone()),
+        ..NewImage::new(&config, layers)
     }
     .stage(&txn)?;
     super::commit_new_image(ctx, txn, Assembly::Commit, image, target)

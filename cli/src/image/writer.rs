@@ -182,7 +182,19 @@ pub struct StagedImage {
     record: ImageRecord,
 }
 
-impl NewImage<'_> {
+impl<'a> NewImage<'a> {
+    /// An image made here (import, commit, build): `config` is serialised and an OCI
+    /// manifest is written for `layers`; no parent.
+    pub fn new(config: &'a ImageConfig, layers: ImageLayers) -> NewImage<'a> {
+        NewImage {
+            config,
+            config_bytes: None,
+            manifest: None,
+            layers,
+            parent: None,
+        }
+    }
+
     /// Writes the config and manifest into `txn` and makes the image record.
     pub fn stage(self, txn: &Txn) -> Result<StagedImage, WriteError> {
         let serialised;
@@ -348,15 +360,7 @@ mod tests {
         );
         let mut layers = ImageLayers::new();
         layers.push_new(&txn, layer);
-        let image = NewImage {
-            config: &config,
-            config_bytes: None,
-            manifest: None,
-            layers,
-            parent: None,
-        }
-        .stage(&txn)
-        .unwrap();
+        let image = NewImage::new(&config, layers).stage(&txn).unwrap();
         (txn, image)
     }
 
