@@ -6,6 +6,7 @@
 //! `OnBuild`, …). These types serialise maps in sorted order and carry every field they
 //! do not know through `extra`, so a config read from a registry round-trips unchanged.
 
+use super::platform::Platform;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,15 +20,9 @@ pub struct ImageConfig {
     /// Who made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
-    /// CPU architecture (`amd64`, `arm64`, …).
-    #[serde(default)]
-    pub architecture: String,
-    /// Operating system (`linux`).
-    #[serde(default)]
-    pub os: String,
-    /// CPU variant (`v8`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    /// The platform: `architecture`, `os` and `variant`.
+    #[serde(flatten)]
+    pub platform: Platform,
     /// The defaults for containers run from the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
@@ -119,6 +114,21 @@ impl ImageConfig {
         serde_json::to_vec(self).expect("config serialises")
     }
 
+    /// Records a step that made the layer `diff_id` (commit, build): the DiffID and its
+    /// history entry.
+    pub fn push_layer(&mut self, diff_id: &store_layout::Digest, history: History) {
+        self.rootfs.diff_ids.push(diff_id.to_string());
+        self.history.push(history);
+    }
+
+    /// Records a step that made no layer (build's `ENV`, `CMD`, …).
+    pub fn push_empty_step(&mut self, history: History) {
+        self.history.push(History {
+            empty_layer: Some(true),
+            ..history
+        });
+    }
+
     /// The labels, or an empty map.
     pub fn labels(&self) -> BTreeMap<String, String> {
         self.config
@@ -128,19 +138,7 @@ impl ImageConfig {
     }
 }
 
-/// The architecture name of this machine, in Go's spelling as images use it.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
+pub use super::platform::host_arch;
 
 #[cfg(test)]
 mod tests {
@@ -154,5 +152,14 @@ mod tests {
         assert!(out.contains(r#""Healthcheck":{"Test":["NONE"]}"#), "{out}");
         assert!(out.contains(r#""Labels":{"a":"1","b":"2"}"#), "{out}");
         assert!(out.contains(r#""os.version":"x""#), "{out}");
+    }
+
+    #[test]
+    fn the_platform_reads_and_writes_in_place() {
+        let src = br#"{"created":"x","architecture":"arm","os":"linux","variant":"v7","config":{},"rootfs":{"type":"layers","diff_ids":[]},"os.version":"1"}"#;
+        let c = ImageConfig::from_slice(src).unwrap();
+        assert_eq!(c.platform.variant.as_deref(), Some("v7"));
+        assert!(!c.extra.contains_key("architecture"), "{:?}", c.extra);
+        assert_eq!(c.to_bytes(), src);
     }
 }
