@@ -2,7 +2,7 @@
 //! still runs.
 
 use anyhow::{anyhow, bail, Result};
-use store_layout::{ContainerRecord, ContainerState, Store};
+use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store};
 
 /// Finds a container as docker does: exact ID, exact name, then unique ID prefix.
 pub fn find(store: &Store, arg: &str) -> Result<ContainerRecord> {
@@ -41,13 +41,13 @@ pub fn process_start(pid: i32) -> Option<u64> {
 /// `exited` (137, as if killed).
 pub fn live_state(store: &Store, id: &str) -> Result<ContainerState> {
     let mut s = store.container_state(id)?;
-    if s.status == "running" {
+    if s.status == ContainerStatus::Running {
         let alive = match (s.pid, s.pid_start) {
             (Some(pid), Some(start)) => process_start(pid) == Some(start),
             _ => false,
         };
         if !alive {
-            s.status = "exited".into();
+            s.status = ContainerStatus::Exited;
             s.exit_code = Some(s.exit_code.unwrap_or(137));
             s.pid = None;
         }
