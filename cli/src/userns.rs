@@ -9,7 +9,9 @@
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{SigSet, Signal};
-use nix::unistd::{getgid, getuid, Gid, Pid, Uid, User};
+use nix::unistd::{Pid, User};
+use rustix::process::{getgid, getuid};
+use rustix::thread::{Gid, Uid};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -36,6 +38,7 @@ pub fn enter_as_child() -> Result<()> {
         .split_once(',')
         .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
         .context("malformed user namespace hand-over")?;
+    // Descriptors inherited across exec, as with socket activation: only a raw number.
     // SAFETY: the parent passed these two pipe ends to us and nothing else owns them.
     let (mut ready, mut go) = unsafe {
         (
@@ -51,9 +54,12 @@ pub fn enter_as_child() -> Result<()> {
     if go.read(&mut b)? != 1 || b[0] != b'1' {
         bail!("the user namespace could not be set up");
     }
-    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+    // Still single-threaded, so the thread's ids are the process's.
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+        .map_err(errno)
         .context("setresgid in the user namespace")?;
-    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+        .map_err(errno)
         .context("setresuid in the user namespace")?;
     Ok(())
 }
@@ -61,8 +67,8 @@ pub fn enter_as_child() -> Result<()> {
 /// In the parent: runs this same command again inside a new user namespace, with the
 /// store root fixed in the environment, and returns its exit code.
 pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
-    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
-    let (go_r, go_w) = nix::unistd::pipe().context("pipe")?;
+    let (ready_r, ready_w) = rustix::pipe::pipe().map_err(errno).context("pipe")?;
+    let (go_r, go_w) = rustix::pipe::pipe().map_err(errno).context("pipe")?;
     let exe = fs::read_link("/proc/self/exe").context("cannot find the strata executable")?;
     let mut cmd = Command::new(exe);
     cmd.args(std::env::args_os().skip(1))
@@ -76,16 +82,16 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     }
     passed.thread_block()?;
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // std offers code between fork and exec only as an unsafe hook.
+    // SAFETY: only async-signal-safe system calls between fork and exec, no allocation.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(rw, 3) < 0 || libc::dup2(gr, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            nix::unistd::dup2(rw, 3)?;
+            nix::unistd::dup2(gr, 4)?;
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
+            let _ = SigSet::empty().thread_set_mask();
             Ok(())
         });
     }
@@ -140,10 +146,14 @@ pub(crate) const RELAYED: &[Signal] = &[
 /// process sent it (`kill`) rather than the kernel (a terminal's Ctrl-C, Ctrl-\ or
 /// hangup, which reach every process of the foreground group at once).
 pub(crate) fn wait_signal(set: &SigSet) -> Option<(Signal, bool)> {
-    // SAFETY: sigwaitinfo fills the siginfo_t it is given; zeroed is a valid start.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid signal set and a valid siginfo_t to fill.
-    let n = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+    // Signal handling: neither nix nor rustix (outside its unstable runtime API) has
+    // sigwaitinfo, and the sender's si_code is what tells a kill from a terminal.
+    // SAFETY: an all-zero siginfo_t is valid plain data, which sigwaitinfo fills; the
+    // set is a valid sigset_t borrowed for the call.
+    let (n, info) = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        (libc::sigwaitinfo(set.as_ref(), &mut info), info)
+    };
     let s = Signal::try_from(n).ok()?;
     Some((s, info.si_code != libc::SI_KERNEL))
 }
@@ -169,9 +179,14 @@ fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
     })
 }
 
+/// An errno as an `io::Error`, for `context`.
+fn errno(e: rustix::io::Errno) -> std::io::Error {
+    e.into()
+}
+
 fn write_maps(pid: Pid) -> Result<()> {
     let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
-    let name = User::from_uid(getuid())
+    let name = User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
         .map(|u| u.name)
