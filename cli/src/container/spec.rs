@@ -386,6 +386,15 @@ mod tests {
         build(&image(None, Some(&["sh"])), &flags, ID)
     }
 
+    /// `with_sh` with these `-e` flags.
+    fn with_env(env: &[&str]) -> Result<RunConfig, SpecError> {
+        let env = strings(env);
+        with_sh(RunFlags {
+            env: &env,
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn command_replaces_cmd_and_keeps_entrypoint() {
         let cmd = strings(&["-c", "x"]);
@@ -458,12 +467,7 @@ mod tests {
 
     #[test]
     fn env_flags_override_image_env() {
-        let env = strings(&["A=2", "B=3"]);
-        let c = with_sh(RunFlags {
-            env: &env,
-            ..Default::default()
-        })
-        .unwrap();
+        let c = with_env(&["A=2", "B=3"]).unwrap();
         assert_eq!(c.env, ["PATH=/bin", "A=2", "B=3"]);
     }
 
@@ -471,23 +475,13 @@ mod tests {
     fn env_name_alone_takes_stratas_value_or_is_skipped() {
         // PATH is set in any test process; this name is not.
         let host_path = std::env::var("PATH").unwrap();
-        let env = strings(&["PATH", "STRATA_TEST_SURELY_UNSET_VARIABLE"]);
-        let c = with_sh(RunFlags {
-            env: &env,
-            ..Default::default()
-        })
-        .unwrap();
+        let c = with_env(&["PATH", "STRATA_TEST_SURELY_UNSET_VARIABLE"]).unwrap();
         assert_eq!(c.env, ["A=1".to_string(), format!("PATH={host_path}")]);
     }
 
     #[test]
     fn env_without_a_name_is_refused() {
-        let env = strings(&["=x"]);
-        let e = with_sh(RunFlags {
-            env: &env,
-            ..Default::default()
-        })
-        .unwrap_err();
+        let e = with_env(&["=x"]).unwrap_err();
         assert!(matches!(e, SpecError::InvalidEnv(_)));
         assert_eq!(e.to_string(), "invalid environment variable: =x");
     }
