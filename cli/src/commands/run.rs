@@ -1,7 +1,7 @@
 //! `strata run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a new container from an image,
 //! started at once.
 
-use crate::container::launch::{self, Mode, StartError};
+use crate::container::launch::{self, LaunchError, Mode};
 use crate::container::names::{random_bytes, random_name, valid_name};
 use crate::container::spec::{self, RunConfig, RunFlags};
 use crate::context::Ctx;
@@ -137,9 +137,8 @@ pub fn exit_error(e: anyhow::Error) -> anyhow::Error {
         return e;
     }
     let code = e
-        .downcast_ref::<StartError>()
-        .map(|s| s.code)
-        .unwrap_or(125);
+        .downcast_ref::<LaunchError>()
+        .map_or(125, LaunchError::exit_code);
     eprintln!("Error: {}", crate::error::error_line(&e));
     SilentExit(code).into()
 }
@@ -156,7 +155,7 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         crate::output::out(&rec.id)?;
         return Ok(0);
     }
-    launch::start(&ctx.store, &rec, &cfg, Mode::Attached)
+    Ok(launch::start(&ctx.store, &rec, &cfg, Mode::Attached)?)
 }
 
 /// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only

@@ -49,5 +49,5 @@ fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> Result<i32>
     let mut cfg: RunConfig = serde_json::from_value(rec.config.clone())
         .map_err(|e| anyhow!("container {}: invalid record: {e}", &rec.id[..12]))?;
     cfg.interactive = interactive;
-    launch::start(&ctx.store, &rec, &cfg, mode)
+    Ok(launch::start(&ctx.store, &rec, &cfg, mode)?)
 }

@@ -12,7 +12,6 @@ use super::rootfs::Rootfs;
 use super::spec::RunConfig;
 use super::tty;
 use crate::clock::now_rfc3339;
-use anyhow::{anyhow, bail, Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -22,7 +21,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
-use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store};
+use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store, StoreError};
 
 /// Where the container's output goes.
 pub enum Mode {
@@ -42,6 +41,94 @@ pub struct StartError {
     pub message: String,
 }
 
+/// Why a container did not start or was not watched to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// Its command did not start; the code says why (docker's 125, 126, 127).
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// A file or directory of the container, or a system resource.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The same, with what was being done.
+    #[error("{what}")]
+    IoAt {
+        /// The path or step.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A process or signal call.
+    #[error("{what}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// A signal mask could not be set.
+    #[error(transparent)]
+    Signal(#[from] nix::errno::Errno),
+    /// The container's records.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The overlay from the helper.
+    #[error(transparent)]
+    Helper(#[from] strata_helper::ClientError),
+    /// A layer directory root's strata refuses to mount.
+    #[error(transparent)]
+    Check(#[from] strata_helper::CheckError),
+    /// The overlay made in-process.
+    #[error(transparent)]
+    Mount(#[from] strata_helper::MountError),
+    /// A detached container's watcher ended without saying how the start went.
+    #[error("the container's watcher ended before the container started")]
+    WatcherGone,
+    /// The container's first process could not be waited for.
+    #[error("waiting for the container: {0}")]
+    Wait(nix::errno::Errno),
+}
+
+impl LaunchError {
+    /// The exit code `run` returns for this failure: the command's when it could not
+    /// start, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::Start(s) => s.code,
+            _ => 125,
+        }
+    }
+}
+
+type Result<T, E = LaunchError> = std::result::Result<T, E>;
+
+/// An io error with the path or step it concerns.
+fn at(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> LaunchError {
+    move |source| LaunchError::IoAt {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// A process call's error with its step.
+fn sys(what: &'static str) -> impl FnOnce(nix::errno::Errno) -> LaunchError {
+    move |source| LaunchError::Sys { what, source }
+}
+
+/// An error and its causes joined with ": ", as strata shows them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// Creates the container's init layer (mount points that the image may lack, kept out of
 /// the writable layer) and writes the plan's /etc/hosts, /etc/hostname and
 /// /etc/resolv.conf into the container's directory.
@@ -51,12 +138,12 @@ pub fn prepare(dir: &Path, plan: &ContainerPlan) -> Result<()> {
         let tmp = dir.join("init.tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         for d in ["proc", "dev", "sys", "etc"] {
-            std::fs::create_dir_all(tmp.join(d)).with_context(|| format!("{}", tmp.display()))?;
+            std::fs::create_dir_all(tmp.join(d)).map_err(at(tmp.display()))?;
         }
         for (f, _, _) in plan.etc.entries() {
-            std::fs::write(tmp.join(f), b"").with_context(|| format!("{}", tmp.display()))?;
+            std::fs::write(tmp.join(f), b"").map_err(at(tmp.display()))?;
         }
-        std::fs::rename(&tmp, &init).with_context(|| format!("{}", init.display()))?;
+        std::fs::rename(&tmp, &init).map_err(at(init.display()))?;
     }
     std::fs::create_dir_all(dir.join("rootfs"))?;
     for (_, name, content) in plan.etc.entries() {
@@ -71,7 +158,7 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .with_context(|| format!("cannot open {}", p.display()))
+    .map_err(|e| at(format!("cannot open {}", p.display()))(e.into()))
 }
 
 /// The container's overlay as a detached mount: from the helper for an ordinary user,
@@ -142,14 +229,14 @@ struct Container<'a> {
 }
 
 fn detach(c: &Container<'_>) -> Result<i32> {
-    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(c.dir.join("container.log"))
-        .context("cannot open the container log")?;
+        .map_err(at("cannot open the container log"))?;
     // SAFETY: strata is single-threaded here; the child only continues strata's own code.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => {
             drop(r);
             let _ = rustix::process::setsid();
@@ -176,7 +263,7 @@ fn detach(c: &Container<'_>) -> Result<i32> {
                     message: m.to_string(),
                 }
                 .into()),
-                None => bail!("the container's watcher ended before the container started"),
+                None => Err(LaunchError::WatcherGone),
             }
         }
     }
@@ -227,7 +314,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
             rustix::net::SocketFlags::CLOEXEC,
             None,
         )
-        .context("socketpair")?;
+        .map_err(|e| at("socketpair")(e.into()))?;
         Some(pair)
     } else {
         None
@@ -237,7 +324,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     } else {
         Some(File::open("/dev/null")?)
     };
-    let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let (ours, theirs) = console.unzip();
     let mut io = ChildIo {
         err: err_w.as_fd(),
@@ -260,7 +347,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
             Some(libc::SIGCHLD),
         )
     }
-    .context("cannot create the container's namespaces")?;
+    .map_err(sys("cannot create the container's namespaces"))?;
     drop(io);
     drop(err_w);
     drop(rootfs);
@@ -310,7 +397,7 @@ fn wait_exit(pid: Pid) -> Result<i32> {
             Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(anyhow!("waiting for the container: {e}")),
+            Err(e) => return Err(LaunchError::Wait(e)),
         }
     }
 }
@@ -327,7 +414,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
             if c.auto_remove {
                 let _ = c.store.remove_container(&c.rec.id);
             }
-            report(&notify, &format!("125\t{e:#}"));
+            report(&notify, &format!("125\t{}", chain(&e)));
             return Err(e);
         }
     };
