@@ -115,22 +115,13 @@ fn bind(path: &std::path::Path) -> Result<UnixListener, String> {
             return Err(format!("{} exists and is not a socket", path.display()));
         }
     }
-    // Bound and listening under a temporary name, then renamed: a client that sees the
-    // path can connect at once (no window between bind and listen).
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
+    // Bound and listening under a temporary name, then renamed: whoever sees the path can connect.
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let l = UnixListener::bind(&tmp).map_err(|e| format!("listening on {}: {e}", tmp.display()))?;
-    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| format!("chmod 0666 {}: {e}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
-        });
-    if let Err(e) = placed {
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666));
+    if let Err(e) = placed.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+        return Err(format!("placing {}: {e}", path.display()));
     }
     Ok(l)
 }
