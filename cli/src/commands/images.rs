@@ -11,6 +11,7 @@ use crate::reference::{familiar, Reference};
 use crate::resolve::resolve;
 use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use store_layout::{Db, Digest, ImageRecord};
 
 /// Arguments of `images`.
@@ -116,15 +117,122 @@ struct Row<'a> {
     digest: String,
 }
 
+impl Filters {
+    /// Whether an image (`dangling` when untagged) passes the `dangling`, `before`,
+    /// `since` and `label` filters.
+    fn keeps_image(&self, img: &ImageRecord, dangling: bool) -> bool {
+        if self.dangling.is_some_and(|d| d != dangling) {
+            return false;
+        }
+        let t = created_of(img);
+        if self.before.is_some_and(|b| t >= b) || self.since.is_some_and(|s| t <= s) {
+            return false;
+        }
+        self.labels
+            .iter()
+            .all(|(k, v)| match (img.labels.get(k), v) {
+                (Some(_), None) => true,
+                (Some(have), Some(want)) => have == want,
+                (None, _) => false,
+            })
+    }
+
+    /// Whether a row passes the `reference` filters and the `REPOSITORY[:TAG]`
+    /// argument (when either is given, untagged rows do not).
+    fn keeps_row(&self, row: &Row<'_>, repository: Option<&Reference>) -> bool {
+        if self.references.is_empty() && repository.is_none() {
+            return true;
+        }
+        if row.repo == "<none>" {
+            return false;
+        }
+        let with_tag = format!("{}:{}", row.repo, row.tag);
+        if !self.references.is_empty()
+            && !self
+                .references
+                .iter()
+                .any(|p| glob(p, &row.repo) || glob(p, &with_tag))
+        {
+            return false;
+        }
+        repository.is_none_or(|rf| {
+            rf.familiar_name() == row.repo && rf.tag().is_none_or(|t| t == row.tag)
+        })
+    }
+}
+
+/// The rows of one image: one a tag; with `--digests`, one for each repository
+/// digest of a repository without a tag; else one `<none>` row.
+fn image_rows<'a>(
+    id: &'a Digest,
+    img: &'a ImageRecord,
+    tags: &[&str],
+    digests: bool,
+) -> Result<Vec<Row<'a>>> {
+    let digest_for = |name: &str| -> String {
+        img.repo_digests
+            .iter()
+            .find_map(|rd| {
+                rd.split_once('@')
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, d)| d.to_string())
+            })
+            .unwrap_or_else(|| "<none>".into())
+    };
+    let row = |repo: String, tag: String, digest: String| Row {
+        id,
+        img,
+        repo,
+        tag,
+        digest,
+    };
+    let mut rows = Vec::new();
+    for full in tags {
+        let r = Reference::parse(full).map_err(|e| anyhow!("{full}: {e}"))?;
+        let tag = r.tag().unwrap_or("<none>").to_string();
+        rows.push(row(r.familiar_name(), tag, digest_for(&r.name())));
+    }
+    if digests {
+        for (name, d) in img.repo_digests.iter().filter_map(|rd| rd.split_once('@')) {
+            let fam = familiar(name);
+            if !rows.iter().any(|r| r.repo == fam) {
+                rows.push(row(fam, "<none>".into(), d.to_string()));
+            }
+        }
+    }
+    if rows.is_empty() {
+        rows.push(row("<none>".into(), "<none>".into(), "<none>".into()));
+    }
+    Ok(rows)
+}
+
+/// A row as the template sees it (docker's image context).
+fn row_value(r: &Row<'_>, now: i64, no_trunc: bool) -> Value {
+    let created = created_of(r.img);
+    json!({
+        "Containers": "N/A",
+        "CreatedAt": crate::output::created_at(created),
+        "CreatedSince": human_ago(created, now),
+        "Digest": r.digest,
+        "ID": show_id(r.id, no_trunc),
+        "Repository": r.repo,
+        "SharedSize": "N/A",
+        "Size": human_size(r.img.size),
+        "Tag": r.tag,
+        "UniqueSize": "N/A",
+        "VirtualSize": human_size(r.img.size),
+    })
+}
+
 /// Runs `images`.
 pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     let db = ctx.store.db()?;
     let filters = parse(&db, &args.filter)?;
-    let repo_filter = match &args.repository {
+    let repository = match &args.repository {
         Some(r) => Some(Reference::parse(r).map_err(|e| anyhow!("{e}"))?),
         None => None,
     };
-    let parents: std::collections::BTreeSet<&Digest> = db
+    let parents: BTreeSet<&Digest> = db
         .images
         .values()
         .filter_map(|i| i.parent.as_ref())
@@ -136,101 +244,20 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     for (id, img) in images {
         let tags = db.tags_of(id);
         let dangling = tags.is_empty();
-        if !args.all && dangling && parents.contains(id) {
+        // Untagged parents are intermediate images, shown with `-a` only.
+        if (!args.all && dangling && parents.contains(id)) || !filters.keeps_image(img, dangling) {
             continue;
         }
-        if let Some(d) = filters.dangling {
-            if d != dangling {
-                continue;
-            }
-        }
-        let t = created_of(img);
-        if filters.before.is_some_and(|b| t >= b) || filters.since.is_some_and(|s| t <= s) {
-            continue;
-        }
-        if !filters
-            .labels
-            .iter()
-            .all(|(k, v)| match (img.labels.get(k), v) {
-                (Some(_), None) => true,
-                (Some(have), Some(want)) => have == want,
-                (None, _) => false,
-            })
-        {
-            continue;
-        }
-        let digest_for = |name: &str| -> String {
-            img.repo_digests
-                .iter()
-                .find_map(|rd| {
-                    rd.split_once('@')
-                        .filter(|(n, _)| *n == name)
-                        .map(|(_, d)| d.to_string())
-                })
-                .unwrap_or_else(|| "<none>".into())
-        };
-        let mut img_rows = Vec::new();
-        for full in &tags {
-            let r = Reference::parse(full).map_err(|e| anyhow!("{full}: {e}"))?;
-            img_rows.push(Row {
-                id,
-                img,
-                repo: r.familiar_name(),
-                tag: r.tag().unwrap_or("<none>").to_string(),
-                digest: digest_for(&r.name()),
-            });
-        }
-        if args.digests {
-            for rd in &img.repo_digests {
-                if let Some((name, d)) = rd.split_once('@') {
-                    let fam = familiar(name);
-                    if !img_rows.iter().any(|r| r.repo == fam) {
-                        img_rows.push(Row {
-                            id,
-                            img,
-                            repo: fam,
-                            tag: "<none>".into(),
-                            digest: d.to_string(),
-                        });
-                    }
-                }
-            }
-        }
-        if img_rows.is_empty() {
-            img_rows.push(Row {
-                id,
-                img,
-                repo: "<none>".into(),
-                tag: "<none>".into(),
-                digest: "<none>".into(),
-            });
-        }
-        for row in img_rows {
-            if !filters.references.is_empty() || repo_filter.is_some() {
-                if row.repo == "<none>" {
-                    continue;
-                }
-                let with_tag = format!("{}:{}", row.repo, row.tag);
-                if !filters.references.is_empty()
-                    && !filters
-                        .references
-                        .iter()
-                        .any(|p| glob(p, &row.repo) || glob(p, &with_tag))
-                {
-                    continue;
-                }
-                if let Some(rf) = &repo_filter {
-                    if rf.familiar_name() != row.repo || rf.tag().is_some_and(|t| t != row.tag) {
-                        continue;
-                    }
-                }
-            }
-            rows.push(row);
-        }
+        let image_rows = image_rows(id, img, &tags, args.digests)?;
+        rows.extend(
+            image_rows
+                .into_iter()
+                .filter(|row| filters.keeps_row(row, repository.as_ref())),
+        );
     }
 
     if args.quiet {
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for r in &rows {
             if seen.insert(r.id) {
                 crate::output::out(&show_id(r.id, args.no_trunc))?;
@@ -241,22 +268,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     let now = now_unix();
     let values: Vec<Value> = rows
         .iter()
-        .map(|r| {
-            let created = created_of(r.img);
-            json!({
-                "Containers": "N/A",
-                "CreatedAt": crate::output::created_at(created),
-                "CreatedSince": human_ago(created, now),
-                "Digest": r.digest,
-                "ID": show_id(r.id, args.no_trunc),
-                "Repository": r.repo,
-                "SharedSize": "N/A",
-                "Size": human_size(r.img.size),
-                "Tag": r.tag,
-                "UniqueSize": "N/A",
-                "VirtualSize": human_size(r.img.size),
-            })
-        })
+        .map(|r| row_value(r, now, args.no_trunc))
         .collect();
     let default = if args.digests {
         DEFAULT_IMAGES_DIGEST_FORMAT

@@ -356,115 +356,64 @@ impl<'a> Parser<'a> {
                 self.pos = i + 2;
                 return Ok((toks, false, i));
             }
-            let c = bytes[i];
-            let tok_start = i;
-            let tok = match c {
-                b'|' => {
-                    i += 1;
-                    Tok::Pipe
-                }
-                b'(' => {
-                    i += 1;
-                    Tok::LParen
-                }
-                b')' => {
-                    i += 1;
-                    Tok::RParen
-                }
-                b',' => {
-                    i += 1;
-                    Tok::Comma
-                }
-                b':' if rest.starts_with(":=") => {
-                    i += 2;
-                    Tok::Declare
-                }
-                b'=' => {
-                    i += 1;
-                    Tok::Assign
-                }
-                b'"' => {
-                    let (s, len) = lex_quoted(rest)
-                        .ok_or_else(|| self.err(i, "unterminated quoted string"))?;
-                    i += len;
-                    Tok::Lit(Value::String(s))
-                }
-                b'`' => {
-                    let Some(end) = rest[1..].find('`') else {
-                        return Err(self.err(i, "unterminated raw quoted string"));
-                    };
-                    i += end + 2;
-                    Tok::Lit(Value::String(rest[1..end + 1].to_string()))
-                }
-                b'.' => {
-                    if rest.len() > 1 && is_ident_start(bytes[i + 1]) {
-                        let (chain, len) = lex_chain(rest);
-                        i += len;
-                        Tok::Field(chain)
-                    } else {
-                        i += 1;
-                        Tok::Dot
-                    }
-                }
-                b'$' => {
-                    let mut j = 1;
-                    while j < rest.len() && is_ident_char(rest.as_bytes()[j]) {
-                        j += 1;
-                    }
-                    let name = rest[..j].to_string();
-                    let (chain, len) = if rest[j..].starts_with('.')
-                        && rest.len() > j + 1
-                        && is_ident_start(rest.as_bytes()[j + 1])
-                    {
-                        lex_chain(&rest[j..])
-                    } else {
-                        (Vec::new(), 0)
-                    };
-                    i += j + len;
-                    Tok::Var(name, chain)
-                }
-                b'0'..=b'9' | b'-' | b'+' => {
-                    let len = rest
-                        .bytes()
-                        .enumerate()
-                        .take_while(|&(k, b)| {
-                            b.is_ascii_digit()
-                                || b == b'.'
-                                || b == b'e'
-                                || b == b'E'
-                                || ((b == b'-' || b == b'+')
-                                    && (k == 0 || matches!(rest.as_bytes()[k - 1], b'e' | b'E')))
-                        })
-                        .count();
-                    let text = &rest[..len];
-                    let v = if let Ok(n) = text.parse::<i64>() {
-                        Value::Number(n.into())
-                    } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-                        Value::Number(n)
-                    } else {
-                        return Err(self.err(i, format!("bad number syntax: {text:?}")));
-                    };
-                    i += len;
-                    Tok::Lit(v)
-                }
-                c if is_ident_start(c) => {
-                    let len = rest.bytes().take_while(|&b| is_ident_char(b)).count();
-                    let word = &rest[..len];
-                    i += len;
-                    match word {
-                        "true" => Tok::Lit(Value::Bool(true)),
-                        "false" => Tok::Lit(Value::Bool(false)),
-                        "nil" => Tok::Lit(Value::Null),
-                        _ => Tok::Ident(word.to_string()),
-                    }
-                }
-                _ => {
-                    let ch = rest.chars().next().unwrap_or('?');
-                    return Err(self.err(i, format!("unexpected {ch:?} in command")));
-                }
-            };
-            toks.push((tok, tok_start));
+            let (tok, len) = self.lex_token(i)?;
+            toks.push((tok, i));
+            i += len;
         }
+    }
+
+    /// Lex the token at byte `i` of the source: the token and its length.
+    fn lex_token(&self, i: usize) -> Result<(Tok, usize), TemplateError> {
+        let rest = &self.src[i..];
+        let bytes = rest.as_bytes();
+        let tok = match bytes[0] {
+            b'|' => (Tok::Pipe, 1),
+            b'(' => (Tok::LParen, 1),
+            b')' => (Tok::RParen, 1),
+            b',' => (Tok::Comma, 1),
+            b':' if rest.starts_with(":=") => (Tok::Declare, 2),
+            b'=' => (Tok::Assign, 1),
+            b'"' => {
+                let (s, len) =
+                    lex_quoted(rest).ok_or_else(|| self.err(i, "unterminated quoted string"))?;
+                (Tok::Lit(Value::String(s)), len)
+            }
+            b'`' => {
+                let Some(end) = rest[1..].find('`') else {
+                    return Err(self.err(i, "unterminated raw quoted string"));
+                };
+                (
+                    Tok::Lit(Value::String(rest[1..end + 1].to_string())),
+                    end + 2,
+                )
+            }
+            b'.' if rest.len() > 1 && is_ident_start(bytes[1]) => {
+                let (chain, len) = lex_chain(rest);
+                (Tok::Field(chain), len)
+            }
+            b'.' => (Tok::Dot, 1),
+            b'$' => lex_var(rest),
+            b'0'..=b'9' | b'-' | b'+' => {
+                let (v, len) = lex_number(rest)
+                    .map_err(|text| self.err(i, format!("bad number syntax: {text:?}")))?;
+                (Tok::Lit(v), len)
+            }
+            c if is_ident_start(c) => {
+                let len = rest.bytes().take_while(|&b| is_ident_char(b)).count();
+                let tok = match &rest[..len] {
+                    "true" => Tok::Lit(Value::Bool(true)),
+                    "false" => Tok::Lit(Value::Bool(false)),
+                    "nil" => Tok::Lit(Value::Null),
+                    word => Tok::Ident(word.to_string()),
+                };
+                (tok, len)
+            }
+            _ => {
+                let ch = rest.chars().next().unwrap_or('?');
+                return Err(self.err(i, format!("unexpected {ch:?} in command")));
+            }
+        };
+        Ok(tok)
     }
 
     /// Parse a pipeline from tokens; `allow_decl` permits `$x :=` / `$i, $e :=`.
@@ -611,6 +560,49 @@ impl<'a> Parser<'a> {
             .collect::<Vec<_>>()
             .join(" ");
         Ok((Cmd { args, pos, text }, idx))
+    }
+}
+
+/// A variable with its field chain (`$`, `$x`, `$x.A.B`) at the start of `s`, and
+/// its length.
+fn lex_var(s: &str) -> (Tok, usize) {
+    let bytes = s.as_bytes();
+    let mut j = 1;
+    while j < s.len() && is_ident_char(bytes[j]) {
+        j += 1;
+    }
+    let name = s[..j].to_string();
+    let (chain, len) = if s[j..].starts_with('.') && s.len() > j + 1 && is_ident_start(bytes[j + 1])
+    {
+        lex_chain(&s[j..])
+    } else {
+        (Vec::new(), 0)
+    };
+    (Tok::Var(name, chain), j + len)
+}
+
+/// A number at the start of `s` (an integer when it is one, else a float), and its
+/// length; the text when it is not a number.
+fn lex_number(s: &str) -> Result<(Value, usize), &str> {
+    let bytes = s.as_bytes();
+    let len = bytes
+        .iter()
+        .enumerate()
+        .take_while(|&(k, &b)| {
+            b.is_ascii_digit()
+                || b == b'.'
+                || b == b'e'
+                || b == b'E'
+                || ((b == b'-' || b == b'+') && (k == 0 || matches!(bytes[k - 1], b'e' | b'E')))
+        })
+        .count();
+    let text = &s[..len];
+    if let Ok(n) = text.parse::<i64>() {
+        Ok((Value::Number(n.into()), len))
+    } else if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+        Ok((Value::Number(n), len))
+    } else {
+        Err(text)
     }
 }
 
@@ -911,208 +903,215 @@ impl Exec<'_> {
                 args.first().map(go_string).unwrap_or_default(),
             ));
         }
-        let want = |n: usize| -> Result<(), String> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(format!(
-                    "wrong number of args for {name}: want {n} got {}",
-                    args.len()
-                ))
-            }
-        };
-        let s = |v: &Value| go_string(v);
-        let int = |v: &Value| -> Result<i64, String> {
-            v.as_i64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                .ok_or_else(|| format!("expected integer; found {}", go_string(v)))
-        };
-        Ok(match name {
-            "json" => {
-                want(1)?;
-                Value::String(serde_json::to_string(&args[0]).map_err(|e| e.to_string())?)
-            }
-            "join" => {
-                want(2)?;
-                let sep = s(&args[1]);
-                match &args[0] {
-                    Value::Array(a) => {
-                        Value::String(a.iter().map(go_string).collect::<Vec<_>>().join(&sep))
-                    }
-                    Value::Null => Value::String(String::new()),
-                    other => {
-                        return Err(format!(
-                            "wrong type for value; expected []string; got {}",
-                            go_type(other)
-                        ))
-                    }
+        docker_function(name, &args)
+            .or_else(|| print_function(name, &args))
+            .or_else(|| logic_function(name, &args))
+            .unwrap_or_else(|| match name {
+                "index" => index(&args),
+                "len" => {
+                    want(name, &args, 1)?;
+                    go_len(&args[0])
                 }
-            }
-            "split" => {
-                want(2)?;
-                let src = s(&args[0]);
-                let sep = s(&args[1]);
-                let parts: Vec<Value> = if sep.is_empty() {
-                    src.chars().map(|c| Value::String(c.to_string())).collect()
-                } else {
-                    src.split(sep.as_str())
-                        .map(|p| Value::String(p.to_string()))
-                        .collect()
-                };
-                Value::Array(parts)
-            }
-            "upper" => {
-                want(1)?;
-                Value::String(s(&args[0]).to_uppercase())
-            }
-            "lower" => {
-                want(1)?;
-                Value::String(s(&args[0]).to_lowercase())
-            }
-            "title" => {
-                want(1)?;
-                Value::String(title(&s(&args[0])))
-            }
+                _ => Err(format!("function {name:?} not defined")),
+            })
+    }
+}
+
+/// Fails unless `name` was given exactly `n` arguments.
+fn want(name: &str, args: &[Value], n: usize) -> Result<(), String> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        ))
+    }
+}
+
+/// Fails unless `name` was given at least one argument.
+fn want_some(name: &str, args: &[Value]) -> Result<(), String> {
+    if args.is_empty() {
+        Err(format!(
+            "wrong number of args for {name}: want at least 1 got 0"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An integer argument (a float without a fraction counts).
+fn int(v: &Value) -> Result<i64, String> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .ok_or_else(|| format!("expected integer; found {}", go_string(v)))
+}
+
+/// docker's template functions (`json`, `join`, `split`, `upper`, `lower`, `title`,
+/// `pad`, `truncate`); `None` for another name.
+fn docker_function(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    let arity = match name {
+        "json" | "upper" | "lower" | "title" => 1,
+        "join" | "split" | "truncate" => 2,
+        "pad" => 3,
+        _ => return None,
+    };
+    Some(want(name, args, arity).and_then(|()| {
+        let s = go_string(&args[0]);
+        Ok(Value::String(match name {
+            "json" => serde_json::to_string(&args[0]).map_err(|e| e.to_string())?,
+            "join" => join(&args[0], &go_string(&args[1]))?,
+            "split" => return Ok(split(&s, &go_string(&args[1]))),
+            "upper" => s.to_uppercase(),
+            "lower" => s.to_lowercase(),
+            "title" => title(&s),
+            "pad" if s.is_empty() => s,
             "pad" => {
-                want(3)?;
-                let src = s(&args[0]);
-                if src.is_empty() {
-                    Value::String(src)
-                } else {
-                    let pre = int(&args[1])?.max(0) as usize;
-                    let suf = int(&args[2])?.max(0) as usize;
-                    Value::String(format!("{}{src}{}", " ".repeat(pre), " ".repeat(suf)))
+                let pre = int(&args[1])?.max(0) as usize;
+                let suf = int(&args[2])?.max(0) as usize;
+                format!("{}{s}{}", " ".repeat(pre), " ".repeat(suf))
+            }
+            _ => truncate(s, int(&args[1])?.max(0) as usize),
+        }))
+    }))
+}
+
+/// docker's `join`: the elements of a list printed and joined with `sep`.
+fn join(list: &Value, sep: &str) -> Result<String, String> {
+    match list {
+        Value::Array(a) => Ok(a.iter().map(go_string).collect::<Vec<_>>().join(sep)),
+        Value::Null => Ok(String::new()),
+        other => Err(format!(
+            "wrong type for value; expected []string; got {}",
+            go_type(other)
+        )),
+    }
+}
+
+/// docker's `split`: a list of the parts (of the characters, for an empty `sep`).
+fn split(src: &str, sep: &str) -> Value {
+    let parts: Vec<Value> = if sep.is_empty() {
+        src.chars().map(|c| Value::String(c.to_string())).collect()
+    } else {
+        src.split(sep)
+            .map(|p| Value::String(p.to_string()))
+            .collect()
+    };
+    Value::Array(parts)
+}
+
+/// docker's `truncate`: at most `n` bytes, cut back to a character boundary.
+fn truncate(src: String, n: usize) -> String {
+    if src.len() < n {
+        return src;
+    }
+    let mut end = n;
+    while !src.is_char_boundary(end) {
+        end -= 1;
+    }
+    src[..end].to_string()
+}
+
+/// Go's `print`, `println` and `printf`; `None` for another name.
+fn print_function(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    let text = match name {
+        "println" => {
+            let parts: Vec<String> = args.iter().map(go_string).collect();
+            format!("{}\n", parts.join(" "))
+        }
+        "print" => {
+            let mut out = String::new();
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 && !a.is_string() && !args[i - 1].is_string() {
+                    out.push(' ');
                 }
+                out.push_str(&go_string(a));
             }
-            "truncate" => {
-                want(2)?;
-                let src = s(&args[0]);
-                let n = int(&args[1])?.max(0) as usize;
-                if src.len() < n {
-                    Value::String(src)
-                } else {
-                    let mut end = n;
-                    while !src.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    Value::String(src[..end].to_string())
-                }
-            }
-            "println" => {
-                let parts: Vec<String> = args.iter().map(go_string).collect();
-                Value::String(format!("{}\n", parts.join(" ")))
-            }
-            "print" => {
-                let mut out = String::new();
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 && !a.is_string() && !args[i - 1].is_string() {
-                        out.push(' ');
-                    }
-                    out.push_str(&go_string(a));
-                }
-                Value::String(out)
-            }
-            "printf" => {
-                if args.is_empty() {
-                    return Err("wrong number of args for printf: want at least 1 got 0".into());
-                }
-                Value::String(printf(&s(&args[0]), &args[1..]))
-            }
-            "index" => {
-                if args.is_empty() {
-                    return Err("wrong number of args for index: want at least 1 got 0".into());
-                }
-                let mut cur = args[0].clone();
-                for key in &args[1..] {
-                    cur = match cur {
-                        Value::Object(m) => {
-                            let k = s(key);
-                            match m.get(&k) {
-                                Some(v) => v.clone(),
-                                // Go returns the map's zero value: "" for string maps
-                                None if m.values().all(Value::is_string) => {
-                                    Value::String(String::new())
-                                }
-                                None => Value::Null,
-                            }
-                        }
-                        Value::Array(a) => {
-                            let i = int(key)?;
-                            if i < 0 || i as usize >= a.len() {
-                                return Err(format!("index out of range: {i}"));
-                            }
-                            a[i as usize].clone()
-                        }
-                        Value::String(st) => {
-                            let i = int(key)?;
-                            if i < 0 || i as usize >= st.len() {
-                                return Err(format!("index out of range: {i}"));
-                            }
-                            Value::Number(st.as_bytes()[i as usize].into())
-                        }
-                        Value::Null => return Err("index of untyped nil".into()),
-                        other => {
-                            return Err(format!("can't index item of type {}", go_type(&other)))
-                        }
-                    };
-                }
-                cur
-            }
-            "len" => {
-                want(1)?;
-                let n = match &args[0] {
-                    Value::String(st) => st.len(),
-                    Value::Array(a) => a.len(),
-                    Value::Object(m) => m.len(),
-                    other => return Err(format!("len of type {}", go_type(other))),
-                };
-                Value::Number(n.into())
-            }
-            "not" => {
-                want(1)?;
-                Value::Bool(!truth(&args[0]))
-            }
-            "and" => {
-                if args.is_empty() {
-                    return Err("wrong number of args for and: want at least 1 got 0".into());
-                }
-                args.iter()
-                    .find(|a| !truth(a))
-                    .unwrap_or(&args[args.len() - 1])
-                    .clone()
-            }
-            "or" => {
-                if args.is_empty() {
-                    return Err("wrong number of args for or: want at least 1 got 0".into());
-                }
-                args.iter()
-                    .find(|a| truth(a))
-                    .unwrap_or(&args[args.len() - 1])
-                    .clone()
-            }
-            "eq" => {
-                if args.len() < 2 {
-                    return Err("missing argument for comparison".into());
-                }
-                Value::Bool(args[1..].iter().any(|b| values_equal(&args[0], b)))
-            }
-            "ne" => {
-                want(2)?;
-                Value::Bool(!values_equal(&args[0], &args[1]))
-            }
-            "lt" | "le" | "gt" | "ge" => {
-                want(2)?;
-                let ord = compare(&args[0], &args[1])?;
+            out
+        }
+        "printf" => match want_some(name, args) {
+            Ok(()) => printf(&go_string(&args[0]), &args[1..]),
+            Err(e) => return Some(Err(e)),
+        },
+        _ => return None,
+    };
+    Some(Ok(Value::String(text)))
+}
+
+/// Go's `not`, `and`, `or` and comparisons; `None` for another name.
+fn logic_function(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    let result = match name {
+        "not" => want(name, args, 1).map(|()| Value::Bool(!truth(&args[0]))),
+        // The first argument that decides, else the last.
+        "and" | "or" => want_some(name, args).map(|()| {
+            let decides = |a: &&Value| truth(a) == (name == "or");
+            args.iter()
+                .find(decides)
+                .unwrap_or(&args[args.len() - 1])
+                .clone()
+        }),
+        "eq" if args.len() < 2 => Err("missing argument for comparison".into()),
+        "eq" => Ok(Value::Bool(
+            args[1..].iter().any(|b| values_equal(&args[0], b)),
+        )),
+        "ne" => want(name, args, 2).map(|()| Value::Bool(!values_equal(&args[0], &args[1]))),
+        "lt" | "le" | "gt" | "ge" => want(name, args, 2)
+            .and_then(|()| compare(&args[0], &args[1]))
+            .map(|ord| {
                 Value::Bool(match name {
                     "lt" => ord.is_lt(),
                     "le" => ord.is_le(),
                     "gt" => ord.is_gt(),
                     _ => ord.is_ge(),
                 })
+            }),
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// Go's `index`: `args[0]` indexed by each further argument in turn.
+fn index(args: &[Value]) -> Result<Value, String> {
+    want_some("index", args)?;
+    let mut cur = args[0].clone();
+    for key in &args[1..] {
+        cur = match cur {
+            Value::Object(m) => match m.get(&go_string(key)) {
+                Some(v) => v.clone(),
+                // Go returns the map's zero value: "" for string maps
+                None if m.values().all(Value::is_string) => Value::String(String::new()),
+                None => Value::Null,
+            },
+            Value::Array(a) => {
+                let i = int(key)?;
+                if i < 0 || i as usize >= a.len() {
+                    return Err(format!("index out of range: {i}"));
+                }
+                a[i as usize].clone()
             }
-            _ => return Err(format!("function {name:?} not defined")),
-        })
+            Value::String(st) => {
+                let i = int(key)?;
+                if i < 0 || i as usize >= st.len() {
+                    return Err(format!("index out of range: {i}"));
+                }
+                Value::Number(st.as_bytes()[i as usize].into())
+            }
+            Value::Null => return Err("index of untyped nil".into()),
+            other => return Err(format!("can't index item of type {}", go_type(&other))),
+        };
     }
+    Ok(cur)
+}
+
+/// Go's `len` of a string (in bytes), list or map.
+fn go_len(v: &Value) -> Result<Value, String> {
+    let n = match v {
+        Value::String(st) => st.len(),
+        Value::Array(a) => a.len(),
+        Value::Object(m) => m.len(),
+        other => return Err(format!("len of type {}", go_type(other))),
+    };
+    Ok(Value::Number(n.into()))
 }
 
 fn values_equal(a: &Value, b: &Value) -> bool {
