@@ -1,6 +1,6 @@
 //! `strata images` / `strata image ls`.
 
-use super::table::render;
+use super::table::print;
 use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::output::{
@@ -282,10 +282,7 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     if let Some(f) = format {
         Template::parse(f.strip_prefix("table").unwrap_or(f)).map_err(|e| anyhow!("{e}"))?;
     }
-    for line in render(format, default, &values, IMAGES_HEADERS)? {
-        crate::output::out(&line)?;
-    }
-    Ok(())
+    print(format, default, &values, IMAGES_HEADERS)
 }
 
 /// An image ID as `images` shows it.

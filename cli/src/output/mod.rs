@@ -219,15 +219,7 @@ fn utc(unix: i64, nanos: u32) -> OffsetDateTime {
 /// (`…:05.1Z`, `…:05Z`).
 pub fn rfc3339(unix: i64, nanos: u32) -> String {
     let t = utc(unix, nanos);
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut s = date_time(&t, 'T');
     if t.nanosecond() != 0 {
         let frac = format!("{:09}", t.nanosecond());
         s.push('.');
@@ -240,9 +232,13 @@ pub fn rfc3339(unix: i64, nanos: u32) -> String {
 /// Go's `time.Time.String()` in UTC, as `docker images --format '{{.CreatedAt}}'`
 /// prints: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(unix: i64) -> String {
-    let t = utc(unix, 0);
+    format!("{} +0000 UTC", date_time(&utc(unix, 0), ' '))
+}
+
+/// `YYYY-MM-DD{sep}hh:mm:ss` of a time.
+fn date_time(t: &OffsetDateTime, sep: char) -> String {
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),
