@@ -53,5 +53,5 @@ pub fn commit_new_image(
         }
         Ok(())
     })?;
-    out(id.as_str())
+    Ok(out(id.as_str())?)
 }

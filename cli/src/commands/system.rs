@@ -91,7 +91,7 @@ pub fn version(root: &std::path::Path) -> Result<()> {
         store_layout::LAYOUT_VERSION,
         root.display()
     );
-    crate::output::out(&text)
+    Ok(crate::output::out(&text)?)
 }
 
 /// Runs `info`.
@@ -112,5 +112,5 @@ pub fn info(ctx: &Ctx) -> Result<()> {
         uname.sysname().to_string_lossy(),
         std::env::consts::ARCH,
     );
-    crate::output::out(&text)
+    Ok(crate::output::out(&text)?)
 }

@@ -10,7 +10,6 @@ mod template;
 
 pub use template::{go_string, Template, TemplateError};
 
-use anyhow::Result;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -334,12 +333,12 @@ pub fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Prints a line to stdout, treating a closed pipe as the end of output.
-pub fn out(line: &str) -> Result<()> {
+pub fn out(line: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     match writeln!(o, "{line}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        r => Ok(r?),
+        r => r,
     }
 }
 

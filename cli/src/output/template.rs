@@ -20,39 +20,37 @@ use std::fmt;
 use serde_json::{Map, Number, Value};
 
 /// A template that failed to parse or to execute. `Display` gives docker's
-/// line, `template parsing error: template: :1:2: executing "" at <.Foo>: …`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError {
-    message: String,
+/// line, `template parsing error: template: :1:2: executing "" at <.Foo>: …`
+/// (docker says "parsing" for both).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template is not valid: Go's `template: :LINE: …`.
+    #[error("template parsing error: {0}")]
+    Parse(String),
+    /// Executing it failed: Go's `template: :LINE:COL: executing "" at <…>: …`.
+    #[error("template parsing error: {0}")]
+    Exec(String),
 }
 
 impl TemplateError {
     fn parse(src: &str, pos: usize, what: impl fmt::Display) -> TemplateError {
-        TemplateError {
-            message: format!("template: :{}: {what}", line_col(src, pos).0),
-        }
+        TemplateError::Parse(format!("template: :{}: {what}", line_col(src, pos).0))
     }
 
     fn exec(src: &str, pos: usize, context: &str, what: impl fmt::Display) -> TemplateError {
         let (line, col) = line_col(src, pos);
-        TemplateError {
-            message: format!("template: :{line}:{col}: executing \"\" at <{context}>: {what}"),
-        }
+        TemplateError::Exec(format!(
+            "template: :{line}:{col}: executing \"\" at <{context}>: {what}"
+        ))
     }
 
     /// The Go error text without docker's `template parsing error: ` prefix.
     pub fn message(&self) -> &str {
-        &self.message
+        match self {
+            TemplateError::Parse(m) | TemplateError::Exec(m) => m,
+        }
     }
 }
-
-impl fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "template parsing error: {}", self.message)
-    }
-}
-
-impl std::error::Error for TemplateError {}
 
 fn line_col(src: &str, pos: usize) -> (usize, usize) {
     let pos = pos.min(src.len());
