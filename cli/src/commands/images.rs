@@ -161,7 +161,7 @@ impl Filters {
     }
 }
 
-/// The rows of one image: one a tag; with `--digests`, one for each repository
+/// The rows of one image: one per tag; with `--digests`, one for each repository
 /// digest of a repository without a tag; else one `<none>` row.
 fn image_rows<'a>(
     id: &'a Digest,

@@ -178,7 +178,7 @@ impl<W: Write> Write for Tee<W> {
 }
 
 /// Compresses a stored uncompressed layer into a new blob of `txn` (`how`, in parallel)
-/// and writes the compressed bytes to `out` as well.
+/// and hands the compressed bytes to the upload through `chan` as well.
 fn compress_into(
     store: &Store,
     txn: &Txn,
@@ -404,8 +404,9 @@ struct Local {
     id: Digest,
     /// The config's size.
     config_size: u64,
-    /// The stored manifest, and its bytes.
+    /// The stored manifest.
     manifest: Document,
+    /// The stored manifest's bytes.
     manifest_bytes: Vec<u8>,
     /// Each layer's blob as stored, bottom first.
     blobs: Vec<BlobRef>,
@@ -591,7 +592,7 @@ fn upload_stored(
     Ok(())
 }
 
-/// Everything a push sends, at once: what to upload and what to compress first.
+/// What the upload and compression threads of one push share.
 struct Sending<'a> {
     client: &'a Client,
     store: &'a Store,
