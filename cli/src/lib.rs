@@ -14,6 +14,7 @@ pub mod container;
 pub mod context;
 pub mod error;
 pub mod image;
+pub mod image_filter;
 pub mod ingest;
 pub mod layer;
 pub mod output;

@@ -3,16 +3,16 @@
 use super::table::print;
 use crate::clock::now_unix;
 use crate::context::Ctx;
+use crate::image_filter::{created_of, ImageFilter};
 use crate::output::{
-    human_ago, human_size, parse_filters, parse_rfc3339, Template, DEFAULT_IMAGES_DIGEST_FORMAT,
-    DEFAULT_IMAGES_FORMAT, IMAGES_HEADERS,
+    human_ago, human_size, Template, DEFAULT_IMAGES_DIGEST_FORMAT, DEFAULT_IMAGES_FORMAT,
+    IMAGES_HEADERS,
 };
 use crate::reference::{familiar, Reference};
-use crate::resolve::resolve;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use store_layout::{Db, Digest, ImageRecord};
+use store_layout::{Digest, ImageRecord};
 
 /// Arguments of `images`.
 #[derive(clap::Args, Debug)]
@@ -39,75 +39,6 @@ pub struct ImagesArgs {
     pub quiet: bool,
 }
 
-/// Image filters, as docker's `-f`.
-struct Filters {
-    dangling: Option<bool>,
-    references: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-    before: Option<i64>,
-    since: Option<i64>,
-}
-
-fn created_of(img: &ImageRecord) -> i64 {
-    img.created
-        .as_deref()
-        .and_then(parse_rfc3339)
-        .unwrap_or(img.added)
-}
-
-fn parse(db: &Db, raw: &[String]) -> Result<Filters> {
-    let mut f = Filters {
-        dangling: None,
-        references: Vec::new(),
-        labels: Vec::new(),
-        before: None,
-        since: None,
-    };
-    for (k, v) in parse_filters(raw).map_err(|e| anyhow!("{e}"))? {
-        match k.as_str() {
-            "dangling" => {
-                f.dangling = Some(match v.to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => bail!("invalid filter 'dangling={v}'"),
-                })
-            }
-            "reference" => f.references.push(v),
-            "label" => {
-                let (k, val) = match v.split_once('=') {
-                    Some((k, val)) => (k.to_string(), Some(val.to_string())),
-                    None => (v.clone(), None),
-                };
-                f.labels.push((k, val));
-            }
-            "before" | "since" => {
-                let (id, _) = resolve(db, &v)?;
-                let t = created_of(&db.images[&id]);
-                if k == "before" {
-                    f.before = Some(t);
-                } else {
-                    f.since = Some(t);
-                }
-            }
-            other => bail!("invalid filter '{other}'"),
-        }
-    }
-    Ok(f)
-}
-
-/// Shell-style glob match (`*`, `?`), as Go's path.Match does for references.
-pub fn glob(pat: &str, s: &str) -> bool {
-    fn m(p: &[u8], s: &[u8]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some(b'*') => (0..=s.len()).any(|i| !s[..i].contains(&b'/') && m(&p[1..], &s[i..])),
-            Some(b'?') => !s.is_empty() && s[0] != b'/' && m(&p[1..], &s[1..]),
-            Some(c) => s.first() == Some(c) && m(&p[1..], &s[1..]),
-        }
-    }
-    m(pat.as_bytes(), s.as_bytes())
-}
-
 /// One row of output before formatting.
 struct Row<'a> {
     id: &'a Digest,
@@ -115,50 +46,6 @@ struct Row<'a> {
     repo: String,
     tag: String,
     digest: String,
-}
-
-impl Filters {
-    /// Whether an image (`dangling` when untagged) passes the `dangling`, `before`,
-    /// `since` and `label` filters.
-    fn keeps_image(&self, img: &ImageRecord, dangling: bool) -> bool {
-        if self.dangling.is_some_and(|d| d != dangling) {
-            return false;
-        }
-        let t = created_of(img);
-        if self.before.is_some_and(|b| t >= b) || self.since.is_some_and(|s| t <= s) {
-            return false;
-        }
-        self.labels
-            .iter()
-            .all(|(k, v)| match (img.labels.get(k), v) {
-                (Some(_), None) => true,
-                (Some(have), Some(want)) => have == want,
-                (None, _) => false,
-            })
-    }
-
-    /// Whether a row passes the `reference` filters and the `REPOSITORY[:TAG]`
-    /// argument (when either is given, untagged rows do not).
-    fn keeps_row(&self, row: &Row<'_>, repository: Option<&Reference>) -> bool {
-        if self.references.is_empty() && repository.is_none() {
-            return true;
-        }
-        if row.repo == "<none>" {
-            return false;
-        }
-        let with_tag = format!("{}:{}", row.repo, row.tag);
-        if !self.references.is_empty()
-            && !self
-                .references
-                .iter()
-                .any(|p| glob(p, &row.repo) || glob(p, &with_tag))
-        {
-            return false;
-        }
-        repository.is_none_or(|rf| {
-            rf.familiar_name() == row.repo && rf.tag().is_none_or(|t| t == row.tag)
-        })
-    }
 }
 
 /// The rows of one image: one per tag; with `--digests`, one for each repository
@@ -227,11 +114,7 @@ fn row_value(r: &Row<'_>, now: i64, no_trunc: bool) -> Value {
 /// Runs `images`.
 pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
     let db = ctx.store.db()?;
-    let filters = parse(&db, &args.filter)?;
-    let repository = match &args.repository {
-        Some(r) => Some(Reference::parse(r).map_err(|e| anyhow!("{e}"))?),
-        None => None,
-    };
+    let filter = ImageFilter::new(&db, &args.filter, args.repository.as_deref())?;
     let parents: BTreeSet<&Digest> = db
         .images
         .values()
@@ -245,14 +128,14 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         let tags = db.tags_of(id);
         let dangling = tags.is_empty();
         // Untagged parents are intermediate images, shown with `-a` only.
-        if (!args.all && dangling && parents.contains(id)) || !filters.keeps_image(img, dangling) {
+        if (!args.all && dangling && parents.contains(id)) || !filter.keeps_image(img, dangling) {
             continue;
         }
         let image_rows = image_rows(id, img, &tags, args.digests)?;
         rows.extend(
             image_rows
                 .into_iter()
-                .filter(|row| filters.keeps_row(row, repository.as_ref())),
+                .filter(|row| filter.keeps_name(&row.repo, &row.tag)),
         );
     }
 
@@ -291,19 +174,5 @@ pub fn show_id(id: &Digest, no_trunc: bool) -> String {
         id.to_string()
     } else {
         id.short().to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn glob_matches_like_path_match() {
-        assert!(glob("demo/*", "demo/app"));
-        assert!(!glob("demo/*", "demo/a/b"));
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("*:1.?", "app:1.0"));
-        assert!(!glob("app", "app2"));
     }
 }
