@@ -1,13 +1,29 @@
 //! What every command starts from: the store root, the open store, and whether files
 //! are owned through a user namespace.
 
-use anyhow::{Context as _, Result};
-use std::path::PathBuf;
-use store_layout::Store;
+use std::path::{Path, PathBuf};
+use store_layout::{Store, StoreError};
+
+/// Why there is no store to work on.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// No flag or variable names the store, and there is no home directory.
+    #[error("cannot find the store: set HOME, XDG_DATA_HOME or STRATA_ROOT")]
+    NoRoot,
+    /// The store cannot be opened (or created).
+    #[error("cannot open the store at {}", root.display())]
+    Open {
+        /// The store root.
+        root: PathBuf,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+}
 
 /// The store root for this user: `--root`, then `STRATA_ROOT`, then `/var/lib/strata`
 /// for root, then `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`.
-pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
+pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf, ContextError> {
     if let Some(r) = flag {
         return Ok(r);
     }
@@ -22,7 +38,7 @@ pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
     let home = std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
-        .context("cannot find the store: set HOME, XDG_DATA_HOME or STRATA_ROOT")?;
+        .ok_or(ContextError::NoRoot)?;
     Ok(PathBuf::from(home).join(".local/share/strata"))
 }
 
@@ -34,9 +50,11 @@ pub struct Ctx {
 
 impl Ctx {
     /// Opens (creating if needed) the store at `root`.
-    pub fn open(root: &std::path::Path) -> Result<Ctx> {
-        let store = Store::open(root)
-            .with_context(|| format!("cannot open the store at {}", root.display()))?;
+    pub fn open(root: &Path) -> Result<Ctx, ContextError> {
+        let store = Store::open(root).map_err(|source| ContextError::Open {
+            root: root.to_path_buf(),
+            source,
+        })?;
         Ok(Ctx { store })
     }
 }

@@ -15,6 +15,7 @@ pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod image;
+pub mod image_filter;
 pub mod ingest;
 pub mod layer;
 pub mod output;

@@ -1,8 +1,8 @@
 //! Progress bars on standard error, for work measured in bytes (`save`, `load`).
 //!
-//! A bar is drawn only when standard error is a terminal that can move its cursor (not
-//! with `TERM` unset or `dumb`); otherwise (pipes, files, tests) it is hidden and prints
-//! nothing at all. It is cheap to update from any thread.
+//! A bar is drawn only when standard error is a terminal (`TERM` is not looked at,
+//! unlike pull's and push's bars in `registry::progress`); otherwise (pipes, files,
+//! tests) it is hidden and prints nothing at all. It is cheap to update from any thread.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read};

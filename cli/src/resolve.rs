@@ -1,7 +1,7 @@
 //! Finding an image from what a user typed: a reference (`busybox`, `demo/app:1`,
 //! `name@sha256:…`) or an image ID or unique ID prefix, in docker's order.
 
-use crate::reference::Reference;
+use crate::reference::{Reference, ReferenceError};
 use store_layout::{Db, Digest};
 
 /// How an argument matched an image.
@@ -22,8 +22,8 @@ pub enum ResolveError {
     #[error("No such image: {0}")]
     NotFound(String),
     /// Neither a valid reference nor an image ID.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] ReferenceError),
     /// An ID prefix that more than one image starts with.
     #[error("{0}: ambiguous image ID prefix")]
     Ambiguous(String),
@@ -60,7 +60,7 @@ pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
         }
     }
     if let Err(e) = &parse_result {
-        return Err(ResolveError::Invalid(e.to_string()));
+        return Err(ResolveError::Invalid(e.clone()));
     }
     let shown = match parsed {
         Some(r) if r.digest().is_none() && !arg.starts_with("sha256:") => {

@@ -1,7 +1,7 @@
 //! `strata history IMAGE`.
 
 use super::inspect::load_config;
-use super::table::render;
+use super::table::print;
 use crate::clock::now_unix;
 use crate::context::Ctx;
 use crate::output::{
@@ -88,13 +88,10 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     if args.quiet {
         return Ok(());
     }
-    for line in render(
+    print(
         args.format.as_deref(),
         DEFAULT_HISTORY_FORMAT,
         &values,
         HISTORY_HEADERS,
-    )? {
-        crate::output::out(&line)?;
-    }
-    Ok(())
+    )
 }

@@ -135,16 +135,17 @@ pub fn login(args: &LoginArgs) -> Result<()> {
         )
         .map_err(|e| anyhow!("login to {domain} failed: {e}"))?;
     store(&auth_key(&domain), &creds).context("cannot store the credentials")?;
-    crate::output::out("Login Succeeded")
+    Ok(crate::output::out("Login Succeeded")?)
 }
 
 /// Runs `logout`.
 pub fn logout(args: &LogoutArgs) -> Result<()> {
     let domain = domain_of(args.server.as_deref());
     let key = auth_key(&domain);
-    if erase(&key).context("cannot remove the credentials")? {
-        crate::output::out(&format!("Removing login credentials for {key}"))
+    let line = if erase(&key).context("cannot remove the credentials")? {
+        format!("Removing login credentials for {key}")
     } else {
-        crate::output::out(&format!("Not logged in to {key}"))
-    }
+        format!("Not logged in to {key}")
+    };
+    Ok(crate::output::out(&line)?)
 }

@@ -52,5 +52,5 @@ pub fn commit_new_image(
     let id = writer.add(image);
     writer.name(&id, tag, None);
     writer.commit(&ctx.store, txn)?;
-    out(id.as_str())
+    Ok(out(id.as_str())?)
 }

@@ -146,10 +146,10 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
         }
         crate::output::out("")?;
     }
-    crate::output::out(&format!(
+    Ok(crate::output::out(&format!(
         "Total reclaimed space: {}",
         human_size(removed.reclaimed)
-    ))
+    ))?)
 }
 
 #[cfg(test)]

@@ -63,12 +63,12 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> Result<()> {
             let tr = r.with_tag(&t).map_err(|e| anyhow!("tag {t:?}: {e}"))?;
             pull(&ctx.store, &tr, &platform, &opts, &rep)?;
         }
-        return crate::output::out(&r.name());
+        return Ok(crate::output::out(&r.name())?);
     }
     if r.tag().is_none() && r.digest().is_none() {
         rep.line("Using default tag: latest");
     }
     let r = r.with_default_tag();
     pull(&ctx.store, &r, &platform, &opts, &rep)?;
-    crate::output::out(&r.full_string())
+    Ok(crate::output::out(&r.full_string())?)
 }

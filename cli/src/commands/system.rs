@@ -1,6 +1,6 @@
 //! `strata system df`, `strata version`, `strata info`.
 
-use super::table::render;
+use super::table::print;
 use crate::context::Ctx;
 use crate::output::{human_size, DEFAULT_SYSTEM_DF_FORMAT, IMAGES_HEADERS, SYSTEM_DF_HEADERS};
 use anyhow::Result;
@@ -63,10 +63,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
                 "UniqueSize": human_size(img.size - shared), "Containers": 0,
             }));
         }
-        for line in render(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS)? {
-            crate::output::out(&line)?;
-        }
-        return Ok(());
+        return print(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS);
     }
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
@@ -76,15 +73,12 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
-    for line in render(
+    print(
         args.format.as_deref(),
         DEFAULT_SYSTEM_DF_FORMAT,
         &rows,
         SYSTEM_DF_HEADERS,
-    )? {
-        crate::output::out(&line)?;
-    }
-    Ok(())
+    )
 }
 
 /// Runs `version`.
@@ -97,7 +91,7 @@ pub fn version(root: &std::path::Path) -> Result<()> {
         store_layout::LAYOUT_VERSION,
         root.display()
     );
-    crate::output::out(&text)
+    Ok(crate::output::out(&text)?)
 }
 
 /// Runs `info`.
@@ -118,5 +112,5 @@ pub fn info(ctx: &Ctx) -> Result<()> {
         uname.sysname().to_string_lossy(),
         std::env::consts::ARCH,
     );
-    crate::output::out(&text)
+    Ok(crate::output::out(&text)?)
 }

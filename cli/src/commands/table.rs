@@ -20,3 +20,16 @@ pub fn render(
     let text = table_format(format, rows, headers).map_err(|e| anyhow!("{e}"))?;
     Ok(text.lines().map(|l| l.trim_end().to_string()).collect())
 }
+
+/// Renders `rows` as [`render`] does and prints the lines.
+pub fn print(
+    format: Option<&str>,
+    default: &str,
+    rows: &[Value],
+    headers: &[(&str, &str)],
+) -> Result<()> {
+    for line in render(format, default, rows, headers)? {
+        crate::output::out(&line)?;
+    }
+    Ok(())
+}

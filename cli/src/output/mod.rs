@@ -4,15 +4,12 @@
 //! - sizes: go-units `HumanSizeWithPrecision` (decimal units, `%.Ng`);
 //! - ages: go-units `HumanDuration` + ` ago`;
 //! - templates: a Go `text/template` subset ([`Template`]);
-//! - tables: docker's `table …` formats through a Go-compatible [`TabWriter`].
+//! - tables: docker's `table …` formats aligned as docker's tabwriter does ([`align_table`]).
 
-mod tabwriter;
 mod template;
 
-pub use tabwriter::{display_width, TabWriter};
 pub use template::{go_string, Template, TemplateError};
 
-use anyhow::Result;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -221,15 +218,7 @@ fn utc(unix: i64, nanos: u32) -> OffsetDateTime {
 /// (`…:05.1Z`, `…:05Z`).
 pub fn rfc3339(unix: i64, nanos: u32) -> String {
     let t = utc(unix, nanos);
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut s = date_time(&t, 'T');
     if t.nanosecond() != 0 {
         let frac = format!("{:09}", t.nanosecond());
         s.push('.');
@@ -242,9 +231,13 @@ pub fn rfc3339(unix: i64, nanos: u32) -> String {
 /// Go's `time.Time.String()` in UTC, as `docker images --format '{{.CreatedAt}}'`
 /// prints: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(unix: i64) -> String {
-    let t = utc(unix, 0);
+    format!("{} +0000 UTC", date_time(&utc(unix, 0), ' '))
+}
+
+/// `YYYY-MM-DD{sep}hh:mm:ss` of a time.
+fn date_time(t: &OffsetDateTime, sep: char) -> String {
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),
@@ -266,7 +259,7 @@ pub fn expand_escapes(format: &str) -> String {
 /// - `table TEMPLATE` prints a header row (the template executed over
 ///   `headers`, field name → header text, missing fields printing
 ///   `<no value>` as in docker) and aligns everything through
-///   [`TabWriter::docker`]; a bare `table` must be replaced by the command's
+///   [`align_table`]; a bare `table` must be replaced by the command's
 ///   default format (e.g. [`DEFAULT_IMAGES_FORMAT`]) by the caller;
 /// - anything else is executed once per row.
 ///
@@ -296,11 +289,31 @@ pub fn table_format(
         .iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
-    let mut tw = TabWriter::docker();
-    tw.write(&tmpl.render_header(&Value::Object(header_ctx))?);
-    tw.write("\n");
-    tw.write(&buf);
-    Ok(tw.flush())
+    let mut table = tmpl.render_header(&Value::Object(header_ctx))?;
+    table.push('\n');
+    table.push_str(&buf);
+    Ok(align_table(&table))
+}
+
+/// Aligns tab-terminated cells into columns as docker's table writer does (Go's
+/// `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`, widths measured as go-runewidth
+/// does): a column is a run of consecutive lines that have a tab-terminated cell at
+/// that index, as wide as its widest cell plus 3, at least 10; the text after a
+/// line's last tab belongs to no column. Every line of `text` must end with `\n`
+/// (the `tabwriter` crate leaves a last line's tab-terminated cells unpadded).
+pub fn align_table(text: &str) -> String {
+    use std::io::Write;
+    const MIN_WIDTH: usize = 10;
+    const PADDING: usize = 3;
+    // The crate pads after applying the minimum, Go before: max(w, 7) + 3 is
+    // Go's max(w + 3, 10).
+    let mut tw = tabwriter::TabWriter::new(Vec::with_capacity(text.len() * 2))
+        .minwidth(MIN_WIDTH - PADDING)
+        .padding(PADDING);
+    // Writing to memory cannot fail, and the cells are the caller's UTF-8.
+    tw.write_all(text.as_bytes()).expect("writing to memory");
+    let bytes = tw.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("aligned UTF-8 stays UTF-8")
 }
 
 /// docker's `-f/--filter key=value` values: names are lower-cased and both
@@ -320,12 +333,12 @@ pub fn parse_filters(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Prints a line to stdout, treating a closed pipe as the end of output.
-pub fn out(line: &str) -> Result<()> {
+pub fn out(line: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     match writeln!(o, "{line}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        r => Ok(r?),
+        r => r,
     }
 }
 
@@ -333,6 +346,35 @@ pub fn out(line: &str) -> Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tables_align_as_docker_does() {
+        let input = "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\n\
+                     busybox\tlatest\tbeae173ccac6\t2 years ago\t1.24MB\n";
+        let want = "REPOSITORY   TAG       IMAGE ID       CREATED       SIZE\n\
+                    busybox      latest    beae173ccac6   2 years ago   1.24MB\n";
+        assert_eq!(align_table(input), want);
+        // The trailing cell is not padded; an empty cell still is.
+        assert_eq!(align_table("a\tb\n"), "a         b\n");
+        assert_eq!(align_table("a\t\n"), "a         \n");
+        assert_eq!(align_table("abc\n"), "abc\n");
+        assert_eq!(align_table(""), "");
+        // Columns are blocks of consecutive lines: a line without a tab ends one.
+        assert_eq!(
+            align_table("x\ty\nheading\nlonger-cell-than-ten\tz\n"),
+            "x         y\nheading\nlonger-cell-than-ten   z\n"
+        );
+        // Go's example: b and c are in distinct columns.
+        assert_eq!(
+            align_table("aaaa\tbbb\td\naa\tb\tdd\na\t\naa\tcccc\teee\n"),
+            "aaaa      bbb       d\naa        b         dd\na         \naa        cccc      eee\n"
+        );
+        // Display widths: wide characters count two columns, combining marks none.
+        assert_eq!(
+            align_table("日本語の名前\tx\nabcdefghijkl\ty\ne\u{301}\tz\n"),
+            "日本語の名前   x\nabcdefghijkl   y\ne\u{301}              z\n"
+        );
+    }
 
     #[test]
     fn sizes_like_go_units() {

@@ -11,6 +11,7 @@
 //! realm, with the credentials if any, and send it); tokens are kept per scope until
 //! they expire.
 
+use super::retry::{backoff, retry_wait, retrying, transport_try, Try};
 use super::RegistryError;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -377,7 +378,6 @@ impl AuthState {
         service: Option<&str>,
         scopes: &[&str],
     ) -> Result<Value, RegistryError> {
-        use super::client::{backoff, retry_wait, retrying, transport_try, Try};
         let cannot =
             |why: String| RegistryError::Auth(format!("cannot get a token from {realm}: {why}"));
         retrying(|attempt| {

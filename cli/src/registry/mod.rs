@@ -3,8 +3,10 @@
 //! - `endpoint`: which host and scheme a reference's registry is reached at, and TLS.
 //! - `auth`: credentials (`~/.docker/config.json`, helpers) and the challenge flows
 //!   (anonymous, basic, bearer tokens cached per scope).
-//! - `client`: HTTP requests with authentication, bounded retries (connection errors,
-//!   5xx, 429 with `Retry-After`) and blob reads that resume with `Range`.
+//! - `retry`: the bounded retries every request shares (connection errors, 5xx, 429
+//!   with `Retry-After`; never a certificate that does not verify).
+//! - `client`: HTTP requests with authentication and retries, and blob reads that
+//!   resume with `Range`.
 //! - `manifest`: the manifest, index and descriptor documents, platform selection.
 //! - `pull` and `push`: the two pipelines; `compress`: parallel gzip for push;
 //!   `progress`: what the user sees meanwhile.
@@ -17,6 +19,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod retry;
 pub mod slots;
 
 /// Why a registry operation failed; `Display` is the one line the user sees.

@@ -1,18 +1,23 @@
 //! What pull and push show while they work: live bars (bytes, rate) with indicatif when
-//! standard output is a terminal that can move its cursor (`TERM` set and not `dumb`),
-//! docker's per-layer status lines otherwise (pipes, files, dumb terminals), and nothing
-//! with `-q`.
+//! standard output is a terminal whose `TERM` is set and not `dumb` and
+//! `STRATA_NO_PROGRESS` is unset; docker's per-layer status lines otherwise (pipes,
+//! files, dumb terminals), on standard error for `run` pulling an image it lacks; and
+//! nothing with `-q`.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
 use std::sync::Mutex;
 
+/// Where and how progress is shown.
 enum Mode {
+    /// Nothing (`-q`).
     Quiet,
+    /// Docker's status lines on standard output.
     Lines,
     /// Docker's lines on standard error (`run` pulling a missing image).
     ErrLines,
+    /// Live bars on standard output.
     Bars(MultiProgress),
 }
 

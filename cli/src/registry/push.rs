@@ -18,10 +18,83 @@ use crate::image::manifest::{manifest_bytes, oci_manifest, LAYER_GZIP, LAYER_TAR
 use crate::layer::readahead::{self, Feeder};
 use crate::reference::Reference;
 use crate::resolve::resolve;
-use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use store_layout::{BlobRef, Digest, Store, Txn};
+use store_layout::{BlobRef, Db, Digest, Store, StoreError, Txn};
+
+/// Why a push failed; `Display` is the line the user sees (its causes follow).
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// No local image has the name and tag.
+    #[error("An image does not exist locally with the tag: {0}")]
+    NotLocal(String),
+    /// The name resolved to an image the store does not hold.
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+    /// The image's stored manifest cannot be read.
+    #[error("cannot read the manifest of {name}")]
+    ReadManifest {
+        /// The image, as the user named it.
+        name: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The image's stored manifest is not a manifest.
+    #[error("the manifest of {name} is not valid")]
+    InvalidManifest {
+        /// The image, as the user named it.
+        name: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The image's config cannot be read.
+    #[error("cannot read the config of {name}")]
+    ReadConfig {
+        /// The image, as the user named it.
+        name: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// A layer of the image has no record in the store.
+    #[error("layer {layer} of {name} is missing from the store")]
+    MissingLayer {
+        /// The layer's chain ID.
+        layer: Digest,
+        /// The image, as the user named it.
+        name: String,
+    },
+    /// A layer of the image was kept without its archive.
+    #[error("layer {layer} of {name} has no stored archive to push")]
+    NoArchive {
+        /// The layer's chain ID.
+        layer: Digest,
+        /// The image, as the user named it.
+        name: String,
+    },
+    /// Compressing a stored uncompressed layer failed.
+    #[error("cannot compress a layer")]
+    Compress(#[source] io::Error),
+    /// A stored blob does not hash to its name.
+    #[error("stored blob {digest} is corrupt (it hashes to {read})")]
+    Corrupt {
+        /// The blob's name.
+        digest: Digest,
+        /// What its bytes hash to.
+        read: Digest,
+    },
+    /// A worker thread panicked (`an upload thread`, `a compression thread`).
+    #[error("{0} panicked")]
+    Panicked(&'static str),
+    /// The registry refused or could not be reached.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// How layers stored uncompressed are compressed for the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -105,7 +178,7 @@ impl<W: Write> Write for Tee<W> {
 }
 
 /// Compresses a stored uncompressed layer into a new blob of `txn` (`how`, in parallel)
-/// and writes the compressed bytes to `out` as well.
+/// and hands the compressed bytes to the upload through `chan` as well.
 fn compress_into(
     store: &Store,
     txn: &Txn,
@@ -113,7 +186,7 @@ fn compress_into(
     how: LayerCompression,
     chan: Feeder,
     counter: &ByteCounter,
-) -> Result<BlobRef> {
+) -> Result<BlobRef, PushError> {
     let mut src = store_layout::Sha256Writer::new(io::BufReader::with_capacity(
         1 << 20,
         counter.wrap(store.open_blob(&raw.digest)?, 0),
@@ -127,12 +200,12 @@ fn compress_into(
             let threads = std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2);
-            gzip_parallel(&mut src, &mut tee, threads).context("cannot compress a layer")?;
+            gzip_parallel(&mut src, &mut tee, threads).map_err(PushError::Compress)?;
         }
         LayerCompression::Zstd => {
-            let mut enc = zstd::Encoder::new(&mut tee, 3).context("cannot compress a layer")?;
-            io::copy(&mut src, &mut enc).context("cannot compress a layer")?;
-            enc.finish().context("cannot compress a layer")?;
+            let mut enc = zstd::Encoder::new(&mut tee, 3).map_err(PushError::Compress)?;
+            io::copy(&mut src, &mut enc).map_err(PushError::Compress)?;
+            enc.finish().map_err(PushError::Compress)?;
         }
     }
     let Tee { file, chan } = tee;
@@ -141,14 +214,13 @@ fn compress_into(
     }
     let w = file
         .into_inner()
-        .map_err(|e| e.into_error())
-        .context("cannot compress a layer")?;
+        .map_err(|e| PushError::Compress(e.into_error()))?;
     let (_, read, _) = src.finish();
     if read != raw.digest {
-        bail!(
-            "stored blob {} is corrupt (it hashes to {read})",
-            raw.digest
-        );
+        return Err(PushError::Corrupt {
+            digest: raw.digest.clone(),
+            read,
+        });
     }
     let (digest, size) = txn.finish_blob(w, None)?;
     Ok(BlobRef {
@@ -156,6 +228,28 @@ fn compress_into(
         media_type: how.media_type().to_string(),
         size,
     })
+}
+
+/// Opens an upload session (`POST blobs/uploads/`): its absolute location, and the
+/// smallest chunk the registry takes when it names one.
+fn open_session(client: &Client, what: &str) -> Result<(String, Option<u64>), RegistryError> {
+    let resp = client.send(
+        "POST",
+        &client.url("blobs/uploads/"),
+        &[],
+        &Body::Empty,
+        what,
+    )?;
+    let l = resp
+        .header("Location")
+        .ok_or_else(|| RegistryError::Invalid(format!("{what}: no Location in the answer")))?;
+    Ok((client.absolute(l), chunk_min(&resp)))
+}
+
+/// The URL that closes the upload session at `location` with the blob's digest.
+fn closing_url(location: &str, d: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={d}")
 }
 
 /// Compresses a layer while it is uploaded (one chunked `PATCH`, then `PUT ?digest=`);
@@ -168,19 +262,9 @@ fn compress_and_send(
     raw: &BlobRef,
     how: LayerCompression,
     counter: &ByteCounter,
-) -> Result<(BlobRef, String)> {
+) -> Result<(BlobRef, String), PushError> {
     let what = format!("blob upload for layer {}", raw.digest);
-    let start = client.send(
-        "POST",
-        &client.url("blobs/uploads/"),
-        &[],
-        &Body::Empty,
-        &what,
-    )?;
-    let loc = start
-        .header("Location")
-        .map(|l| client.absolute(l))
-        .ok_or_else(|| anyhow!("{what}: no Location in the answer"))?;
+    let (loc, _) = open_session(client, &what)?;
     let (tx, rx) = readahead::stage(16, 1 << 20);
     let body = Body::Once(std::sync::Mutex::new(Some(Box::new(rx))));
     let (made, patched) = std::thread::scope(|s| {
@@ -189,7 +273,7 @@ fn compress_and_send(
         drop(body);
         let made = h
             .join()
-            .unwrap_or_else(|_| Err(anyhow!("a compression thread panicked")));
+            .unwrap_or(Err(PushError::Panicked("a compression thread")));
         (made, patched)
     });
     let blob = made?;
@@ -199,17 +283,8 @@ fn compress_and_send(
             .header("Location")
             .map(|l| client.absolute(l))
             .unwrap_or(loc);
-        let sep = if next.contains('?') { '&' } else { '?' };
-        if client
-            .send(
-                "PUT",
-                &format!("{next}{sep}digest={d}"),
-                &[],
-                &Body::Empty,
-                &what,
-            )
-            .is_ok()
-        {
+        let closing = client.send("PUT", &closing_url(&next, d), &[], &Body::Empty, &what);
+        if closing.is_ok() {
             return Ok((blob, "Pushed".into()));
         }
     }
@@ -282,14 +357,7 @@ fn send_chunked(
         }
         off += len;
     }
-    let sep = if location.contains('?') { '&' } else { '?' };
-    client.send(
-        "PUT",
-        &format!("{location}{sep}digest={d}"),
-        &[],
-        &Body::Empty,
-        what,
-    )?;
+    client.send("PUT", &closing_url(&location, d), &[], &Body::Empty, what)?;
     Ok(())
 }
 
@@ -317,95 +385,108 @@ fn send_blob(client: &Client, open: OpenAt<'_>, u: &Upload) -> Result<String, Re
     }
     let (location, min) = match session {
         Some(s) => s,
-        None => {
-            let resp = client.send(
-                "POST",
-                &client.url("blobs/uploads/"),
-                &[],
-                &Body::Empty,
-                &what,
-            )?;
-            let l = resp.header("Location").ok_or_else(|| {
-                RegistryError::Invalid(format!("{what}: no Location in the answer"))
-            })?;
-            (client.absolute(l), chunk_min(&resp))
-        }
+        None => open_session(client, &what)?,
     };
     if let Some(min) = min.filter(|_| u.blob.size > 0) {
         let chunk = min.max(CHUNK_FLOOR);
         send_chunked(client, open, u.blob.size, location, chunk, d, &what)?;
         return Ok("Pushed".into());
     }
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let url = format!("{location}{sep}digest={d}");
+    let url = closing_url(&location, d);
     let whole = || open(0);
     client.send("PUT", &url, &[], &Body::Stream(&whole, u.blob.size), &what)?;
     Ok("Pushed".into())
 }
 
-/// Pushes the local image `r` (with its tag) to its registry.
-pub fn push(
-    store: &Store,
-    r: &Reference,
-    opts: &Options,
-    rep: &Reporter,
-    how: LayerCompression,
-) -> Result<Pushed> {
-    let db = store.db()?;
-    let (id, _) = resolve(&db, &r.full_string()).map_err(|_| {
-        anyhow!(
-            "An image does not exist locally with the tag: {}",
-            r.without_tag_or_digest().familiar_string()
-        )
-    })?;
+/// The local image a push sends, as the store holds it.
+struct Local {
+    /// The image ID (its config's digest).
+    id: Digest,
+    /// The config's size.
+    config_size: u64,
+    /// The stored manifest.
+    manifest: Document,
+    /// The stored manifest's bytes.
+    manifest_bytes: Vec<u8>,
+    /// Each layer's blob as stored, bottom first.
+    blobs: Vec<BlobRef>,
+    /// Each layer's DiffID, bottom first.
+    diff_ids: Vec<Digest>,
+}
+
+/// Reads the local image `r` names: its manifest, config size and layer blobs.
+fn read_local(store: &Store, db: &Db, r: &Reference) -> Result<Local, PushError> {
+    let name = || r.familiar_string();
+    let (id, _) = resolve(db, &r.full_string())
+        .map_err(|_| PushError::NotLocal(r.without_tag_or_digest().familiar_string()))?;
     let img = db
         .images()
         .get(&id)
-        .ok_or_else(|| anyhow!("No such image: {}", r.familiar_string()))?;
-    let stored_manifest = store
-        .read_blob(&img.manifest)
-        .with_context(|| format!("cannot read the manifest of {}", r.familiar_string()))?;
-    let stored: Document = serde_json::from_slice(&stored_manifest)
-        .with_context(|| format!("the manifest of {} is not valid", r.familiar_string()))?;
+        .ok_or_else(|| PushError::NoSuchImage(name()))?;
+    let manifest_bytes =
+        store
+            .read_blob(&img.manifest)
+            .map_err(|source| PushError::ReadManifest {
+                name: name(),
+                source,
+            })?;
+    let manifest: Document =
+        serde_json::from_slice(&manifest_bytes).map_err(|source| PushError::InvalidManifest {
+            name: name(),
+            source,
+        })?;
     let config_size = store
         .open_blob(&id)
         .and_then(|f| {
-            f.metadata().map_err(|e| store_layout::StoreError::Io {
+            f.metadata().map_err(|e| StoreError::Io {
                 path: store.blob_path(&id),
                 source: e,
             })
         })
-        .with_context(|| format!("cannot read the config of {}", r.familiar_string()))?
+        .map_err(|source| PushError::ReadConfig {
+            name: name(),
+            source,
+        })?
         .len();
-
-    // The blobs as stored, and which must be compressed first.
-    let mut stored_blobs = Vec::new();
+    let mut blobs = Vec::new();
     let mut diff_ids = Vec::new();
     for c in &img.layers {
-        let rec = db.layers().get(c).ok_or_else(|| {
-            anyhow!(
-                "layer {c} of {} is missing from the store",
-                r.familiar_string()
-            )
+        let rec = db.layers().get(c).ok_or_else(|| PushError::MissingLayer {
+            layer: c.clone(),
+            name: name(),
         })?;
-        let b = rec.blob.clone().ok_or_else(|| {
-            anyhow!(
-                "layer {c} of {} has no stored archive to push",
-                r.familiar_string()
-            )
+        let b = rec.blob.clone().ok_or_else(|| PushError::NoArchive {
+            layer: c.clone(),
+            name: name(),
         })?;
-        stored_blobs.push(b);
+        blobs.push(b);
         diff_ids.push(rec.diff_id.clone());
     }
-    let raw: Vec<BlobRef> = stored_blobs
+    Ok(Local {
+        id,
+        config_size,
+        manifest,
+        manifest_bytes,
+        blobs,
+        diff_ids,
+    })
+}
+
+/// Each layer's blob to send: as stored, or a compressed copy an earlier push made;
+/// `None` for an uncompressed layer that must be compressed now.
+fn blobs_to_send(
+    store: &Store,
+    db: &Db,
+    stored: &[BlobRef],
+    how: LayerCompression,
+) -> Vec<Option<BlobRef>> {
+    let raw: Vec<BlobRef> = stored
         .iter()
         .filter(|b| is_uncompressed(&b.media_type))
         .cloned()
         .collect();
-    // Copies compressed by an earlier push are sent as they are; the others are
-    // compressed while they are uploaded, into a transaction that keeps them.
-    let known = known_copies(store, &db, &raw, how);
-    let mut blobs: Vec<Option<BlobRef>> = stored_blobs
+    let known = known_copies(store, db, &raw, how);
+    stored
         .iter()
         .map(|b| {
             if is_uncompressed(&b.media_type) {
@@ -414,15 +495,12 @@ pub fn push(
                 Some(b.clone())
             }
         })
-        .collect();
-    let txn = if blobs.iter().any(Option::is_none) {
-        Some(store.begin()?)
-    } else {
-        None
-    };
+        .collect()
+}
 
-    // Other repositories of this registry that hold a layer, from local images' names.
-    let mut client = Client::new(endpoint(r.domain(), opts)?, r.path(), "pull,push")?;
+/// Other repositories of `r`'s registry that hold a blob, from local images' names
+/// (at most three a blob): where it can be mounted from.
+fn mount_sources(db: &Db, r: &Reference) -> BTreeMap<Digest, Vec<String>> {
     let mut sources: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
     for other in db.images().values() {
         let names = other
@@ -445,19 +523,21 @@ pub fn push(
             }
         }
     }
-    for repos in sources.values() {
-        for repo in repos {
-            client.add_scope(&format!("repository:{repo}:pull"));
-        }
-    }
+    sources
+}
 
-    rep.line(&format!(
-        "The push refers to repository [{}]",
-        r.without_tag_or_digest().familiar_string()
-    ));
+/// What a push sends: the blobs to upload (layers top first, each once, then the
+/// config), and the uncompressed layers to compress while they are uploaded (with
+/// the short DiffID the user sees).
+fn plan_uploads(
+    local: &Local,
+    blobs: &[Option<BlobRef>],
+    sources: &BTreeMap<Digest, Vec<String>>,
+) -> (Vec<Upload>, Vec<(String, BlobRef)>) {
     let mut uploads: Vec<Upload> = Vec::new();
     let mut to_compress: Vec<(String, BlobRef)> = Vec::new();
-    for ((b, stored), diff) in blobs.iter().zip(&stored_blobs).zip(&diff_ids).rev() {
+    let layers = blobs.iter().zip(&local.blobs).zip(&local.diff_ids).rev();
+    for ((b, stored), diff) in layers {
         let Some(b) = b else {
             if !to_compress.iter().any(|(_, r)| r.digest == stored.digest) {
                 to_compress.push((diff.short().to_string(), stored.clone()));
@@ -475,147 +555,162 @@ pub fn push(
         });
     }
     uploads.push(Upload {
-        short: id.short().to_string(),
+        short: local.id.short().to_string(),
         blob: BlobRef {
-            digest: id.clone(),
+            digest: local.id.clone(),
             media_type: String::new(),
-            size: config_size,
+            size: local.config_size,
         },
         mount_from: Vec::new(),
         config: true,
     });
-    for short in uploads
-        .iter()
-        .filter(|u| !u.config)
-        .map(|u| &u.short)
-        .chain(to_compress.iter().map(|(s, _)| s))
-    {
-        rep.status(short, "Preparing");
-    }
-    let (sent, made) = std::thread::scope(|s| {
-        let client = &client;
-        let sending: Vec<_> = uploads
-            .iter()
-            .map(|u| {
-                s.spawn(move || -> Result<(), RegistryError> {
-                    if !u.config {
-                        rep.start(&u.short, "Pushing", u.blob.size);
-                    }
-                    let d = &u.blob.digest;
-                    let counter = if u.config {
-                        ByteCounter::none()
-                    } else {
-                        rep.counter(&u.short)
-                    };
-                    let path = store.blob_path(d);
-                    let open = |offset: u64| open_file_at(&path, offset, &counter);
-                    let st = send_blob(client, &open, u)?;
-                    if !u.config {
-                        rep.done(&u.short, &st);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        let compressing: Vec<_> = to_compress
-            .iter()
-            .map(|(short, raw)| {
-                let txn = txn.as_ref().expect("a transaction for compressed copies");
-                s.spawn(move || -> Result<(Digest, BlobRef)> {
-                    // The bar counts the layer's uncompressed bytes as they are compressed
-                    // (and so sent).
-                    rep.start(short, "Pushing", raw.size);
-                    let counter = rep.counter(short);
-                    let (blob, st) = compress_and_send(client, store, txn, raw, how, &counter)?;
-                    rep.done(short, &st);
-                    Ok((raw.digest.clone(), blob))
-                })
-            })
-            .collect();
-        let sent: Vec<Result<(), RegistryError>> = sending
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(RegistryError::Invalid("an upload thread panicked".into()))
-                })
-            })
-            .collect();
-        let made: Vec<Result<(Digest, BlobRef)>> = compressing
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("an upload thread panicked")))
-            })
-            .collect();
-        (sent, made)
-    });
-    for res in sent {
-        if let Err(e) = res {
-            rep.clear();
-            return Err(anyhow!(e));
-        }
-    }
-    let mut fresh: BTreeMap<Digest, BlobRef> = BTreeMap::new();
-    for res in made {
-        match res {
-            Ok((k, b)) => {
-                fresh.insert(k, b);
-            }
-            Err(e) => {
-                rep.clear();
-                return Err(e);
-            }
-        }
-    }
-    let blobs: Vec<BlobRef> = blobs
-        .iter_mut()
-        .zip(&stored_blobs)
-        .map(|(b, stored)| {
-            b.take()
-                .or_else(|| fresh.get(&stored.digest).cloned())
-                .expect("every layer was sent")
-        })
-        .collect();
+    (uploads, to_compress)
+}
 
-    // The stored manifest when it names exactly these blobs, else a new OCI manifest.
+/// Uploads one stored blob from the store, with its status line unless it is the
+/// config.
+fn upload_stored(
+    client: &Client,
+    store: &Store,
+    rep: &Reporter,
+    u: &Upload,
+) -> Result<(), RegistryError> {
+    if !u.config {
+        rep.start(&u.short, "Pushing", u.blob.size);
+    }
+    let counter = if u.config {
+        ByteCounter::none()
+    } else {
+        rep.counter(&u.short)
+    };
+    let path = store.blob_path(&u.blob.digest);
+    let open = |offset: u64| open_file_at(&path, offset, &counter);
+    let st = send_blob(client, &open, u)?;
+    if !u.config {
+        rep.done(&u.short, &st);
+    }
+    Ok(())
+}
+
+/// What the upload and compression threads of one push share.
+struct Sending<'a> {
+    client: &'a Client,
+    store: &'a Store,
+    rep: &'a Reporter,
+    txn: Option<&'a Txn>,
+    how: LayerCompression,
+}
+
+impl Sending<'_> {
+    /// Sends every blob in its own thread; returns the compressed copies made
+    /// (uncompressed blob → compressed blob). The first failure is returned, after
+    /// every thread has ended.
+    fn run(
+        &self,
+        uploads: &[Upload],
+        to_compress: &[(String, BlobRef)],
+    ) -> Result<BTreeMap<Digest, BlobRef>, PushError> {
+        let (sent, made) = std::thread::scope(|s| {
+            let sending: Vec<_> = uploads
+                .iter()
+                .map(|u| s.spawn(move || upload_stored(self.client, self.store, self.rep, u)))
+                .collect();
+            let compressing: Vec<_> = to_compress
+                .iter()
+                .map(|(short, raw)| s.spawn(move || self.compress_one(short, raw)))
+                .collect();
+            let sent: Vec<Result<(), RegistryError>> = sending
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(RegistryError::Invalid("an upload thread panicked".into()))
+                    })
+                })
+                .collect();
+            let made: Vec<Result<(Digest, BlobRef), PushError>> = compressing
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(PushError::Panicked("an upload thread")))
+                })
+                .collect();
+            (sent, made)
+        });
+        for res in sent {
+            if let Err(e) = res {
+                self.rep.clear();
+                return Err(e.into());
+            }
+        }
+        let mut fresh: BTreeMap<Digest, BlobRef> = BTreeMap::new();
+        for res in made {
+            match res {
+                Ok((k, b)) => {
+                    fresh.insert(k, b);
+                }
+                Err(e) => {
+                    self.rep.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Compresses one stored uncompressed layer while it is uploaded; returns the
+    /// stored digest and the compressed blob.
+    fn compress_one(&self, short: &str, raw: &BlobRef) -> Result<(Digest, BlobRef), PushError> {
+        let txn = self.txn.expect("a transaction for compressed copies");
+        // The bar counts the layer's uncompressed bytes as they are compressed (and so
+        // sent).
+        self.rep.start(short, "Pushing", raw.size);
+        let counter = self.rep.counter(short);
+        let (blob, st) = compress_and_send(self.client, self.store, txn, raw, self.how, &counter)?;
+        self.rep.done(short, &st);
+        Ok((raw.digest.clone(), blob))
+    }
+}
+
+/// The manifest to send and its media type: the stored one when it names exactly
+/// these blobs, else a new OCI manifest.
+fn manifest_to_send(local: Local, blobs: &[BlobRef]) -> (Vec<u8>, String) {
+    let stored = &local.manifest;
     let same = stored.layers.as_ref().is_some_and(|ls| {
         ls.len() == blobs.len()
             && ls
                 .iter()
-                .zip(&blobs)
+                .zip(blobs)
                 .all(|(l, b)| l.digest == b.digest.as_str())
     }) && stored
         .config
         .as_ref()
-        .is_some_and(|c| c.digest == id.as_str());
-    let (manifest, media_type) = if same {
+        .is_some_and(|c| c.digest == local.id.as_str());
+    if same {
         let mt = stored.kind("");
-        (stored_manifest, mt)
+        (local.manifest_bytes, mt)
     } else {
         (
-            manifest_bytes(&oci_manifest(&id, config_size, &blobs)),
+            manifest_bytes(&oci_manifest(&local.id, local.config_size, blobs)),
             super::manifest::OCI_MANIFEST.to_string(),
         )
-    };
-    let tag = r.tag().unwrap_or("latest");
-    client
-        .send(
-            "PUT",
-            &client.url(&format!("manifests/{tag}")),
-            &[],
-            &Body::Bytes(&manifest, &media_type),
-            &format!("manifest for {}", r.familiar_string()),
-        )
-        .map_err(|e| anyhow!(e))?;
-    let digest = Digest::of(&manifest);
-    let rd = format!("{}@{digest}", r.name());
-    let id2 = id.clone();
-    let record = move |db: &mut store_layout::Db| {
+    }
+}
+
+/// Records what a push made: the compressed copies (for the next push) and the
+/// image's repository digest, in one commit (of `txn`, which holds the copies).
+fn remember(
+    store: &Store,
+    txn: Option<Txn>,
+    fresh: BTreeMap<Digest, BlobRef>,
+    id: Digest,
+    repo_digest: String,
+) -> Result<(), StoreError> {
+    let record = move |db: &mut Db| {
         for (k, c) in fresh {
             db.add_compressed(k, c);
         }
-        if db.images().contains_key(&id2) {
-            db.add_repo_digest(&id2, rd)?;
+        if db.images().contains_key(&id) {
+            db.add_repo_digest(&id, repo_digest)?;
         }
         Ok(())
     };
@@ -623,6 +718,72 @@ pub fn push(
         Some(t) => store.commit(t, record)?,
         None => store.update(record)?,
     };
+    Ok(())
+}
+
+/// Pushes the local image `r` (with its tag) to its registry.
+pub fn push(
+    store: &Store,
+    r: &Reference,
+    opts: &Options,
+    rep: &Reporter,
+    how: LayerCompression,
+) -> Result<Pushed, PushError> {
+    let db = store.db()?;
+    let local = read_local(store, &db, r)?;
+    // Copies compressed by an earlier push are sent as they are; the others are
+    // compressed while they are uploaded, into a transaction that keeps them.
+    let mut blobs = blobs_to_send(store, &db, &local.blobs, how);
+    let txn = if blobs.iter().any(Option::is_none) {
+        Some(store.begin()?)
+    } else {
+        None
+    };
+    let mut client = Client::new(endpoint(r.domain(), opts)?, r.path(), "pull,push")?;
+    let sources = mount_sources(&db, r);
+    for repo in sources.values().flatten() {
+        client.add_scope(&format!("repository:{repo}:pull"));
+    }
+
+    rep.line(&format!(
+        "The push refers to repository [{}]",
+        r.without_tag_or_digest().familiar_string()
+    ));
+    let (uploads, to_compress) = plan_uploads(&local, &blobs, &sources);
+    let layers = uploads.iter().filter(|u| !u.config).map(|u| &u.short);
+    for short in layers.chain(to_compress.iter().map(|(s, _)| s)) {
+        rep.status(short, "Preparing");
+    }
+    let sending = Sending {
+        client: &client,
+        store,
+        rep,
+        txn: txn.as_ref(),
+        how,
+    };
+    let fresh = sending.run(&uploads, &to_compress)?;
+    let blobs: Vec<BlobRef> = blobs
+        .iter_mut()
+        .zip(&local.blobs)
+        .map(|(b, stored)| {
+            b.take()
+                .or_else(|| fresh.get(&stored.digest).cloned())
+                .expect("every layer was sent")
+        })
+        .collect();
+
+    let id = local.id.clone();
+    let (manifest, media_type) = manifest_to_send(local, &blobs);
+    let tag = r.tag().unwrap_or("latest");
+    client.send(
+        "PUT",
+        &client.url(&format!("manifests/{tag}")),
+        &[],
+        &Body::Bytes(&manifest, &media_type),
+        &format!("manifest for {}", r.familiar_string()),
+    )?;
+    let digest = Digest::of(&manifest);
+    remember(store, txn, fresh, id, format!("{}@{digest}", r.name()))?;
     rep.line(&format!("{tag}: digest: {digest} size: {}", manifest.len()));
     Ok(Pushed {
         digest,
