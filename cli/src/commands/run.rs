@@ -1,6 +1,7 @@
 //! `strata run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a new container from an image,
 //! started at once.
 
+use crate::container::create::create_record;
 use crate::container::launch::{self, LaunchError, Mode};
 use crate::container::names::{random_bytes, random_name, valid_name};
 use crate::container::spec::{self, RunConfig, RunFlags};
@@ -14,7 +15,7 @@ use crate::registry::Options;
 use crate::resolve::{resolve, ResolveError};
 use anyhow::{anyhow, bail, Result};
 use std::io::IsTerminal;
-use store_layout::{ContainerRecord, Db, Digest, Store};
+use store_layout::{ContainerRecord, Db, Digest};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
@@ -86,25 +87,6 @@ pub enum PullPolicy {
     Always,
     /// Never: the image must be here.
     Never,
-}
-
-/// Why a container record was not created.
-#[derive(Debug, thiserror::Error)]
-enum CreateError {
-    /// The image went away before the record was made.
-    #[error("No such image: {0}")]
-    NoImage(String),
-    /// Another container has the name.
-    #[error(
-        "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". \
-         You have to remove (or rename) that container to be able to reuse that name."
-    )]
-    NameInUse {
-        /// The name asked for.
-        name: String,
-        /// The container that has it.
-        id: String,
-    },
 }
 
 impl RunArgs {
@@ -230,43 +212,6 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     Ok((rec, cfg))
 }
 
-/// Creates the record under the store lock, refusing a name in use (a random name that
-/// collides gets a numeric suffix).
-fn create_record(
-    store: &Store,
-    rec: &mut ContainerRecord,
-    named: bool,
-    config_bytes: &[u8],
-) -> Result<()> {
-    let base = rec.name.clone();
-    for attempt in 0..100 {
-        if attempt > 0 {
-            rec.name = format!("{base}{attempt}");
-        }
-        let r = store.create_container(rec, |db, existing| {
-            if !db.images().contains_key(&rec.image) {
-                return Err(CreateError::NoImage(rec.image_name.clone()));
-            }
-            if let Some(c) = existing.iter().find(|c| c.name == rec.name) {
-                return Err(CreateError::NameInUse {
-                    name: rec.name.clone(),
-                    id: c.id.clone(),
-                });
-            }
-            Ok(())
-        })?;
-        match r {
-            Ok(dir) => {
-                std::fs::write(dir.join("image-config.json"), config_bytes)?;
-                return Ok(());
-            }
-            Err(CreateError::NameInUse { .. }) if !named => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    bail!("cannot find a free container name")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,22 +227,5 @@ mod tests {
             assert_eq!(PullPolicy::from_str(name, false), Ok(policy));
         }
         assert!(PullPolicy::from_str("sometimes", false).is_err());
-    }
-
-    #[test]
-    fn a_name_in_use_is_dockers_conflict() {
-        let e = CreateError::NameInUse {
-            name: "web".into(),
-            id: "abc".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "Conflict. The container name \"/web\" is already in use by container \"abc\". \
-             You have to remove (or rename) that container to be able to reuse that name."
-        );
-        assert_eq!(
-            CreateError::NoImage("bb".into()).to_string(),
-            "No such image: bb"
-        );
     }
 }

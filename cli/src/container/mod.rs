@@ -1,4 +1,5 @@
-//! The container runtime: what a container is (`spec`, the configuration a record keeps),
+//! The container runtime: what a container is (`spec`, the configuration a record keeps;
+//! `create`, its record made under the store lock),
 //! what it needs (`plan`: namespaces, mounts, masks, devices, capabilities, process, as
 //! plain data), how the plan is carried out in its first process (`apply`, with `rootfs`,
 //! `tty` and `process`), how it is started and watched (`launch`), and how its writable
@@ -6,6 +7,7 @@
 
 pub mod apply;
 pub mod changes;
+pub mod create;
 pub mod launch;
 pub mod lookup;
 pub mod names;
