@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm, rmi,
-    run, save, start, system, tag,
+    commit, completion, diff, history, images, import, inspect, load, login, prune, ps, pull, push,
+    rm, rmi, run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -83,6 +83,8 @@ pub enum Command {
     Version,
     /// Display system-wide information.
     Info,
+    /// Print the shell completion script for bash, zsh or fish.
+    Completion(completion::CompletionArgs),
 }
 
 /// `strata image …`.
@@ -229,6 +231,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match &cli.command {
         Command::Version => return system::version(&root),
+        Command::Completion(a) => {
+            return completion::run(a, <Cli as clap::CommandFactory>::command())
+        }
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
         _ => {}
@@ -309,7 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::System {
             command: SystemCommand::Info,
         } => system::info(&ctx),
-        Command::Version | Command::Login(_) | Command::Logout(_) => {
+        Command::Version | Command::Login(_) | Command::Logout(_) | Command::Completion(_) => {
             unreachable!("handled above")
         }
     }

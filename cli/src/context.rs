@@ -5,16 +5,23 @@ use anyhow::{Context as _, Result};
 use std::path::PathBuf;
 use store_layout::Store;
 
-/// The store root for this user: `--root`, then `STRATA_ROOT`, then `/var/lib/strata`
-/// for root, then `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`.
+/// The store root for this user: `--root`, then `STRATA_ROOT`, then `root` in the
+/// configuration files ([`crate::config`]), then `/var/lib/strata` for root, then
+/// `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`. Fails when a configuration
+/// file is invalid, so that every command does.
 pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
+    let settings = crate::config::load()?;
     if let Some(r) = flag {
         return Ok(r);
     }
     if let Some(r) = std::env::var_os("STRATA_ROOT").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(r));
     }
-    if nix::unistd::geteuid().is_root() && !crate::userns::in_child() {
+    let is_root = nix::unistd::geteuid().is_root() && !crate::userns::in_child();
+    if let Some(r) = settings.store_root(is_root) {
+        return Ok(r.to_path_buf());
+    }
+    if is_root {
         return Ok(PathBuf::from("/var/lib/strata"));
     }
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod commit;
+pub mod completion;
 pub mod diff;
 pub mod history;
 pub mod images;
@@ -16,6 +17,7 @@ pub mod rm;
 pub mod rmi;
 pub mod run;
 pub mod save;
+pub mod setup;
 pub mod start;
 pub mod system;
 pub mod table;

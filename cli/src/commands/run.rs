@@ -25,9 +25,9 @@ use store_layout::{ContainerRecord, Db, Digest, Store};
 )]
 pub struct RunArgs {
     /// Pull the image before running (`missing`: only when it is not here, `always`,
-    /// `never`).
-    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
-    pub pull: String,
+    /// `never`; default: `pull` in the configuration, else `missing`).
+    #[arg(long, value_name = "POLICY", value_parser = ["missing", "always", "never"])]
+    pub pull: Option<String>,
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -159,7 +159,11 @@ fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<(Digest, Db)> {
 
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
-    let (image, db) = image_for_run(ctx, args.image(), &args.pull)?;
+    let policy = args
+        .pull
+        .as_deref()
+        .unwrap_or(crate::config::current().pull().as_str());
+    let (image, db) = image_for_run(ctx, args.image(), policy)?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;

@@ -118,5 +118,5 @@ pub fn info(ctx: &Ctx) -> Result<()> {
         uname.sysname().to_string_lossy(),
         std::env::consts::ARCH,
     );
-    crate::output::out(&text)
+    crate::output::out(&(text + &super::setup::report(ctx.store.root())))
 }
