@@ -19,3 +19,8 @@ bench:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The Debian package (packaging/README.md): target/deb/strata_VERSION_ARCH.deb.
+.PHONY: deb
+deb:
+	packaging/build-deb.sh
