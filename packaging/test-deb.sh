@@ -19,7 +19,7 @@
 # systemd (systemd-analyze, systemd-socket-activate) util-linux (setpriv) adduser man-db
 # (systemd-analyze verify looks up the units' Documentation= pages).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="${HOME:-/root}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -47,9 +47,6 @@ id -u "$TEST_USER" >/dev/null 2>&1 || fail "user $TEST_USER is missing (scripts/
 if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
   fail "the strata package is already installed: remove it first"
 fi
-if [ -e /var/lib/strata ]; then
-  fail "/var/lib/strata exists before the package is installed: a purge would remove it, move it away first"
-fi
 ((${#failed[@]} == 0)) || { printf 'FAILED: %s\n' "${failed[@]}"; exit 1; }
 systemd_running=false
 [ -d /run/systemd/system ] && systemd_running=true
@@ -60,9 +57,23 @@ work=$(mktemp -d /tmp/strata-deb-test.XXXX)
 chmod 755 "$work"
 cleanup() {
   [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null
+  # A test that stopped half-way leaves no package behind.
+  if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
+    apt-get purge -y -q strata >/dev/null 2>&1 || echo "could not purge strata" >&2
+  fi
   rm -rf "$work" "$SOCKET_DIR"
+  if [ -n "$saved_store" ] && [ ! -e /var/lib/strata ]; then
+    mv "$saved_store" /var/lib/strata && echo "put the earlier /var/lib/strata back"
+  fi
 }
 trap cleanup EXIT
+# A purge removes /var/lib/strata: keep a store that is already there aside, and put it
+# back at the end.
+saved_store=
+if [ -e /var/lib/strata ]; then
+  saved_store=/var/lib/strata.before-deb-test.$$
+  mv /var/lib/strata "$saved_store" && echo "moved the existing /var/lib/strata to $saved_store for the test"
+fi
 
 # ---- 1. build and install
 step "build the .deb ($PROFILE profile)"
