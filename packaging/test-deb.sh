@@ -285,6 +285,36 @@ check "root: strata run ($out)" test "$out" = root
 check "root's store is /var/lib/strata" test -d /var/lib/strata/layers
 check "root: strata image prune -f (what strata-prune.service runs)" /usr/bin/strata image prune -f
 
+step "configuration files: system, user, precedence, errors"
+# /etc/strata/config.toml moves root's store (the system file's root applies to root
+# only); the user's file wins over it key by key; an unknown key names file, line, key.
+# An administrator's file is kept aside and put back.
+sys_cfg=/etc/strata/config.toml
+[ -e "$sys_cfg" ] && mv "$sys_cfg" "$work/config.toml.saved"
+etc_created=false
+[ -d /etc/strata ] || etc_created=true
+mkdir -p /etc/strata
+printf 'root = "%s"\npull = "always"\n' "$work/system-root" >"$sys_cfg"
+check "root: the system file's root is root's store" \
+  bash -c "env -u XDG_CONFIG_HOME HOME=/nonexistent /usr/bin/strata info | grep -q 'Root Dir: $work/system-root'"
+check "root: --root wins over the system file" \
+  bash -c "env -u XDG_CONFIG_HOME HOME=/nonexistent /usr/bin/strata --root '$work/flag-root' info | grep -q 'Root Dir: $work/flag-root'"
+check "root: STRATA_ROOT wins over the system file" \
+  bash -c "env -u XDG_CONFIG_HOME HOME=/nonexistent STRATA_ROOT='$work/env-root' /usr/bin/strata info | grep -q 'Root Dir: $work/env-root'"
+info=$(as_user /usr/bin/strata info 2>&1)
+check "$TEST_USER: the system root does not apply, the user's does; info lists both files" \
+  bash -c "grep -q 'Root Dir: $user_store' <<<\"\$1\" && grep -q '^  $sys_cfg' <<<\"\$1\" && grep -q '^  $work/config/strata/config.toml' <<<\"\$1\"" _ "$info"
+out=$(as_user /usr/bin/strata run --rm deb-test:1 /bin/echo user-pull-never 2>&1)
+check "$TEST_USER: the user's pull = never wins over the system's always ($out)" test "$out" = user-pull-never
+printf 'pull = "never"\nregistry-mirror = ["https://m.example"]\n' >"$work/config/strata/config.toml"
+out=$(as_user /usr/bin/strata images 2>&1); rc=$?
+check "an unknown key is an error naming the file, line and key (exit $rc: $out)" \
+  bash -c "[ $rc -eq 1 ] && grep -q '^Error: invalid $work/config/strata/config.toml line 2: key registry-mirror: unknown field' <<<\"\$1\"" _ "$out"
+printf 'helper-socket = "%s"\npull = "never"\nroot = "%s"\n' "$SOCKET" "$user_store" >"$work/config/strata/config.toml"
+rm -f "$sys_cfg"
+[ -e "$work/config.toml.saved" ] && mv "$work/config.toml.saved" "$sys_cfg"
+$etc_created && rmdir /etc/strata
+
 step "integration tests (containers) against /usr/bin/strata"
 if exe=$(cargo test -p strata-tests --test integration --no-run --message-format=json 2>"$work/build.err" |
   python3 -c 'import json,sys
