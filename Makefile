@@ -37,3 +37,8 @@ install:
 
 uninstall:
 	PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' scripts/install.sh uninstall
+
+# The Debian package (packaging/README.md): target/deb/strata_VERSION_ARCH.deb.
+.PHONY: deb
+deb:
+	packaging/build-deb.sh

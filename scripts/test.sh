@@ -240,6 +240,15 @@ PY
   if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
 fi
 
+# ---- The Debian package, built, installed, used, removed and purged (issue 12) ----
+if [ "$(id -u)" -eq 0 ]; then
+  section "Debian package (packaging/test-deb.sh)"
+  if ! packaging/test-deb.sh; then
+    failed+=("Debian package")
+  fi
+fi
+# ---- end of the Debian package step ----
+
 section "summary"
 if ((${#failed[@]})); then
   printf 'FAILED: %s\n' "${failed[@]}"

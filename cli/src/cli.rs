@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm, rmi,
-    run, save, start, system, tag,
+    commit, completion, diff, history, images, import, inspect, load, login, prune, ps, pull, push,
+    rm, rmi, run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -85,6 +85,8 @@ pub enum Command {
     Version,
     /// Display system-wide information.
     Info,
+    /// Print the shell completion script for bash, zsh or fish.
+    Completion(completion::CompletionArgs),
 }
 
 /// `strata image …`.
@@ -231,6 +233,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match &cli.command {
         Command::Version => return system::version(&root),
+        Command::Completion(a) => {
+            return completion::run(a, <Cli as clap::CommandFactory>::command())
+        }
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
         Command::Build(a) => return crate::commands::build::run(&root, a),
@@ -312,7 +317,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::System {
             command: SystemCommand::Info,
         } => system::info(&ctx),
-        Command::Version | Command::Login(_) | Command::Logout(_) | Command::Build(_) => {
+        Command::Version
+        | Command::Login(_)
+        | Command::Logout(_)
+        | Command::Build(_)
+        | Command::Completion(_) => {
             unreachable!("handled above")
         }
     }

@@ -7,6 +7,9 @@ use store_layout::{Store, StoreError};
 /// Why there is no store to work on.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
+    /// A configuration file is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// No flag or variable names the store, and there is no home directory.
     #[error("cannot find the store: set HOME, XDG_DATA_HOME or STRATA_ROOT")]
     NoRoot,
@@ -21,16 +24,23 @@ pub enum ContextError {
     },
 }
 
-/// The store root for this user: `--root`, then `STRATA_ROOT`, then `/var/lib/strata`
-/// for root, then `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`.
+/// The store root for this user: `--root`, then `STRATA_ROOT`, then `root` in the
+/// configuration files ([`crate::config`]), then `/var/lib/strata` for root, then
+/// `$XDG_DATA_HOME/strata`, then `~/.local/share/strata`. Fails when a configuration
+/// file is invalid, so that every command does.
 pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf, ContextError> {
+    let settings = crate::config::load()?;
     if let Some(r) = flag {
         return Ok(r);
     }
     if let Some(r) = std::env::var_os("STRATA_ROOT").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(r));
     }
-    if nix::unistd::geteuid().is_root() && !crate::userns::in_child() {
+    let is_root = nix::unistd::geteuid().is_root() && !crate::userns::in_child();
+    if let Some(r) = settings.store_root(is_root) {
+        return Ok(r.to_path_buf());
+    }
+    if is_root {
         return Ok(PathBuf::from("/var/lib/strata"));
     }
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

@@ -224,7 +224,7 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 /// A subordinate id range from /etc/subuid or /etc/subgid.
-fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
+pub fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
     let text = fs::read_to_string(file).ok()?;
     text.lines().find_map(|l| {
         let mut f = l.trim().split(':');

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod commit;
+pub mod completion;
 pub mod diff;
 pub mod history;
 pub mod images;
@@ -17,6 +18,7 @@ pub mod rm;
 pub mod rmi;
 pub mod run;
 pub mod save;
+pub mod setup;
 pub mod start;
 pub mod system;
 pub mod table;

@@ -1,6 +1,7 @@
 //! `strata run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a new container from an image,
 //! started at once.
 
+use crate::config::PullPolicy;
 use crate::container::create::create_record;
 use crate::container::launch::{self, LaunchError, Mode};
 use crate::container::names::{random_bytes, random_name, valid_name};
@@ -26,9 +27,9 @@ use store_layout::{ContainerRecord, Db, Digest};
 )]
 pub struct RunArgs {
     /// Pull the image before running (`missing`: only when it is not here, `always`,
-    /// `never`).
-    #[arg(long, value_name = "POLICY", value_enum, default_value = "missing")]
-    pub pull: PullPolicy,
+    /// `never`; default: `pull` in the configuration, else `missing`).
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub pull: Option<PullPolicy>,
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -76,17 +77,6 @@ pub struct RunArgs {
     /// The image, then the command and its arguments.
     #[arg(value_name = "IMAGE", required = true)]
     pub image_and_command: Vec<String>,
-}
-
-/// When `run` pulls its image (`--pull`).
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PullPolicy {
-    /// Only when no local image has the name (docker's default).
-    Missing,
-    /// Every time.
-    Always,
-    /// Never: the image must be here.
-    Never,
 }
 
 impl RunArgs {
@@ -170,7 +160,8 @@ fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, D
 
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
-    let (image, db) = image_for_run(ctx, args.image(), args.pull)?;
+    let policy = args.pull.unwrap_or_else(|| crate::config::current().pull());
+    let (image, db) = image_for_run(ctx, args.image(), policy)?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;
@@ -210,22 +201,4 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     };
     create_record(&ctx.store, &mut rec, args.name.is_some(), &config_bytes)?;
     Ok((rec, cfg))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::ValueEnum;
-
-    #[test]
-    fn pull_policies_are_dockers() {
-        for (name, policy) in [
-            ("missing", PullPolicy::Missing),
-            ("always", PullPolicy::Always),
-            ("never", PullPolicy::Never),
-        ] {
-            assert_eq!(PullPolicy::from_str(name, false), Ok(policy));
-        }
-        assert!(PullPolicy::from_str("sometimes", false).is_err());
-    }
 }

@@ -112,5 +112,7 @@ pub fn info(ctx: &Ctx) -> Result<()> {
         uname.sysname().to_string_lossy(),
         std::env::consts::ARCH,
     );
-    Ok(crate::output::out(&text)?)
+    Ok(crate::output::out(
+        &(text + &super::setup::report(ctx.store.root())),
+    )?)
 }

@@ -172,7 +172,7 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
     let work = open_dir(&dir.join("work"))?;
     let lower_fds: Vec<_> = lowers.iter().map(|l| l.as_fd()).collect();
     if crate::userns::in_child() {
-        let socket = strata_helper::socket_path();
+        let socket = crate::config::helper_socket();
         Ok(strata_helper::client::request_mount(
             &socket,
             &lower_fds,

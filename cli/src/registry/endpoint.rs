@@ -4,7 +4,7 @@
 //! `docker.io` is served by `registry-1.docker.io`. Plain HTTP is used only for loopback
 //! registries (`localhost`, `127.0.0.0/8`, `[::1]`) that have no CA directory and do not
 //! answer a TLS handshake, and for registries the user names as insecure (`--tls-verify=false`,
-//! `insecure-registries` in `registries.json`, or `STRATA_INSECURE_REGISTRIES=host:port,…`)
+//! `insecure-registries` in `config.toml` or `registries.json`, or `STRATA_INSECURE_REGISTRIES=host:port,…`)
 //! that do not answer one; an insecure registry that speaks TLS is used over HTTPS without
 //! checking its certificate, as docker does. Everything else is HTTPS verified against
 //! the operating system's CA store (`SSL_CERT_FILE` and `SSL_CERT_DIR` when set, else the
@@ -74,8 +74,24 @@ pub struct RegistriesConfig {
     pub insecure: Vec<String>,
 }
 
-/// The registries configuration (the user's file when it exists, else the system's).
+/// The registries configuration: `registry-mirrors` and `insecure-registries` from the
+/// configuration files ([`crate::config`]) where they are set, else from `registries.json`
+/// (the user's file when it exists, else the system's).
 pub fn config() -> Result<RegistriesConfig, RegistryError> {
+    let json = registries_json()?;
+    let settings = crate::config::current();
+    Ok(RegistriesConfig {
+        mirrors: settings
+            .registry_mirrors()
+            .map_or(json.mirrors, <[String]>::to_vec),
+        insecure: settings
+            .insecure_registries()
+            .map_or(json.insecure, <[String]>::to_vec),
+    })
+}
+
+/// The `registries.json` files strata looks for, in order (the first that exists is read).
+pub fn registries_json_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     if let Some(c) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         files.push(PathBuf::from(c).join("strata/registries.json"));
@@ -83,7 +99,11 @@ pub fn config() -> Result<RegistriesConfig, RegistryError> {
         files.push(PathBuf::from(h).join(".config/strata/registries.json"));
     }
     files.push(PathBuf::from("/etc/strata/registries.json"));
-    for f in files {
+    files
+}
+
+fn registries_json() -> Result<RegistriesConfig, RegistryError> {
+    for f in registries_json_files() {
         match std::fs::read(&f) {
             Ok(data) => {
                 return serde_json::from_slice(&data)
@@ -128,10 +148,11 @@ pub fn mirror_endpoint(url: &str, opts: &Options) -> Result<Endpoint, RegistryEr
 
 /// The directories whose `*.crt` files are CAs for `domain`, existing ones only.
 fn cert_dirs(domain: &str, opts: &Options) -> Vec<PathBuf> {
-    let mut roots = vec![
+    let mut roots = crate::config::current().cert_dirs().to_vec();
+    roots.extend([
         PathBuf::from("/etc/strata/certs.d"),
         PathBuf::from("/etc/docker/certs.d"),
-    ];
+    ]);
     if let Some(c) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         roots.push(PathBuf::from(c).join("strata/certs.d"));
     } else if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {

@@ -36,9 +36,11 @@ fn cursor_terminal(term: Option<&std::ffi::OsStr>) -> bool {
 impl Reporter {
     /// Quiet, bars on a terminal, or lines.
     pub fn new(quiet: bool) -> Reporter {
-        let mode = if quiet {
+        let progress = crate::config::current().progress();
+        let mode = if quiet || progress == crate::config::Progress::Quiet {
             Mode::Quiet
-        } else if std::io::stdout().is_terminal()
+        } else if progress == crate::config::Progress::Auto
+            && std::io::stdout().is_terminal()
             && cursor_terminal(std::env::var_os("TERM").as_deref())
             && std::env::var_os("STRATA_NO_PROGRESS").is_none()
         {
