@@ -2,7 +2,7 @@
 # The one test command (`make test`, and CI through .ci/run). As root it:
 #   1. builds the workspace and runs `cargo test --workspace` as root;
 #   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
-#   3. starts strata-helper as root on /run/strata-test/helper.sock and runs every test
+#   3. starts strata-helper as root on /run/strata-test.XXXX/helper.sock and runs every test
 #      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET;
 #   4. runs `make demo` with the debug binaries as root and as strata-test (through that
 #      helper, without one, and with DEMO_USER), and checks `make install DESTDIR=...`
@@ -140,7 +140,8 @@ PY
   # The unprivileged tests reach the privileged mount helper the way users do: through
   # its socket. Start it here, as root, on a socket strata-test can reach.
   section "strata-helper for $TEST_USER"
-  helper_sock=/run/strata-test/helper.sock
+  run_dir=$(mktemp -d /run/strata-test.XXXX)   # one per run: several runs may share a machine
+  helper_sock=$run_dir/helper.sock
   helper_log="$ci/helper.log"
   helper_pid=
   mkdir -p "$(dirname "$helper_sock")" && chmod 755 "$(dirname "$helper_sock")"
@@ -160,7 +161,7 @@ PY
   # A FUSE directory owned by strata-test, for the helper's FUSE refusal test (users may
   # not open /dev/fuse on every machine). No FUSE server: the kernel answers the helper's
   # statfs itself, as the mount does not allow root.
-  fuse_dir=/run/strata-test/fuse
+  fuse_dir=$run_dir/fuse
   fuse_env=()
   if [ -e /dev/fuse ]; then
     mkdir -p "$fuse_dir"
