@@ -213,7 +213,7 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = store_root(cli.root.clone())?;
     if cli.command.changes_layers()
-        && !nix::unistd::getuid().is_root()
+        && !rustix::process::getuid().is_root()
         && !crate::userns::in_child()
     {
         {

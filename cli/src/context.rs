@@ -36,7 +36,7 @@ pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf, ContextError> {
     if let Some(r) = std::env::var_os("STRATA_ROOT").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(r));
     }
-    let is_root = nix::unistd::geteuid().is_root() && !crate::userns::in_child();
+    let is_root = rustix::process::geteuid().is_root() && !crate::userns::in_child();
     if let Some(r) = settings.store_root(is_root) {
         return Ok(r.to_path_buf());
     }

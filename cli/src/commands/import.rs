@@ -87,9 +87,3 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     let image = NewImage::new(&config, layers).stage(&txn)?;
     super::commit_new_image(ctx, txn, Assembly::Import, image, target)
 }
-
-/// Parses `--platform os/arch[/variant]`, defaulting to the host's.
-pub fn platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {
-    let p = Platform::parse(p)?;
-    Ok((p.os, p.architecture, p.variant))
-}

@@ -70,13 +70,13 @@ fn read_password() -> Result<String> {
     if !stdin.is_terminal() {
         return prompt("Password: ");
     }
-    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
     let old = tcgetattr(&stdin).context("cannot read the terminal settings")?;
     let mut quiet = old.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("cannot turn off echo")?;
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(&stdin, OptionalActions::Now, &quiet).context("cannot turn off echo")?;
     let p = prompt("Password: ");
-    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &old);
+    let _ = tcsetattr(&stdin, OptionalActions::Now, &old);
     eprintln!();
     p
 }

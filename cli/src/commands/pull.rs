@@ -1,8 +1,8 @@
 //! `strata pull [-a] [-q] [--platform os/arch[/variant]] NAME[:TAG|@DIGEST]`.
 
 use crate::context::Ctx;
+use crate::image::platform::Platform;
 use crate::reference::Reference;
-use crate::registry::manifest::Platform;
 use crate::registry::progress::Reporter;
 use crate::registry::pull::{list_tags, pull};
 use crate::registry::Options;
@@ -32,20 +32,10 @@ pub struct PullArgs {
     pub cert_dir: Option<PathBuf>,
 }
 
-/// The platform to pull: `--platform`, else the host's.
-pub fn platform_arg(p: Option<&str>) -> Result<Platform> {
-    let (os, architecture, variant) = super::import::platform(p)?;
-    Ok(Platform {
-        os,
-        architecture,
-        variant,
-    })
-}
-
 /// Runs `pull`.
 pub fn run(ctx: &Ctx, args: &PullArgs) -> Result<()> {
     let r = Reference::parse(&args.name).map_err(|e| anyhow!("{e}"))?;
-    let platform = platform_arg(args.platform.as_deref())?;
+    let platform = Platform::parse(args.platform.as_deref())?;
     let opts = Options {
         insecure: !args.tls_verify,
         cert_dir: args.cert_dir.clone(),

@@ -151,7 +151,7 @@ fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, D
         eprintln!("Unable to find image '{}' locally", r.familiar_string());
     }
     let rep = Reporter::stderr_lines();
-    let platform = super::pull::platform_arg(None)?;
+    let platform = crate::image::platform::Platform::host();
     pull(&ctx.store, &r, &platform, &Options::default(), &rep)?;
     let db = ctx.store.db()?;
     let (id, _) = resolve(&db, &r.full_string()).map_err(|e| anyhow!("{e}"))?;

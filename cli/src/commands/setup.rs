@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The lines `info` adds after its store section.
 pub fn report(root: &Path) -> String {
-    let is_root = nix::unistd::geteuid().is_root();
+    let is_root = rustix::process::geteuid().is_root();
     let mut files: Vec<String> = crate::config::current()
         .files
         .iter()
@@ -81,9 +81,10 @@ fn overlay() -> String {
     let registered = std::fs::read_to_string("/proc/filesystems")
         .map(|t| t.lines().any(|l| l.trim_end().ends_with("\toverlay")))
         .unwrap_or(false);
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
     let mut numbers = release
         .split(|c: char| !c.is_ascii_digit())
         .map(|n| n.parse::<u32>().unwrap_or(0));

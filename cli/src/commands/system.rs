@@ -87,7 +87,7 @@ pub fn version(root: &std::path::Path) -> Result<()> {
         "Client:\n Version:           {}\n Rust target:       {}-linux\n OS/Arch:           linux/{}\n Store layout:      {}\n Store root:        {}",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH,
-        crate::image::config::host_arch(),
+        crate::image::platform::host_arch(),
         store_layout::LAYOUT_VERSION,
         root.display()
     );
@@ -97,8 +97,8 @@ pub fn version(root: &std::path::Path) -> Result<()> {
 /// Runs `info`.
 pub fn info(ctx: &Ctx) -> Result<()> {
     let db = ctx.store.db()?;
-    let uname = nix::sys::utsname::uname()?;
-    let rootless = crate::userns::is_rootless() || !nix::unistd::getuid().is_root();
+    let uname = rustix::system::uname();
+    let rootless = crate::userns::is_rootless() || !rustix::process::getuid().is_root();
     let text = format!(
         "Client:\n Version:    {}\n\nStore:\n Images: {}\n Tags: {}\n Layers: {}\n Storage Driver: overlay\n Root Dir: {}\n Layout: {}\n Rootless: {}\n Kernel Version: {}\n Operating System: {}\n Architecture: {}",
         env!("CARGO_PKG_VERSION"),

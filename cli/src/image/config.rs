@@ -138,8 +138,6 @@ impl ImageConfig {
     }
 }
 
-pub use super::platform::host_arch;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@
 //!   with `Retry-After`; never a certificate that does not verify).
 //! - `client`: HTTP requests with authentication and retries, and blob reads that
 //!   resume with `Range`.
-//! - `manifest`: the manifest, index and descriptor documents, platform selection.
 //! - `pull` and `push`: the two pipelines; `compress`: parallel gzip for push;
 //!   `progress`: what the user sees meanwhile.
 
@@ -15,7 +14,6 @@ pub mod auth;
 pub mod client;
 pub mod compress;
 pub mod endpoint;
-pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;

@@ -11,10 +11,11 @@
 use super::client::{Body, Client};
 use super::compress::gzip_parallel;
 use super::endpoint::endpoint;
-use super::manifest::Document;
 use super::progress::{ByteCounter, Reporter};
 use super::{Options, RegistryError};
-use crate::image::manifest::{manifest_bytes, oci_manifest, LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::image::document::Document;
+use crate::image::manifest::{manifest_bytes, oci_manifest};
+use crate::image::media_type::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use crate::layer::readahead::{self, Feeder};
 use crate::reference::Reference;
 use crate::resolve::resolve;
@@ -691,7 +692,7 @@ fn manifest_to_send(local: Local, blobs: &[BlobRef]) -> (Vec<u8>, String) {
     } else {
         (
             manifest_bytes(&oci_manifest(&local.id, local.config_size, blobs)),
-            super::manifest::OCI_MANIFEST.to_string(),
+            crate::image::media_type::OCI_MANIFEST.to_string(),
         )
     }
 }
