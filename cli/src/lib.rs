@@ -1,10 +1,21 @@
 //! strata: a daemonless, Docker-compatible container image tool.
 //!
 //! The binary in `main.rs` is a thin shell over this library. Modules follow the data
-//! flow: `reference` names images, `layer` turns archives into directories, `ingest`
-//! streams a layer from its source into the store, `image` holds the formats strata
-//! writes, `registry` talks to image registries (pull, push, login), `commands` implements each verb, `output` formats what users see, `userns`
-//! runs an ordinary user's file work inside a user namespace.
+//! flow, lowest first:
+//!
+//! - `reference` names images; `resolve` finds one in the store; `config` reads
+//!   config.toml; `clock`, `error` and `output` (with `progress`) are what every layer
+//!   above may use to tell the time, report a failure and print.
+//! - `layer` turns archives into directories (decompress, unpack, read-ahead); `ingest`
+//!   streams one layer from its source into a store transaction.
+//! - `image` holds the documents strata reads and writes and assembles images (the
+//!   layer plan and the one image writer); `image_filter` chooses which a listing shows.
+//! - `archive` reads and writes save/load archives; `registry` talks to registries
+//!   (pull, push, auth); `dockerfile` parses and expands Dockerfiles.
+//! - `container` is the runtime (spec, plan, applier, launch, changes); `userns` runs an
+//!   ordinary user's file work inside a user namespace.
+//! - `commands` implements each verb (arguments, orchestration, output) and `cli`
+//!   parses the command line and dispatches; nothing below them imports them.
 
 pub mod archive;
 pub mod cli;
