@@ -27,7 +27,7 @@ HF=(hyperfine -w 1 -r 5 --style basic)
 HFN=(hyperfine -w 3 --style basic)
 
 section "build strata (release)"
-cargo build --release -p strata
+cargo build --release -p strata -p strata-helper
 target=$(cargo metadata --format-version 1 --no-deps |
          python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 STRATA="$target/release/strata"
