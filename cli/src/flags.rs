@@ -8,32 +8,44 @@ use clap::{Arg, ArgAction, Command};
 /// Makes every boolean flag of `cmd` and of its subcommands (at every depth) take an
 /// optional attached value, as docker's flags do: `--rm`, `--rm=true`, `--rm=false`,
 /// `-a=false`, and still `-aq`. A flag is a field `bool` with clap's default action
-/// (`SetTrue`); commands declare it as usual and get this for free.
+/// (`SetTrue`), or, for one that is true by default, `default_value_t = true, action =
+/// ArgAction::Set`; commands declare them so and get the rest from here.
 pub fn bool_flags_take_values(cmd: Command) -> Command {
-    let flags: Vec<String> = cmd
+    let flags: Vec<(String, &'static str)> = cmd
         .get_arguments()
-        .filter(|a| matches!(a.get_action(), ArgAction::SetTrue))
-        .map(|a| a.get_id().to_string())
+        .filter_map(|a| {
+            let default = match a.get_action() {
+                ArgAction::SetTrue => "false",
+                ArgAction::Set if is_true_by_default(a) => "true",
+                _ => return None,
+            };
+            Some((a.get_id().to_string(), default))
+        })
         .collect();
     let subcommands: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())
         .collect();
-    let cmd = flags
-        .iter()
-        .fold(cmd, |cmd, id| cmd.mut_arg(id, optional_bool));
+    let cmd = flags.iter().fold(cmd, |cmd, (id, default)| {
+        cmd.mut_arg(id, |a| optional_bool(a, default))
+    });
     subcommands.iter().fold(cmd, |cmd, name| {
         cmd.mut_subcommand(name, bool_flags_take_values)
     })
 }
 
-/// A `SetTrue` flag turned into one that takes an optional `=BOOL`.
-pub fn optional_bool(arg: Arg) -> Arg {
+/// Whether `arg` is a boolean flag that is true unless turned off.
+fn is_true_by_default(arg: &Arg) -> bool {
+    arg.get_default_values() == [std::ffi::OsStr::new("true")]
+}
+
+/// A boolean flag that takes an optional `=BOOL`, `default` when not given.
+fn optional_bool(arg: Arg, default: &'static str) -> Arg {
     arg.action(ArgAction::Set)
         .num_args(0..=1)
         .require_equals(true)
         .default_missing_value("true")
-        .default_value("false")
+        .default_value(default)
         .value_name("BOOL")
         .value_parser(ValueParser::new(parse_bool))
         .hide_default_value(true)
@@ -145,12 +157,14 @@ mod tests {
     fn no_command_keeps_a_flag_that_refuses_a_value() {
         fn check(cmd: &clap::Command) {
             for a in cmd.get_arguments() {
-                assert!(
-                    !matches!(a.get_action(), clap::ArgAction::SetTrue),
-                    "{} --{:?}",
-                    cmd.get_name(),
-                    a.get_long()
-                );
+                let refuses = match a.get_action() {
+                    clap::ArgAction::SetTrue => true,
+                    clap::ArgAction::Set if super::is_true_by_default(a) => {
+                        !a.is_require_equals_set()
+                    }
+                    _ => false,
+                };
+                assert!(!refuses, "{} --{:?}", cmd.get_name(), a.get_long());
             }
             cmd.get_subcommands().for_each(check);
         }

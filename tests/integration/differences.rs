@@ -173,6 +173,13 @@ fn boolean_flags_take_true_and_false() {
     assert_eq!(out.lines(), vec!["kept"]);
     let out = env.cmd(["ps", "--all=false", "-q"]).ok();
     assert!(out.stdout.is_empty(), "{out:?}");
+    // A flag that is true by default takes the same forms.
+    env.cmd(["commit", "-p=false", "kept", "img1"]).ok();
+    env.cmd(["commit", "--pause", "kept", "img2"]).ok();
+    assert_eq!(
+        env.repo_tags(),
+        vec!["bb:latest", "img1:latest", "img2:latest"]
+    );
     // Not a boolean: docker's usage error code, naming the value.
     let out = env.cmd(["images", "--all=maybe"]).code(125);
     assert!(out.stderr.contains("maybe"), "{out:?}");

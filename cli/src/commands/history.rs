@@ -21,9 +21,7 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format.
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set,
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_name = "BOOL", value_parser = clap::builder::ValueParser::new(crate::flags::parse_bool))]
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
     pub human: bool,
     /// Don't truncate output.
     #[arg(long)]
