@@ -297,6 +297,9 @@ mkdir -p /etc/strata
 printf 'root = "%s"\npull = "always"\n' "$work/system-root" >"$sys_cfg"
 check "root: the system file's root is root's store" \
   bash -c "env -u XDG_CONFIG_HOME HOME=/nonexistent /usr/bin/strata info | grep -q 'Root Dir: $work/system-root'"
+# A command that only reads refuses a --root directory that does not exist (a mistyped
+# path), so this one is made first.
+mkdir -p "$work/flag-root"
 check "root: --root wins over the system file" \
   bash -c "env -u XDG_CONFIG_HOME HOME=/nonexistent /usr/bin/strata --root '$work/flag-root' info | grep -q 'Root Dir: $work/flag-root'"
 check "root: STRATA_ROOT wins over the system file" \

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 /// strata: a daemonless, Docker-compatible container image tool.
 #[derive(Parser, Debug)]
-#[command(name = "strata", version, disable_help_subcommand = true)]
+#[command(name = "strata", version)]
 pub struct Cli {
     /// Root directory of the image store (default /var/lib/strata for root,
     /// $XDG_DATA_HOME/strata otherwise; also STRATA_ROOT).
@@ -82,9 +82,9 @@ pub enum Command {
         command: SystemCommand,
     },
     /// Show the strata version information.
-    Version,
+    Version(system::VersionArgs),
     /// Display system-wide information.
-    Info,
+    Info(system::InfoArgs),
     /// Print the shell completion script for bash, zsh or fish.
     Completion(completion::CompletionArgs),
 }
@@ -143,10 +143,36 @@ pub enum SystemCommand {
     /// Show strata disk usage.
     Df(system::DfArgs),
     /// Display system-wide information.
-    Info,
+    Info(system::InfoArgs),
 }
 
 impl Command {
+    /// Whether the command only reads the store, and so must create nothing: an absent
+    /// store reads as empty.
+    fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Command::Images(_)
+                | Command::Ps(_)
+                | Command::Inspect(_)
+                | Command::History(_)
+                | Command::Save(_)
+                | Command::Info(_)
+                | Command::Image {
+                    command: ImageCommand::Ls(_)
+                        | ImageCommand::Inspect(_)
+                        | ImageCommand::History(_)
+                        | ImageCommand::Save(_)
+                }
+                | Command::Container {
+                    command: ContainerCommand::Ls(_)
+                }
+                | Command::System {
+                    command: SystemCommand::Df(_) | SystemCommand::Info(_)
+                }
+        )
+    }
+
     /// Whether the command writes or deletes layer files, and so must run inside the
     /// user namespace when strata runs as an ordinary user.
     fn changes_layers(&self) -> bool {
@@ -187,8 +213,12 @@ pub fn main() -> i32 {
             return 125;
         }
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            eprintln!("{}", unknown_command(&e));
+            return 1;
+        }
         Err(e) => {
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
@@ -208,6 +238,41 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// strata's command line: clap's definitions with docker's conventions on top (see
+/// [`crate::flags`]); the completion script and the manual pages come from it too.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    crate::flags::docker_version_flag(crate::flags::bool_flags_take_values(cmd))
+}
+
+fn parse() -> Result<Cli, clap::Error> {
+    let mut matches = command().try_get_matches()?;
+    <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+}
+
+/// docker's message for an unknown command, with the close matches among the commands
+/// at the level where it was typed.
+fn unknown_command(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let typed = match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let mut cmd = command();
+    let mut path = Vec::new();
+    for a in std::env::args().skip(1).take_while(|a| *a != typed) {
+        if let Some(sub) = cmd.find_subcommand(&a).cloned() {
+            path.push(a);
+            cmd = sub;
+        }
+    }
+    let names: Vec<&str> = cmd
+        .get_subcommands()
+        .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+        .collect();
+    crate::flags::unknown_command(&path.join(" "), &typed, names)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -232,16 +297,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
     }
     match &cli.command {
-        Command::Version => return system::version(&root),
-        Command::Completion(a) => {
-            return completion::run(a, <Cli as clap::CommandFactory>::command())
-        }
+        Command::Version(a) => return system::version(&root, a),
+        Command::Completion(a) => return completion::run(a, command()),
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
         Command::Build(a) => return crate::commands::build::run(&root, a),
         _ => {}
     }
-    let ctx = Ctx::open(&root)?;
+    let ctx = if cli.command.only_reads() {
+        Ctx::open_existing(&root, cli.root.is_some())?
+    } else {
+        Ctx::open(&root)?
+    };
     match &cli.command {
         Command::Run(a)
         | Command::Container {
@@ -313,11 +380,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),
-        Command::Info
+        Command::Info(a)
         | Command::System {
-            command: SystemCommand::Info,
-        } => system::info(&ctx),
-        Command::Version
+            command: SystemCommand::Info(a),
+        } => system::info(&ctx, a),
+        Command::Version(_)
         | Command::Login(_)
         | Command::Logout(_)
         | Command::Build(_)

@@ -13,6 +13,9 @@ pub enum ContextError {
     /// No flag or variable names the store, and there is no home directory.
     #[error("cannot find the store: set HOME, XDG_DATA_HOME or STRATA_ROOT")]
     NoRoot,
+    /// `--root` names a directory that does not exist (for a command that only reads).
+    #[error("no store at {}: the directory does not exist (check --root)", .0.display())]
+    Missing(PathBuf),
     /// The store cannot be opened (or created).
     #[error("cannot open the store at {}", root.display())]
     Open {
@@ -62,6 +65,20 @@ impl Ctx {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Ctx, ContextError> {
         let store = Store::open(root).map_err(|source| ContextError::Open {
+            root: root.to_path_buf(),
+            source,
+        })?;
+        Ok(Ctx { store })
+    }
+
+    /// Opens the store at `root` for a command that only reads: nothing is created, and
+    /// a store that is not there reads as empty, unless `named` (the `--root` flag named
+    /// it), where a directory that does not exist is an error (a mistyped path).
+    pub fn open_existing(root: &Path, named: bool) -> Result<Ctx, ContextError> {
+        if named && !root.exists() {
+            return Err(ContextError::Missing(root.to_path_buf()));
+        }
+        let store = Store::open_existing(root).map_err(|source| ContextError::Open {
             root: root.to_path_buf(),
             source,
         })?;

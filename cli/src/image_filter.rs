@@ -84,7 +84,11 @@ impl ImageFilter {
                 _ => return Err(FilterError::Unknown(k)),
             }
         }
-        f.repository = repository.map(Reference::parse).transpose()?;
+        match repository {
+            // A pattern (`repo/*`) filters as `reference=` does, as with docker.
+            Some(p) if p.contains(['*', '?']) => f.references.push(p.to_string()),
+            r => f.repository = r.map(Reference::parse).transpose()?,
+        }
         Ok(f)
     }
 

@@ -26,6 +26,7 @@ pub mod container;
 pub mod context;
 pub mod dockerfile;
 pub mod error;
+pub mod flags;
 pub mod image;
 pub mod image_filter;
 pub mod ingest;

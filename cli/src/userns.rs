@@ -164,7 +164,11 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let mut go = fs::File::from(go_w);
     let mut b = [0u8; 1];
     let mapped = match ready.read(&mut b) {
-        Ok(1) => write_maps(Pid::from_raw(child.id() as i32)),
+        Ok(1) => write_maps(Pid::from_raw(child.id() as i32)).map(|map| {
+            if let UidMap::Single(why) = map {
+                note_single_uid_once(store_root, &why);
+            }
+        }),
         _ => Err(UsernsError::ChildGone),
     };
     if let Err(e) = mapped {
@@ -237,7 +241,47 @@ pub fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
     })
 }
 
-fn write_maps(pid: Pid) -> Result<()> {
+/// Which uid map the user namespace got.
+enum UidMap {
+    /// The user's own id and its subordinate range.
+    Range,
+    /// Only the user's own id, and why.
+    Single(SingleUidCause),
+}
+
+/// Why only the user's own id is mapped.
+enum SingleUidCause {
+    /// /etc/subuid or /etc/subgid has no range for the user (named).
+    NoRange(String),
+    /// newuidmap and newgidmap are not installed.
+    NoTools,
+}
+
+/// The file in the store that remembers that the single-uid note was shown.
+const SINGLE_UID_NOTED: &str = "single-uid-noted";
+
+/// Says once per store (remembered in it) that files of other owners in images will
+/// show as root, and what to do about it.
+fn note_single_uid_once(store_root: &std::path::Path, why: &SingleUidCause) {
+    let marker = store_root.join(SINGLE_UID_NOTED);
+    if marker.exists() {
+        return;
+    }
+    let fix = match why {
+        SingleUidCause::NoRange(name) => format!(
+            "no subordinate id range for {name} in /etc/subuid and /etc/subgid; add one as root, e.g.: echo {name}:100000:65536 >> /etc/subuid; echo {name}:100000:65536 >> /etc/subgid"
+        ),
+        SingleUidCause::NoTools => {
+            "newuidmap and newgidmap are not installed (Debian's uidmap package)".to_string()
+        }
+    };
+    eprintln!(
+        "note: strata maps only your own uid, so files that other users own in images show as owned by root: {fix} (this note is shown once)"
+    );
+    let _ = fs::write(marker, b"");
+}
+
+fn write_maps(pid: Pid) -> Result<UidMap> {
     let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
     let name = User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
@@ -254,7 +298,7 @@ fn write_maps(pid: Pid) -> Result<()> {
         match (uids, gids) {
             (Ok(u), Ok(g)) => {
                 let (u, g) = (finish_map("newuidmap", u), finish_map("newgidmap", g));
-                return u.and(g);
+                return u.and(g).map(|()| UidMap::Range);
             }
             (Ok(c), Err(e)) | (Err(e), Ok(c)) => {
                 let _ = c.wait_with_output();
@@ -270,6 +314,11 @@ fn write_maps(pid: Pid) -> Result<()> {
             (Err(_), Err(_)) => {}
         }
     }
+    let why = if subuid.is_some() && subgid.is_some() {
+        SingleUidCause::NoTools
+    } else {
+        SingleUidCause::NoRange(name)
+    };
     // No subordinate range (or no uidmap tools): map just the user to root.
     let proc = format!("/proc/{pid}");
     fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n"))
@@ -277,7 +326,7 @@ fn write_maps(pid: Pid) -> Result<()> {
     fs::write(format!("{proc}/setgroups"), "deny").map_err(at("cannot write setgroups"))?;
     fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n"))
         .map_err(at("cannot write the gid map"))?;
-    Ok(())
+    Ok(UidMap::Single(why))
 }
 
 fn spawn_map(

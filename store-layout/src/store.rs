@@ -74,22 +74,36 @@ impl Store {
         let store = Store {
             root: root.to_path_buf(),
         };
-        let version_path = root.join("layout-version");
-        match fs::read_to_string(&version_path) {
-            Ok(v) => {
-                if v.trim_end() != LAYOUT_VERSION {
-                    return Err(StoreError::Version {
-                        path: version_path,
-                        found: v.trim_end().to_string(),
-                        expected: LAYOUT_VERSION.to_string(),
-                    });
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => store.create()?,
-            Err(e) => return Err(e).at(version_path),
+        if !store.check_version()? {
+            store.create()?;
         }
         store.recover()?;
         Ok(store)
+    }
+
+    /// Opens the store at `root` for reading: checks its layout version and creates,
+    /// recovers and cleans nothing. A store that does not exist reads as empty.
+    pub fn open_existing(root: &Path) -> Result<Store> {
+        let store = Store {
+            root: root.to_path_buf(),
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// Whether the store exists, failing when it has another layout version.
+    fn check_version(&self) -> Result<bool> {
+        let version_path = self.root.join("layout-version");
+        match fs::read_to_string(&version_path) {
+            Ok(v) if v.trim_end() == LAYOUT_VERSION => Ok(true),
+            Ok(v) => Err(StoreError::Version {
+                path: version_path,
+                found: v.trim_end().to_string(),
+                expected: LAYOUT_VERSION.to_string(),
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).at(version_path),
+        }
     }
 
     fn create(&self) -> Result<()> {

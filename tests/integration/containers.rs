@@ -442,6 +442,10 @@ fn rmi_refuses_an_image_that_a_container_uses() {
     // The container keeps its layers and still starts.
     assert_eq!(w.cmd(["start", "-a", "user"]).ok().code, 0);
     w.cmd(["rm", "user"]).ok();
+    // As with docker, the image stayed for the container, without a name.
+    let dangling = w.cmd(["images", "-q", "-f", "dangling=true"]).ok();
+    assert_eq!(dangling.lines().len(), 1, "{dangling:?}");
+    w.cmd(["rmi", dangling.stdout.trim()]).ok();
     assert_eq!(w.store_entries("layers"), Vec::<String>::new());
 }
 

@@ -5,6 +5,7 @@
 mod build_parse;
 mod containers;
 mod crash;
+mod differences;
 mod errors;
 mod helper;
 mod history;

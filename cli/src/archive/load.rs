@@ -27,6 +27,14 @@ pub enum Loaded {
     Tagged(String),
     /// An image without a name was loaded.
     Untagged(Digest),
+    /// A name the archive gives was another image's, which keeps no name from it
+    /// (docker says it was renamed "to empty string").
+    Renamed {
+        /// The full reference.
+        name: String,
+        /// The image it named before.
+        old: Digest,
+    },
 }
 
 /// A new image whose config and members are checked.
@@ -117,6 +125,14 @@ pub fn load(store: &Store, input: impl Read + Send) -> Result<Vec<Loaded>, Archi
     for (id, tags) in names {
         if tags.is_empty() {
             loaded.push(Loaded::Untagged(id.clone()));
+        }
+        for t in &tags {
+            if let Some(old) = db.tags().get(t).filter(|old| **old != id) {
+                loaded.push(Loaded::Renamed {
+                    name: t.clone(),
+                    old: old.clone(),
+                });
+            }
         }
         loaded.extend(tags.iter().cloned().map(Loaded::Tagged));
         writer.name(&id, tags, None);

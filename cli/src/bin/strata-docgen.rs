@@ -4,7 +4,6 @@
 //! `strata-docgen man DIR`: `strata.1`, `strata-*.1`, `strata-config.toml.5`.
 //! `strata-docgen completions DIR`: `strata.bash`, `_strata` (zsh), `strata.fish`.
 
-use clap::CommandFactory;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use strata::commands::completion::{write, Shell};
@@ -14,7 +13,7 @@ fn main() -> ExitCode {
     let (what, dir) = (args.next(), args.next().map(PathBuf::from));
     let result = match (what.as_deref(), dir, args.next()) {
         (Some("man"), Some(dir), None) => std::fs::create_dir_all(&dir)
-            .and_then(|()| strata::manpages::write_all(strata::cli::Cli::command(), &dir))
+            .and_then(|()| strata::manpages::write_all(strata::cli::command(), &dir))
             .map(|files| files.len()),
         (Some("completions"), Some(dir), None) => completions(&dir),
         _ => {
@@ -43,7 +42,7 @@ fn completions(dir: &std::path::Path) -> std::io::Result<usize> {
     ];
     for (shell, name) in files {
         let mut out = Vec::new();
-        write(shell, &mut strata::cli::Cli::command(), &mut out);
+        write(shell, &mut strata::cli::command(), &mut out);
         std::fs::write(dir.join(name), out)?;
     }
     Ok(files.len())

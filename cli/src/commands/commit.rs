@@ -35,7 +35,7 @@ pub struct CommitArgs {
     pub change: Vec<String>,
     /// Pause container during commit (accepted for compatibility; strata reads the
     /// writable layer as it is).
-    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set)]
     pub pause: bool,
     /// The container.
     pub container: String,

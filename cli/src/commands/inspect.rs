@@ -29,46 +29,115 @@ pub fn load_config(store: &Store, id: &Digest) -> Result<ImageConfig> {
     ImageConfig::from_slice(&data).with_context(|| format!("image {id}: config is not valid JSON"))
 }
 
-fn container_config(cfg: &ImageConfig) -> Value {
-    let c = cfg.config.clone().unwrap_or_default();
-    let mut m = Map::new();
-    m.insert("Hostname".into(), json!(""));
-    m.insert("Domainname".into(), json!(""));
-    m.insert("User".into(), json!(c.user.clone().unwrap_or_default()));
-    m.insert("AttachStdin".into(), json!(false));
-    m.insert("AttachStdout".into(), json!(false));
-    m.insert("AttachStderr".into(), json!(false));
-    if let Some(p) = &c.exposed_ports {
-        m.insert("ExposedPorts".into(), json!(p));
-    }
-    m.insert("Tty".into(), json!(false));
-    m.insert("OpenStdin".into(), json!(false));
-    m.insert("StdinOnce".into(), json!(false));
-    m.insert("Env".into(), json!(c.env));
-    m.insert("Cmd".into(), json!(c.cmd));
-    m.insert("Image".into(), json!(""));
-    m.insert("Volumes".into(), json!(c.volumes));
-    m.insert(
-        "WorkingDir".into(),
-        json!(c.working_dir.clone().unwrap_or_default()),
-    );
-    m.insert("Entrypoint".into(), json!(c.entrypoint));
-    m.insert(
-        "OnBuild".into(),
-        c.extra.get("OnBuild").cloned().unwrap_or(Value::Null),
-    );
-    m.insert("Labels".into(), json!(c.labels));
-    if let Some(s) = &c.stop_signal {
-        m.insert("StopSignal".into(), json!(s));
-    }
-    for (k, v) in &c.extra {
-        m.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    Value::Object(m)
+/// A JSON object whose keys keep the order they were given in (docker's field order,
+/// which people read), where `serde_json::Map` sorts them.
+#[derive(Debug, Clone, Default)]
+pub struct Ordered(Vec<(String, Field)>);
+
+/// A value of an [`Ordered`] object.
+#[derive(Debug, Clone)]
+pub enum Field {
+    /// Any JSON value (its objects sorted).
+    Value(Value),
+    /// An object in order.
+    Object(Ordered),
 }
 
-/// docker's inspect object for one image.
-pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
+impl From<Value> for Field {
+    fn from(v: Value) -> Field {
+        Field::Value(v)
+    }
+}
+
+impl From<Ordered> for Field {
+    fn from(o: Ordered) -> Field {
+        Field::Object(o)
+    }
+}
+
+impl Ordered {
+    /// Adds `key` after the keys already there.
+    pub fn with(mut self, key: &str, value: impl Into<Field>) -> Ordered {
+        self.0.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Whether `key` is there.
+    pub fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// The same object as a `Value`, for templates.
+    pub fn to_value(&self) -> Value {
+        let fields = self.0.iter().map(|(k, f)| {
+            let v = match f {
+                Field::Value(v) => v.clone(),
+                Field::Object(o) => o.to_value(),
+            };
+            (k.clone(), v)
+        });
+        Value::Object(fields.collect::<Map<String, Value>>())
+    }
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, f) in &self.0 {
+            match f {
+                Field::Value(v) => m.serialize_entry(k, v)?,
+                Field::Object(o) => m.serialize_entry(k, o)?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// The image's container config, in the order of docker's `ContainerConfig`.
+fn container_config(cfg: &ImageConfig) -> Ordered {
+    let c = cfg.config.clone().unwrap_or_default();
+    let mut m = Ordered::default()
+        .with("Hostname", json!(""))
+        .with("Domainname", json!(""))
+        .with("User", json!(c.user.clone().unwrap_or_default()))
+        .with("AttachStdin", json!(false))
+        .with("AttachStdout", json!(false))
+        .with("AttachStderr", json!(false));
+    if let Some(p) = &c.exposed_ports {
+        m = m.with("ExposedPorts", json!(p));
+    }
+    m = m
+        .with("Tty", json!(false))
+        .with("OpenStdin", json!(false))
+        .with("StdinOnce", json!(false))
+        .with("Env", json!(c.env))
+        .with("Cmd", json!(c.cmd))
+        .with("Image", json!(""))
+        .with("Volumes", json!(c.volumes))
+        .with(
+            "WorkingDir",
+            json!(c.working_dir.clone().unwrap_or_default()),
+        )
+        .with("Entrypoint", json!(c.entrypoint))
+        .with(
+            "OnBuild",
+            c.extra.get("OnBuild").cloned().unwrap_or(Value::Null),
+        )
+        .with("Labels", json!(c.labels));
+    if let Some(s) = &c.stop_signal {
+        m = m.with("StopSignal", json!(s));
+    }
+    for (k, v) in &c.extra {
+        if !m.has(k) {
+            m = m.with(k, v.clone());
+        }
+    }
+    m
+}
+
+/// docker's inspect object for one image, in the order of docker's `ImageInspect`.
+pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Ordered> {
     let img = db
         .images()
         .get(id)
@@ -93,24 +162,44 @@ pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_string();
-    Ok(json!({
-        "Id": id.as_str(),
-        "RepoTags": db.tags_of(id).iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-        "RepoDigests": img.repo_digests.iter().map(|r| familiar(r)).collect::<Vec<_>>(),
-        "Parent": img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-        "Comment": comment,
-        "Created": cfg.created.clone().unwrap_or_default(),
-        "DockerVersion": cfg.extra.get("docker_version").cloned().unwrap_or(json!("")),
-        "Author": cfg.author.clone().unwrap_or_default(),
-        "Config": container_config(&cfg),
-        "Architecture": cfg.platform.architecture,
-        "Variant": cfg.platform.variant,
-        "Os": cfg.platform.os,
-        "Size": img.size,
-        "GraphDriver": {"Data": graph, "Name": "overlay"},
-        "RootFS": {"Type": cfg.rootfs.typ, "Layers": cfg.rootfs.diff_ids},
-        "Metadata": {"LastTagTime": crate::output::rfc3339(img.added, 0)},
-    }))
+    let tags: Vec<String> = db.tags_of(id).iter().map(|t| familiar(t)).collect();
+    let digests: Vec<String> = img.repo_digests.iter().map(|r| familiar(r)).collect();
+    let parent = img
+        .parent
+        .as_ref()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let docker_version = cfg.extra.get("docker_version").cloned();
+    Ok(Ordered::default()
+        .with("Id", json!(id.as_str()))
+        .with("RepoTags", json!(tags))
+        .with("RepoDigests", json!(digests))
+        .with("Parent", json!(parent))
+        .with("Comment", json!(comment))
+        .with("Created", json!(cfg.created.clone().unwrap_or_default()))
+        .with("DockerVersion", docker_version.unwrap_or(json!("")))
+        .with("Author", json!(cfg.author.clone().unwrap_or_default()))
+        .with("Config", container_config(&cfg))
+        .with("Architecture", json!(cfg.platform.architecture))
+        .with("Variant", json!(cfg.platform.variant))
+        .with("Os", json!(cfg.platform.os))
+        .with("Size", json!(img.size))
+        .with(
+            "GraphDriver",
+            Ordered::default()
+                .with("Data", Value::Object(graph))
+                .with("Name", json!("overlay")),
+        )
+        .with(
+            "RootFS",
+            Ordered::default()
+                .with("Type", json!(cfg.rootfs.typ))
+                .with("Layers", json!(cfg.rootfs.diff_ids)),
+        )
+        .with(
+            "Metadata",
+            json!({"LastTagTime": crate::output::rfc3339(img.added, 0)}),
+        ))
 }
 
 /// Runs `inspect`.
@@ -142,7 +231,7 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
         Some(f) => {
             let tpl = Template::parse(f).map_err(|e| anyhow!("{e}"))?;
             for v in &values {
-                crate::output::out(&tpl.render(v).map_err(|e| anyhow!("{e}"))?)?;
+                crate::output::out(&tpl.render(&v.to_value()).map_err(|e| anyhow!("{e}"))?)?;
             }
         }
     }

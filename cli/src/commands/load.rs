@@ -10,7 +10,7 @@ use crate::progress::ByteBar;
 use crate::reference::familiar;
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 
 /// Arguments of `load`.
@@ -33,6 +33,9 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
             let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
             (Box::new(f), len)
         }
+        None if io::stdin().is_terminal() => {
+            anyhow::bail!("requested load from stdin, but stdin is empty")
+        }
         None => (Box::new(io::stdin()), None),
     };
     let bar = if args.quiet {
@@ -46,6 +49,10 @@ pub fn run(ctx: &Ctx, args: &LoadArgs) -> Result<()> {
         crate::output::out(&match l {
             Loaded::Tagged(t) => format!("Loaded image: {}", familiar(&t)),
             Loaded::Untagged(id) => format!("Loaded image ID: {id}"),
+            Loaded::Renamed { name, old } => format!(
+                "The image {} already exists, renaming the old one with ID {old} to empty string",
+                familiar(&name)
+            ),
         })?;
     }
     Ok(())

@@ -28,7 +28,7 @@ pub struct PsArgs {
 
 /// docker's default `ps` table.
 const DEFAULT_FORMAT: &str =
-    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedAt}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 const HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
     ("Image", "IMAGE"),
@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             "ID": id,
             "Image": c.image_name,
             "Command": command_column(&cfg.command_line(), args.no_trunc),
-            "CreatedAt": human_ago(created, now),
+            "CreatedAt": crate::output::created_at(created),
             "RunningFor": human_ago(created, now),
             "Status": status,
             "State": state.status.as_str(),

@@ -33,8 +33,9 @@ pub struct Outcome {
 /// Untags or deletes what `arg` names in `db`. The caller's commit removes the layers
 /// and blobs that nothing uses any more.
 /// `used` maps the images that containers use to one such container's ID and whether
-/// it is running: such an image is not deleted (a stopped container's image only with
-/// `force`, and its layers stay while the container does).
+/// it is running. Such an image's last name goes only with `force`, and the image
+/// stays, unnamed, for the container; by ID, a stopped container's image is deleted
+/// only with `force` (its layers stay while the container does), a running one's never.
 pub fn remove_one(
     db: &mut Db,
     arg: &str,
@@ -48,31 +49,29 @@ pub fn remove_one(
         other => other.to_string(),
     })?;
     let last_name = match &matched {
-        Matched::Tag(_) | Matched::RepoDigest(_) => {
-            let img = db.images().get(&id);
-            db.tags_of(&id).len() + img.map_or(0, |i| i.repo_digests.len()) <= 1
-        }
+        Matched::Tag(_) | Matched::RepoDigest(_) => single_reference(db, &id),
         Matched::Id => true,
     };
+    let by_name = matched != Matched::Id;
     if let (true, Some((cid, running))) = (last_name, used.get(&id)) {
         let short = &cid[..12.min(cid.len())];
-        if *running {
+        if by_name && !force {
+            return Err(format!(
+                "conflict: unable to remove repository reference \"{arg}\" (must force) - container {short} is using its referenced image {}",
+                id.short()
+            ));
+        }
+        if !by_name && *running {
             return Err(format!(
                 "conflict: unable to delete {} (cannot be forced) - image is being used by running container {short}",
                 id.short()
             ));
         }
-        if !force {
-            return Err(match matched {
-                Matched::Id => format!(
-                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {short}",
-                    id.short()
-                ),
-                _ => format!(
-                    "conflict: unable to remove repository reference \"{arg}\" (must force) - container {short} is using its referenced image {}",
-                    id.short()
-                ),
-            });
+        if !by_name && !force {
+            return Err(format!(
+                "conflict: unable to delete {} (must be forced) - image is being used by stopped container {short}",
+                id.short()
+            ));
         }
     }
     let mut out = Outcome::default();
@@ -82,6 +81,17 @@ pub fn remove_one(
         Matched::Tag(full) => {
             db.untag(&full);
             out.untagged.push(familiar(&full));
+            // The repository's last tag takes its digests along, as with docker.
+            let repo = repository_of_tag(&full);
+            if !db.tags_of(&id).iter().any(|t| repository_of_tag(t) == repo) {
+                let digests = db.images().get(&id).map(|i| i.repo_digests.clone());
+                for rd in digests.unwrap_or_default() {
+                    if rd.split_once('@').is_some_and(|(r, _)| r == repo) {
+                        db.remove_repo_digest(&id, &rd);
+                        out.untagged.push(familiar(&rd));
+                    }
+                }
+            }
         }
         Matched::RepoDigest(rd) => {
             db.remove_repo_digest(&id, &rd);
@@ -116,6 +126,10 @@ pub fn remove_one(
             }
         }
     }
+    // An image a container uses stays, without a name, when its names were removed.
+    if by_name && used.contains_key(&id) {
+        return Ok(out);
+    }
     // Delete the image once nothing names it, then its untagged parents.
     let mut cur = Some(id);
     while let Some(id) = cur.take() {
@@ -139,6 +153,28 @@ pub fn remove_one(
         }
     }
     Ok(out)
+}
+
+/// The repository of a full `NAME:TAG` reference.
+fn repository_of_tag(full: &str) -> &str {
+    full.rsplit_once(':').map_or(full, |(r, _)| r)
+}
+
+/// Whether the image has one name only, docker's way: at most one tag, and digests of
+/// that tag's repository only (a pulled image's `NAME:TAG` and `NAME@sha256:…` are one
+/// name).
+fn single_reference(db: &Db, id: &Digest) -> bool {
+    let tags = db.tags_of(id);
+    let digests = db.images().get(id).map_or(&[][..], |i| &i.repo_digests[..]);
+    let digest_repos: BTreeSet<&str> = digests
+        .iter()
+        .filter_map(|rd| rd.split_once('@').map(|(r, _)| r))
+        .collect();
+    match tags.as_slice() {
+        [] => digest_repos.len() <= 1,
+        [t] => digest_repos.iter().all(|r| *r == repository_of_tag(t)),
+        _ => false,
+    }
 }
 
 /// Runs `rmi`.

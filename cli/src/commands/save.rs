@@ -12,6 +12,7 @@ use crate::error::SilentExit;
 use crate::resolve::{resolve, Matched};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, IsTerminal};
+use std::os::unix::fs::OpenOptionsExt;
 
 /// Arguments of `save`.
 #[derive(clap::Args, Debug)]
@@ -82,7 +83,13 @@ pub fn run(ctx: &Ctx, args: &SaveArgs) -> Result<()> {
     let images = images(ctx, &args.images)?;
     let written = match &args.output {
         Some(path) => {
-            let f = std::fs::File::create(path)
+            // Only the owner may read what may hold private images, as with docker.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let out = io::BufWriter::with_capacity(1 << 20, f);
             let r = write_archive(&ctx.store, &images, layouts, out);

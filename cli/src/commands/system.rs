@@ -2,9 +2,10 @@
 
 use super::table::print;
 use crate::context::Ctx;
+use crate::output::Template;
 use crate::output::{human_size, DEFAULT_SYSTEM_DF_FORMAT, IMAGES_HEADERS, SYSTEM_DF_HEADERS};
-use anyhow::Result;
-use serde_json::json;
+use anyhow::{anyhow, Result};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use store_layout::Digest;
 
@@ -81,8 +82,47 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
     )
 }
 
-/// Runs `version`.
-pub fn version(root: &std::path::Path) -> Result<()> {
+/// Arguments of `version`.
+#[derive(clap::Args, Debug)]
+pub struct VersionArgs {
+    /// Format output using a custom template ('json' or a Go template).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// Arguments of `info`.
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    /// Format output using a custom template ('json' or a Go template).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// Prints `value` as `--format` asks: `json`, or a Go template.
+fn print_object(format: &str, value: &Value) -> Result<()> {
+    let text = if format == "json" {
+        serde_json::to_string(value)?
+    } else {
+        Template::parse(&crate::output::expand_escapes(format))
+            .and_then(|t| t.render(value))
+            .map_err(|e| anyhow!("{e}"))?
+    };
+    Ok(crate::output::out(&text)?)
+}
+
+/// Runs `version`. There is no daemon: `Server` repeats the client's version, so that
+/// scripts asking docker for `{{.Server.Version}}` get an answer.
+pub fn version(root: &std::path::Path, args: &VersionArgs) -> Result<()> {
+    if let Some(f) = &args.format {
+        let client = json!({
+            "Version": env!("CARGO_PKG_VERSION"),
+            "Os": "linux",
+            "Arch": crate::image::platform::host_arch(),
+            "StoreLayout": store_layout::LAYOUT_VERSION,
+            "StoreRoot": root.display().to_string(),
+        });
+        return print_object(f, &json!({"Client": client.clone(), "Server": client}));
+    }
     let text = format!(
         "Client:\n Version:           {}\n Rust target:       {}-linux\n OS/Arch:           linux/{}\n Store layout:      {}\n Store root:        {}",
         env!("CARGO_PKG_VERSION"),
@@ -95,10 +135,29 @@ pub fn version(root: &std::path::Path) -> Result<()> {
 }
 
 /// Runs `info`.
-pub fn info(ctx: &Ctx) -> Result<()> {
+pub fn info(ctx: &Ctx, args: &InfoArgs) -> Result<()> {
     let db = ctx.store.db()?;
     let uname = rustix::system::uname();
     let rootless = crate::userns::is_rootless() || !rustix::process::getuid().is_root();
+    if let Some(f) = &args.format {
+        let containers = ctx.store.containers()?.len();
+        let value = json!({
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "Images": db.images().len(),
+            "Containers": containers,
+            "Tags": db.tags().len(),
+            "Layers": db.layers().len(),
+            "Driver": "overlay",
+            "DockerRootDir": ctx.store.root().display().to_string(),
+            "LayoutVersion": store_layout::LAYOUT_VERSION,
+            "Rootless": rootless,
+            "KernelVersion": uname.release().to_string_lossy(),
+            "OperatingSystem": uname.sysname().to_string_lossy(),
+            "OSType": "linux",
+            "Architecture": std::env::consts::ARCH,
+        });
+        return print_object(f, &value);
+    }
     let text = format!(
         "Client:\n Version:    {}\n\nStore:\n Images: {}\n Tags: {}\n Layers: {}\n Storage Driver: overlay\n Root Dir: {}\n Layout: {}\n Rootless: {}\n Kernel Version: {}\n Operating System: {}\n Architecture: {}",
         env!("CARGO_PKG_VERSION"),

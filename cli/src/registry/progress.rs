@@ -33,6 +33,20 @@ fn cursor_terminal(term: Option<&std::ffi::OsStr>) -> bool {
     term.is_some_and(|t| !t.is_empty() && t != "dumb")
 }
 
+/// A layer's line while its size is unknown, and when it is done: `ID: STATUS`.
+fn status_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix}: {msg}").unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// A layer's line while its bytes move: the bar, the count of the size, and the rate.
+fn bytes_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix}: {msg:<18} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
 impl Reporter {
     /// Quiet, bars on a terminal, or lines.
     pub fn new(quiet: bool) -> Reporter {
@@ -97,13 +111,7 @@ impl Reporter {
             bars.entry(id.to_string())
                 .or_insert_with(|| {
                     let b = m.add(ProgressBar::new(0));
-                    b.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix}: {msg:<18} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                    );
+                    b.set_style(status_style());
                     b.set_prefix(id.to_string());
                     b
                 })
@@ -130,9 +138,10 @@ impl Reporter {
         }
     }
 
-    /// A layer's status that ends its bar.
+    /// A layer's status that ends its bar: the status alone, as docker leaves it.
     pub fn done(&self, id: &str, status: &str) {
         if let Some(b) = self.bar(id) {
+            b.set_style(status_style());
             b.set_message(status.to_string());
             b.finish();
             return;
@@ -140,7 +149,8 @@ impl Reporter {
         self.status(id, status);
     }
 
-    /// Starts counting a layer's bytes (bars only), `total` in all.
+    /// Starts counting a layer's bytes (bars only), `total` in all; the bar shows once
+    /// bytes move (a layer the registry has or mounts never shows one).
     pub fn start(&self, id: &str, status: &str, total: u64) {
         if let Some(b) = self.bar(id) {
             b.set_length(total);
@@ -153,6 +163,9 @@ impl Reporter {
     pub fn bytes(&self, id: &str, n: u64) {
         if let Mode::Bars(_) = &self.mode {
             if let Some(b) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+                if b.position() == 0 {
+                    b.set_style(bytes_style());
+                }
                 b.set_position(n);
             }
         }
@@ -190,6 +203,7 @@ impl ByteCounter {
         match &self.bar {
             None => Box::new(inner),
             Some(b) => {
+                b.set_style(bytes_style());
                 b.set_position(start);
                 Box::new(crate::progress::ByteBar::from(b.clone()).wrap_read(inner))
             }

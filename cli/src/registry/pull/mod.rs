@@ -163,12 +163,11 @@ pub fn pull(
     let plan = LayerPlan::new(&db, diff_ids, Reuse::Record);
     for (l, d) in plan.layers().iter().zip(&descs) {
         let short = parse_digest(&d.digest, "layer")?;
-        let status = if l.is_stored() {
-            "Already exists"
+        if l.is_stored() {
+            rep.done(short.short(), "Already exists");
         } else {
-            "Pulling fs layer"
-        };
-        rep.status(short.short(), status);
+            rep.status(short.short(), "Pulling fs layer");
+        }
     }
 
     let txn = store.begin()?;
