@@ -7,6 +7,7 @@ mod check;
 mod containers;
 mod crash;
 mod errors;
+mod full_disk;
 mod helper;
 mod history;
 mod hostile;
