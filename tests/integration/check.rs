@@ -150,3 +150,24 @@ fn an_unused_blob_is_found_and_removed() {
     found_and_repaired(&env, "unused blob file", "removed ");
     assert!(!blob.exists());
 }
+
+/// A staging directory whose lock a live process holds is an operation in progress,
+/// not a leftover: the check neither reports nor removes it.
+#[test]
+fn a_staging_directory_in_use_is_left_alone() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let tmp = env.store().join("tmp");
+    std::fs::create_dir(tmp.join("stage-999999-0-1")).unwrap();
+    let lock = tmp.join("stage-999999-0-1.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let out = env
+        .sh(&format!(
+            "exec flock {} \"$STRATA\" system check --repair",
+            lock.display()
+        ))
+        .ok();
+    assert!(out.stdout.contains("the store is sound"), "{}", out.stdout);
+    assert!(tmp.join("stage-999999-0-1").is_dir());
+    check(&env, &[]).code(1);
+}
