@@ -191,6 +191,15 @@ pub struct Repairs {
 }
 
 impl Store {
+    /// What interrupted operations left behind (a journal, temporary files, staging
+    /// directories without a live owner, trash), found under the store lock.
+    pub fn leftovers(&self) -> Result<Vec<Problem>> {
+        let _lock = self.lock()?;
+        let mut problems = Vec::new();
+        self.find_leftovers(&mut problems)?;
+        Ok(problems)
+    }
+
     /// Checks the whole store under the store lock.
     pub fn check(&self, depth: CheckDepth) -> Result<CheckReport> {
         let _lock = self.lock()?;
