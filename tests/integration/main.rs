@@ -3,19 +3,23 @@
 //! the harness and the fixture builders.
 
 mod build_parse;
+mod check;
 mod containers;
 mod crash;
 mod differences;
 mod errors;
+mod full_disk;
 mod helper;
 mod history;
 mod hostile;
 mod images;
 mod import;
 mod inspect;
+mod limits;
 mod prune;
 mod registry;
 mod rmi;
 mod save_load;
 mod system;
 mod tag;
+mod untrusted;

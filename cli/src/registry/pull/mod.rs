@@ -1,10 +1,10 @@
-//! The pull pipeline: manifest (index → platform), config, then every missing layer at
-//! once, each one stream from socket to disk in one transaction.
+//! The pull pipeline: manifest (index → platform), config, then the missing layers a
+//! few at a time, each one stream from socket to disk in one transaction.
 //!
 //! [`pull`] runs named steps: `find_manifest` (`find`: mirrors first, then the
 //! registry), `fetch_config`, a [`LayerPlan`] of the image's layers by chain ID
-//! (layers already in the store are not fetched), `fetch_layers` (`layers`: a thread
-//! per missing layer reads the blob, resuming with `Range` after breaks, and hands it to
+//! (layers already in the store are not fetched), `fetch_layers` (`layers`: a few
+//! worker threads take the missing layers in turn; each reads the blob, resuming with `Range` after breaks, and hands it to
 //! [`crate::ingest::ingest_layer_verified`]:
 //! the bytes are written to a staged blob and checked against the manifest's digest,
 //! decompressed on a second thread, hashed (the DiffID, checked against the config) and
@@ -32,7 +32,7 @@ use error::parse_digest;
 use find::{config_and_layers, find_manifest, manifest_error};
 use layers::fetch_layers;
 use std::io::Read;
-use store_layout::{Db, Digest, Store};
+use store_layout::{Db, Digest, Store, StoreError};
 
 /// The largest config blob accepted.
 const MAX_CONFIG: u64 = 16 << 20;
@@ -113,8 +113,31 @@ fn fetch_config(
     Ok((bytes, config))
 }
 
-/// Pulls the image `r` (with a tag or digest) into `store`.
+/// How many times a pull starts again when a layer it reused was removed (by `rmi` or
+/// `prune`) before it committed.
+const LAYER_GONE_RETRIES: u32 = 2;
+
+/// Pulls the image `r` (with a tag or digest) into `store`. A layer that was in the
+/// store when the pull began and was removed before it committed is fetched again.
 pub fn pull(
+    store: &Store,
+    r: &Reference,
+    platform: &Platform,
+    opts: &Options,
+    rep: &Reporter,
+) -> Result<Pulled, PullError> {
+    let mut tries = 0;
+    loop {
+        match pull_once(store, r, platform, opts, rep) {
+            Err(PullError::Store(StoreError::NotFound(_))) if tries < LAYER_GONE_RETRIES => {
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn pull_once(
     store: &Store,
     r: &Reference,
     platform: &Platform,
@@ -123,6 +146,7 @@ pub fn pull(
 ) -> Result<Pulled, PullError> {
     let (client, m) = find_manifest(r, platform, opts)?;
     let (id, descs) = config_and_layers(&m)?;
+    crate::ingest::check_layer_count(descs.len())?;
     rep.line(&format!(
         "{}: Pulling from {}",
         r.digest().or(r.tag()).unwrap_or("latest"),
