@@ -1,4 +1,4 @@
-//! The layer pipeline shared by `import` (and later pull, load and build): one stream
+//! The layer pipeline shared by import, commit, pull and load (and build): one stream
 //! from source to disk.
 //!
 //! The calling thread reads the source and writes it, as it comes, to a new blob; a
@@ -6,18 +6,53 @@
 //! into the transaction's staging directory under Landlock. Nothing is visible in the
 //! store until the transaction commits.
 
-use crate::image::manifest::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::image::media_type::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
+use crate::image::writer::UnpackedLayer;
 use crate::layer::decompress::{decompress, detect, Compression};
 use crate::layer::readahead;
+use crate::layer::unpack::UnpackError;
 use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
-use anyhow::{anyhow, Context, Result};
 use std::io::{self, BufReader, Read, Write};
+use store_layout::StoreError;
 use store_layout::{BlobRef, Digest, Sha256Writer, Txn};
 
 const CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the unpacking thread: enough to keep both busy, few enough that
 /// a pull of many layers at once stays small.
 const QUEUE: usize = 6;
+
+/// Why a layer could not be taken in; `Display` is the one line the user sees, its
+/// source the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The source could not be read.
+    #[error("cannot read the archive")]
+    Read(#[source] io::Error),
+    /// The source was empty.
+    #[error("the archive is empty")]
+    Empty,
+    /// A registry's layer in a compression OCI has no media type for.
+    #[error("unsupported layer compression (only tar, gzip and zstd layers are pulled)")]
+    UnsupportedCompression,
+    /// The compressed stream (of the `archive` or `layer`) is not valid.
+    #[error("cannot decompress the {0}")]
+    Decompress(&'static str, #[source] io::Error),
+    /// The rest of the stream after the tar's end could not be read.
+    #[error("cannot read the {0} to its end")]
+    ReadToEnd(&'static str, #[source] io::Error),
+    /// The blob could not be written.
+    #[error("cannot store the layer")]
+    StoreLayer(#[source] io::Error),
+    /// Unpacking failed.
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The unpacking thread panicked.
+    #[error("the unpacking thread panicked")]
+    Panicked,
+}
 
 /// A layer unpacked into a transaction, not yet committed.
 pub struct Ingested {
@@ -31,6 +66,18 @@ pub struct Ingested {
     pub stats: UnpackStats,
 }
 
+impl Ingested {
+    /// The layer, to record in the transaction.
+    pub fn layer(&self) -> UnpackedLayer {
+        UnpackedLayer {
+            index: self.index,
+            diff_id: self.diff_id.clone(),
+            blob: self.blob.clone(),
+            size: self.stats.size,
+        }
+    }
+}
+
 /// Unpacks a layer archive (plain tar, or gzip, zstd, xz or bzip2, found by content)
 /// from `input` into a new layer directory of `txn`, and keeps its bytes as a blob:
 /// as they came for tar, gzip and zstd, and decompressed for xz and bzip2, which OCI
@@ -39,7 +86,7 @@ pub fn ingest_layer<R: Read + Send>(
     txn: &Txn,
     input: R,
     on_bytes: &(dyn Fn(u64) + Sync),
-) -> Result<Ingested> {
+) -> Result<Ingested, IngestError> {
     ingest_layer_verified(txn, input, None, on_bytes)
 }
 
@@ -50,14 +97,14 @@ pub fn ingest_layer_verified<R: Read + Send>(
     input: R,
     expected: Option<&Digest>,
     on_bytes: &(dyn Fn(u64) + Sync),
-) -> Result<Ingested> {
+) -> Result<Ingested, IngestError> {
     let mut input = input;
     let mut head = [0u8; 6];
-    let got = read_full(&mut input, &mut head).context("cannot read the archive")?;
+    let got = read_full(&mut input, &mut head).map_err(IngestError::Read)?;
     let magic = &head[..got];
     let mut src = io::Cursor::new(magic.to_vec()).chain(input);
     if magic.is_empty() {
-        return Err(anyhow!("the archive is empty"));
+        return Err(IngestError::Empty);
     }
     let compression = detect(magic);
     let keep_raw = matches!(
@@ -65,9 +112,7 @@ pub fn ingest_layer_verified<R: Read + Send>(
         Compression::None | Compression::Gzip | Compression::Zstd
     );
     if expected.is_some() && !keep_raw {
-        return Err(anyhow!(
-            "unsupported layer compression (only tar, gzip and zstd layers are pulled)"
-        ));
+        return Err(IngestError::UnsupportedCompression);
     }
     let media_type = match compression {
         Compression::Gzip => LAYER_GZIP,
@@ -92,17 +137,18 @@ pub fn ingest_layer_verified<R: Read + Send>(
     };
 
     let (feeder, raw) = readahead::stage(QUEUE, CHUNK);
-    let (diff_id, stats) = std::thread::scope(|s| -> Result<(Digest, UnpackStats)> {
+    let (diff_id, stats) = std::thread::scope(|s| -> Result<(Digest, UnpackStats), IngestError> {
         let tar_blob = &mut tar_blob;
         let dir = &dir;
-        let worker = s.spawn(move || -> Result<(Digest, UnpackStats)> {
-            let (_, plain) = decompress(raw).context("cannot decompress the archive")?;
+        let worker = s.spawn(move || -> Result<(Digest, UnpackStats), IngestError> {
+            let (_, plain) = decompress(raw).map_err(|e| IngestError::Decompress("archive", e))?;
             let mut hashed = Sha256Writer::new(Tee {
                 inner: plain,
                 copy: tar_blob.as_mut(),
             });
             let stats = unpack(&mut hashed, dir, &opts)?;
-            io::copy(&mut hashed, &mut io::sink()).context("cannot read the archive to its end")?;
+            io::copy(&mut hashed, &mut io::sink())
+                .map_err(|e| IngestError::ReadToEnd("archive", e))?;
             let (_, diff_id, _) = hashed.finish();
             Ok((diff_id, stats))
         });
@@ -116,13 +162,11 @@ pub fn ingest_layer_verified<R: Read + Send>(
             on_bytes(total);
             Ok(())
         });
-        let unpacked = worker
-            .join()
-            .map_err(|_| anyhow!("the unpacking thread panicked"))?;
-        pumped.context(if stored {
-            "cannot read the archive"
+        let unpacked = worker.join().map_err(|_| IngestError::Panicked)?;
+        pumped.map_err(if stored {
+            IngestError::Read
         } else {
-            "cannot store the layer"
+            IngestError::StoreLayer
         })?;
         unpacked
     })?;
@@ -206,10 +250,10 @@ impl Unpacked {
 /// `load`, whose layer bytes are already a file in the transaction (see
 /// [`Txn::adopt_blob`]). A plain tar is not hashed here (its DiffID is the digest of
 /// `input`); a compressed one is hashed after decompression.
-pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked> {
+pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked, IngestError> {
     let (index, dir) = txn.layer_dir()?;
     let (compression, mut plain) = decompress(BufReader::with_capacity(CHUNK, input))
-        .context("cannot decompress the layer")?;
+        .map_err(|e| IngestError::Decompress("layer", e))?;
     let mut opts = UnpackOptions {
         landlock: true,
         preserve_ownership: true,
@@ -224,7 +268,8 @@ pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked> {
         Compression::Gzip | Compression::Zstd => {
             let mut hashed = Sha256Writer::new(plain);
             let stats = unpack(&mut hashed, &dir, &opts)?;
-            io::copy(&mut hashed, &mut io::sink()).context("cannot read the layer to its end")?;
+            io::copy(&mut hashed, &mut io::sink())
+                .map_err(|e| IngestError::ReadToEnd("layer", e))?;
             (Some(hashed.finish().1), None, stats)
         }
         Compression::Xz | Compression::Bzip2 => {
@@ -234,7 +279,8 @@ pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked> {
                 copy: Some(&mut w),
             });
             let stats = unpack(&mut hashed, &dir, &opts)?;
-            io::copy(&mut hashed, &mut io::sink()).context("cannot read the layer to its end")?;
+            io::copy(&mut hashed, &mut io::sink())
+                .map_err(|e| IngestError::ReadToEnd("layer", e))?;
             let (_, diff_id, _) = hashed.finish();
             let (digest, size) = txn.finish_blob(w, Some(&diff_id))?;
             let blob = BlobRef {

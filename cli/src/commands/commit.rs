@@ -5,21 +5,21 @@
 //! as `.wh.` entries) straight into the layer pipeline, which hashes it and unpacks a
 //! copy, so later changes in the container never reach the image.
 
-use crate::clock::{now_rfc3339, now_unix};
+use crate::clock::now_rfc3339;
 use crate::container::changes::{copy_upper, write_layer_tar};
 use crate::container::lookup::find;
 use crate::container::lookup::live_state;
 use crate::container::spec::RunConfig;
 use crate::context::Ctx;
 use crate::image::changes::apply_change;
-use crate::image::manifest::LAYER_TAR;
-use crate::image::manifest::{manifest_bytes, oci_manifest};
+use crate::image::media_type::LAYER_TAR;
+use crate::image::writer::{Assembly, ImageLayers, NewImage};
 use crate::image::{History, ImageConfig};
 use crate::ingest::{ingest_layer, Ingested};
 use crate::layer::unpack::UnpackStats;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
-use store_layout::{chain_id, BlobRef, Digest, ImageRecord, LayerRecord, Txn};
+use store_layout::{BlobRef, Digest, Txn};
 
 /// Arguments of `commit`.
 #[derive(clap::Args, Debug)]
@@ -110,24 +110,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     }
 
     let db = ctx.store.db()?;
-    let mut blobs: Vec<BlobRef> = Vec::new();
-    for chain in &rec.layers {
-        let layer = db
-            .layers
-            .get(chain)
-            .ok_or_else(|| anyhow!("layer {chain} of the container's image is missing"))?;
-        blobs.push(
-            layer
-                .blob
-                .clone()
-                .ok_or_else(|| anyhow!("layer {chain} has no stored archive"))?,
-        );
-    }
-    let base_size: u64 = rec
-        .layers
-        .iter()
-        .filter_map(|c| db.layers.get(c).map(|l| l.size))
-        .sum();
+    let mut layers = ImageLayers::stored(&db, &rec.layers)?;
 
     let upper = dir.join("upper");
     let txn = ctx.store.begin()?;
@@ -137,19 +120,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     } else {
         copied(&txn, &upper)?
     };
-    let parent_chain = rec.layers.last().cloned();
-    let chain = chain_id(parent_chain.as_ref(), &layer.diff_id);
-    txn.add_layer(
-        layer.index,
-        chain.clone(),
-        LayerRecord {
-            diff_id: layer.diff_id.clone(),
-            parent: parent_chain,
-            size: layer.stats.size,
-            blob: Some(layer.blob.clone()),
-        },
-    );
-    blobs.push(layer.blob.clone());
+    layers.push_new(&txn, &layer.layer());
 
     let created = now_rfc3339();
     config.created = Some(created.clone());
@@ -157,7 +128,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     config.config = Some(container);
     config.rootfs.diff_ids.push(layer.diff_id.to_string());
     config.history.push(History {
-        created: Some(created.clone()),
+        created: Some(created),
         created_by: Some(cfg.command_line()),
         author: config.author.clone(),
         comment: args.message.clone().filter(|m| !m.is_empty()),
@@ -169,21 +140,13 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             .extra
             .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
-    let config_bytes = config.to_bytes();
-    let id = txn.put_blob(&config_bytes)?;
-    let manifest = manifest_bytes(&oci_manifest(&id, config_bytes.len() as u64, &blobs));
-    let manifest_digest = txn.put_blob(&manifest)?;
-    let mut layers = rec.layers.clone();
-    layers.push(chain);
-    let record = ImageRecord {
-        manifest: manifest_digest,
+    let image = NewImage {
+        config: &config,
+        config_bytes: None,
+        manifest: None,
         layers,
-        created: Some(created),
-        size: base_size + layer.stats.size,
-        repo_digests: Vec::new(),
-        labels: config.labels(),
         parent: Some(rec.image.clone()),
-        added: now_unix(),
-    };
-    super::commit_new_image(ctx, txn, &id, record, target)
+    }
+    .stage(&txn)?;
+    super::commit_new_image(ctx, txn, Assembly::Commit, image, target)
 }

@@ -1,16 +1,15 @@
 //! `strata import FILE|-|URL [REPOSITORY[:TAG]]`: a root filesystem tarball becomes a
 //! one-layer image.
 
-use crate::clock::{now_rfc3339, now_unix};
+use crate::clock::now_rfc3339;
 use crate::context::Ctx;
 use crate::image::changes::apply_change;
-use crate::image::config::host_arch;
-use crate::image::manifest::{manifest_bytes, oci_manifest};
+use crate::image::platform::Platform;
+use crate::image::writer::{Assembly, ImageLayers, NewImage};
 use crate::image::{ContainerConfig, History, ImageConfig, RootFs};
 use crate::ingest::ingest_layer;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use std::io::Read;
-use store_layout::{chain_id, ImageRecord, LayerRecord};
 
 /// Arguments of `import`.
 #[derive(clap::Args, Debug)]
@@ -37,7 +36,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     for c in &args.change {
         apply_change(&mut container, c).map_err(|e| anyhow!("invalid change {c:?}: {e}"))?;
     }
-    let (os, arch, variant) = platform(args.platform.as_deref())?;
+    let platform = Platform::parse(args.platform.as_deref())?;
 
     let input: Box<dyn Read + Send> = if args.source == "-" {
         Box::new(std::io::stdin())
@@ -55,17 +54,8 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     let txn = ctx.store.begin()?;
     let layer = ingest_layer(&txn, input, &|_| {})
         .with_context(|| format!("cannot import {}", args.source))?;
-    let chain = chain_id(None, &layer.diff_id);
-    txn.add_layer(
-        layer.index,
-        chain.clone(),
-        LayerRecord {
-            diff_id: layer.diff_id.clone(),
-            parent: None,
-            size: layer.stats.size,
-            blob: Some(layer.blob.clone()),
-        },
-    );
+    let mut layers = ImageLayers::new();
+    layers.push_new(&txn, &layer.layer());
 
     let created = now_rfc3339();
     let comment = args
@@ -75,16 +65,16 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         .unwrap_or_else(|| format!("Imported from {}", args.source));
     let mut config = ImageConfig {
         created: Some(created.clone()),
-        architecture: arch,
-        os,
-        variant,
+        architecture: platform.architecture,
+        os: platform.os,
+        variant: platform.variant,
         config: Some(container),
         rootfs: RootFs {
             typ: "layers".into(),
             diff_ids: vec![layer.diff_id.to_string()],
         },
         history: vec![History {
-            created: Some(created.clone()),
+            created: Some(created),
             comment: Some(comment),
             ..Default::default()
         }],
@@ -95,41 +85,19 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             .extra
             .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
-    let config_bytes = config.to_bytes();
-    let id = txn.put_blob(&config_bytes)?;
-    let manifest = manifest_bytes(&oci_manifest(
-        &id,
-        config_bytes.len() as u64,
-        std::slice::from_ref(&layer.blob),
-    ));
-    let manifest_digest = txn.put_blob(&manifest)?;
-    let record = ImageRecord {
-        manifest: manifest_digest,
-        layers: vec![chain],
-        created: Some(created),
-        size: layer.stats.size,
-        repo_digests: Vec::new(),
-        labels: config.labels(),
+    let image = NewImage {
+        config: &config,
+        config_bytes: None,
+        manifest: None,
+        layers,
         parent: None,
-        added: now_unix(),
-    };
-    super::commit_new_image(ctx, txn, &id, record, target)
+    }
+    .stage(&txn)?;
+    super::commit_new_image(ctx, txn, Assembly::Import, image, target)
 }
 
 /// Parses `--platform os/arch[/variant]`, defaulting to the host's.
 pub fn platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {
-    let Some(p) = p else {
-        return Ok(("linux".into(), host_arch().into(), None));
-    };
-    let mut parts = p.split('/');
-    let os = parts.next().unwrap_or_default().to_ascii_lowercase();
-    let arch = parts
-        .next()
-        .map(|a| a.to_ascii_lowercase())
-        .unwrap_or_else(|| host_arch().into());
-    let variant = parts.next().map(str::to_string);
-    if os.is_empty() || parts.next().is_some() {
-        bail!("invalid platform {p:?}: expected os/arch[/variant]");
-    }
-    Ok((os, arch, variant))
+    let p = Platform::parse(p)?;
+    Ok((p.os, p.architecture, p.variant))
 }

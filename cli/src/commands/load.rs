@@ -366,7 +366,7 @@ fn unpack_files(
                 let t = &tasks[i];
                 let r = File::open(&t.file.path)
                     .with_context(|| format!("cannot read member {:?}", t.member))
-                    .and_then(|f| unpack_layer(txn, f));
+                    .and_then(|f| Ok(unpack_layer(txn, f)?));
                 lock(&results)[k] = Some(r);
             });
         }
@@ -639,14 +639,14 @@ fn read_archive(
                 let r = File::open(&job.path)
                     .with_context(|| format!("cannot read member {:?}", job.name))
                     .and_then(|file| {
-                        unpack_layer(
+                        Ok(unpack_layer(
                             txn,
                             FollowReader {
                                 file,
                                 pos: 0,
                                 growth: job.growth.clone(),
                             },
-                        )
+                        )?)
                     });
                 lock(&early).insert(job.name, r);
             });

@@ -22,6 +22,7 @@ pub mod system;
 pub mod table;
 pub mod tag;
 
+use crate::image::writer::{Assembly, ImageWriter, StagedImage};
 use crate::output::out;
 use anyhow::Result;
 
@@ -38,21 +39,18 @@ pub fn new_image_tag(reference: Option<&str>) -> Result<Option<String>> {
     Ok(Some(parsed.with_default_tag().full_string()))
 }
 
-/// Commits a transaction that adds one image (and its tag, if any), then prints its ID.
+/// Commits a transaction that adds one image made by `assembly` (and its tag, if any),
+/// then prints its ID.
 pub fn commit_new_image(
     ctx: &crate::context::Ctx,
     txn: store_layout::Txn,
-    id: &store_layout::Digest,
-    record: store_layout::ImageRecord,
+    assembly: Assembly,
+    image: StagedImage,
     tag: Option<String>,
 ) -> Result<()> {
-    let image_id = id.clone();
-    ctx.store.commit(txn, move |db| {
-        db.images.entry(image_id.clone()).or_insert(record);
-        if let Some(t) = tag {
-            db.tags.insert(t, image_id);
-        }
-        Ok(())
-    })?;
+    let mut writer = ImageWriter::new(assembly);
+    let id = writer.add(image);
+    writer.name(&id, tag, None);
+    writer.commit(&ctx.store, txn)?;
     out(id.as_str())
 }

@@ -128,19 +128,7 @@ impl ImageConfig {
     }
 }
 
-/// The architecture name of this machine, in Go's spelling as images use it.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
+pub use super::platform::host_arch;
 
 #[cfg(test)]
 mod tests {

@@ -3,12 +3,7 @@
 use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType};
 use store_layout::{BlobRef, Digest};
 
-/// Media type of an uncompressed layer.
-pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-/// Media type of a gzip-compressed layer.
-pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-/// Media type of a zstd-compressed layer.
-pub const LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+pub use super::media_type::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 
 /// Builds an OCI image manifest for a config and its layer blobs.
 pub fn oci_manifest(config: &Digest, config_size: u64, layers: &[BlobRef]) -> ImageManifest {

@@ -1,8 +1,20 @@
-//! The image formats strata reads and writes: configs (own types, see `config`) and
-//! manifests (the `oci-spec` types).
+//! The image formats strata reads and writes, and how an image is assembled:
+//!
+//! - `config`: image configs (strata's own serde types, see there why);
+//! - `manifest`: the OCI manifests strata writes (`oci-spec` types);
+//! - `media_type`: every media type, in one place;
+//! - `platform`: `os/arch[/variant]`, and choosing an index entry for one;
+//! - `plan`: an image's layers by chain ID against the store (stored or missing);
+//! - `writer`: staging layers, config, manifest and record, and the one commit that
+//!   adds images, tags and repository digests;
+//! - `changes`: `-c/--change` instructions.
 
 pub mod changes;
 pub mod config;
 pub mod manifest;
+pub mod media_type;
+pub mod plan;
+pub mod platform;
+pub mod writer;
 
 pub use config::{ContainerConfig, History, ImageConfig, RootFs};
