@@ -152,6 +152,10 @@ impl Command {
             self,
             Command::Import(_)
                 | Command::Run(_)
+                | Command::Build(build::BuildArgs {
+                    print_ast: false,
+                    ..
+                })
                 | Command::Start(_)
                 | Command::Rm(_)
                 | Command::Diff(_)

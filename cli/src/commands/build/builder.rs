@@ -1,0 +1,294 @@
+//! The builder: runs a checked Dockerfile's stages as docker's classic builder does.
+//! Each step starts from the stage's current image and stores its result as a new
+//! (intermediate) image: RUN runs in a build container and COPY/ADD write into one, and
+//! the container's upper directory becomes the step's one layer; the other instructions
+//! change the config and add a history entry without a layer. A step whose key (parent
+//! image, expanded instruction, build args used, content of copied sources) is in the
+//! [`cache::Cache`] is not run again. Only the stages the target needs are built.
+
+mod archive;
+mod cache;
+mod container;
+mod context;
+mod copy;
+mod copy_step;
+mod ignore;
+mod metadata;
+mod output;
+mod pattern;
+mod run_step;
+mod state;
+mod tree;
+
+use crate::dockerfile::{
+    BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
+};
+use crate::image::writer::{Assembly, ImageWriter};
+use crate::image::History;
+use crate::reference::familiar;
+use anyhow::{anyhow, bail, Context as _, Result};
+use cache::{Cache, Key};
+pub use context::BuildContext;
+use output::Printer;
+use state::ImageState;
+use store_layout::{Digest, Store};
+
+/// What the command line asks of a build, beyond the Dockerfile.
+pub struct Options {
+    /// `-t`: full references.
+    pub tags: Vec<String>,
+    /// `--label`.
+    pub labels: Vec<KeyValue>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`: pull base images even when they are here.
+    pub pull: bool,
+    /// `-q` or `--progress quiet`.
+    pub quiet: bool,
+    /// `--iidfile`.
+    pub iidfile: Option<std::path::PathBuf>,
+    /// `SOURCE_DATE_EPOCH`: the time of everything the build makes.
+    pub epoch: Option<i64>,
+}
+
+/// A build in progress.
+pub struct Builder<'a> {
+    store: &'a Store,
+    df: &'a Dockerfile,
+    global: &'a GlobalScope,
+    build_args: &'a BuildArgs,
+    context: &'a BuildContext,
+    opts: &'a Options,
+    cache: Cache,
+    out: Printer,
+    stages: Vec<Option<ImageState>>,
+    step: usize,
+    total: usize,
+}
+
+/// Where one stage stands while its steps run.
+struct StageRun<'s> {
+    state: ImageState,
+    scope: Scope<'s>,
+    cmd_set: bool,
+}
+
+/// Builds the Dockerfile and names the result; returns the image ID.
+pub fn build(
+    store: &Store,
+    df: &Dockerfile,
+    global: &GlobalScope,
+    build_args: &BuildArgs,
+    context: &BuildContext,
+    opts: &Options,
+) -> Result<Digest> {
+    container::remove_leftovers(store)?;
+    let target = df.target(opts.target.as_deref())?;
+    let order = df.stages_for(target, global)?;
+    let total = order
+        .iter()
+        .map(|&i| 1 + df.stages[i].steps.len())
+        .sum::<usize>()
+        + usize::from(!opts.labels.is_empty());
+    let mut b = Builder {
+        store,
+        df,
+        global,
+        build_args,
+        context,
+        opts,
+        cache: Cache::new(store, opts.no_cache),
+        out: Printer { quiet: opts.quiet },
+        stages: vec![None; df.stages.len()],
+        step: 0,
+        total,
+    };
+    for &i in &order {
+        let state = b.build_stage(i, i == target)?;
+        b.stages[i] = Some(state);
+    }
+    let last = b.stages[target].take().expect("the target was built");
+    let id = last
+        .id
+        .ok_or_else(|| anyhow!("No image was generated. Is your Dockerfile empty?"))?;
+    b.finish(&id)?;
+    Ok(id)
+}
+
+impl<'a> Builder<'a> {
+    fn announce(&mut self, source: &str) {
+        self.step += 1;
+        self.out
+            .line(&format!("Step {}/{} : {source}", self.step, self.total));
+    }
+
+    fn done(&self, state: &ImageState) {
+        if let Some(id) = &state.id {
+            self.out.line(&format!(" ---> {}", id.short()));
+        }
+    }
+
+    /// The time the build writes into what it makes.
+    fn created(&self) -> String {
+        match self.opts.epoch {
+            Some(t) => crate::output::rfc3339(t, 0),
+            None => crate::clock::now_rfc3339(),
+        }
+    }
+
+    fn build_stage(&mut self, index: usize, is_target: bool) -> Result<ImageState> {
+        let stage = &self.df.stages[index];
+        self.announce(&stage.source);
+        let mut state = match self.df.base(index, self.global)? {
+            BaseRef::Scratch => ImageState::scratch(),
+            BaseRef::Stage(i) => self.stages[i].clone().expect("built before"),
+            BaseRef::Image(name) => self.image(&name)?,
+        };
+        self.done(&state);
+        let triggers = take_triggers(&mut state);
+        let env = state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.env.clone())
+            .unwrap_or_default();
+        let mut run = StageRun {
+            state,
+            scope: Scope::new(self.global, self.build_args, &env),
+            cmd_set: false,
+        };
+        if !triggers.is_empty() {
+            self.out.line(&format!(
+                "# Executing {} build trigger{}",
+                triggers.len(),
+                if triggers.len() == 1 { "" } else { "s" }
+            ));
+            for t in &triggers {
+                self.step_in(&mut run, t)?;
+            }
+        }
+        for step in &stage.steps {
+            self.announce(&step.source);
+            self.step_in(&mut run, step)?;
+        }
+        if is_target && !self.opts.labels.is_empty() {
+            let step = label_step(&self.opts.labels);
+            self.announce(&step.source);
+            self.step_in(&mut run, &step)?;
+        }
+        Ok(run.state)
+    }
+
+    /// An image by name, pulled when it is not here (or always with `--pull`).
+    fn image(&self, name: &str) -> Result<ImageState> {
+        let policy = if self.opts.pull { "always" } else { "missing" };
+        let ctx = crate::context::Ctx::open(self.store.root())?;
+        let (id, _) = crate::commands::run::image_for_run(&ctx, name, policy)?;
+        ImageState::load(self.store, &id)
+    }
+
+    fn step_in(&mut self, run: &mut StageRun<'_>, step: &Step) -> Result<()> {
+        let ins = run.scope.expand(step)?;
+        match &ins {
+            Instruction::Run(r) => self.run(run, step, r)?,
+            Instruction::Copy(c) => self.copy(run, step, &copy_step::CopySpec::from_copy(c))?,
+            Instruction::Add(a) => self.copy(run, step, &copy_step::CopySpec::from_add(a)?)?,
+            Instruction::From(_) => bail!("{}:{}: FROM inside a stage", self.df.file, step.line),
+            other => self.metadata(run, step, other)?,
+        }
+        run.scope.apply(&ins);
+        self.done(&run.state);
+        Ok(())
+    }
+
+    /// Looks `key` up; on a hit, moves the stage to the cached image.
+    fn cached(&self, run: &mut StageRun<'_>, key: Key) -> Result<Result<(), String>> {
+        let db = self.store.db()?;
+        match self.cache.get(key, &db) {
+            (Some(id), _) => {
+                run.state = ImageState::load(self.store, &id)?;
+                self.out.line(" ---> Using cache");
+                Ok(Ok(()))
+            }
+            (None, key) => Ok(Err(key)),
+        }
+    }
+
+    fn history(&self, created_by: String, empty: bool) -> History {
+        History {
+            created: Some(self.created()),
+            created_by: Some(created_by),
+            empty_layer: empty.then_some(true),
+            ..Default::default()
+        }
+    }
+
+    fn metadata(&mut self, run: &mut StageRun<'_>, step: &Step, ins: &Instruction) -> Result<()> {
+        let mut key = Key::new(run.state.id.as_ref());
+        key.add(format!("{ins:?}").as_bytes());
+        let mut config = run.state.config.clone();
+        metadata::apply(&mut config, ins, &mut run.cmd_set)
+            .with_context(|| format!("{}:{}", self.df.file, step.line))?;
+        let key = match self.cached(run, key)? {
+            Ok(()) => return Ok(()),
+            Err(key) => key,
+        };
+        config.created = Some(self.created());
+        let history = self.history(format!("/bin/sh -c #(nop)  {}", step.source), true);
+        let txn = self.store.begin()?;
+        run.state = run.state.commit(self.store, txn, config, None, history)?;
+        self.cache.put(&key, run.state.id.as_ref().expect("stored"));
+        Ok(())
+    }
+
+    fn finish(&self, id: &Digest) -> Result<()> {
+        let mut writer = ImageWriter::new(Assembly::Build);
+        writer.name(id, self.opts.tags.iter().cloned(), None);
+        writer.update(self.store)?;
+        if let Some(f) = &self.opts.iidfile {
+            std::fs::write(f, id.as_str())
+                .with_context(|| format!("cannot write {}", f.display()))?;
+        }
+        self.out.line(&format!("Successfully built {}", id.short()));
+        for t in &self.opts.tags {
+            self.out
+                .line(&format!("Successfully tagged {}", familiar(t)));
+        }
+        Ok(())
+    }
+}
+
+/// The base image's ONBUILD triggers, parsed, taken out of the stage's config.
+fn take_triggers(state: &mut ImageState) -> Vec<Step> {
+    let Some(c) = state.config.config.as_mut() else {
+        return Vec::new();
+    };
+    let Some(v) = c.extra.remove("OnBuild") else {
+        return Vec::new();
+    };
+    let list: Vec<String> = serde_json::from_value(v).unwrap_or_default();
+    if list.is_empty() {
+        return Vec::new();
+    }
+    let text = format!("FROM scratch\n{}\n", list.join("\n"));
+    match Dockerfile::parse(&text, "ONBUILD") {
+        Ok(df) => df.stages.into_iter().flat_map(|s| s.steps).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The LABEL step `--label` adds at the end of the target stage.
+fn label_step(labels: &[KeyValue]) -> Step {
+    let text: Vec<String> = labels
+        .iter()
+        .map(|kv| format!("{}={:?}", kv.key, kv.value))
+        .collect();
+    Step {
+        line: 0,
+        end_line: 0,
+        source: format!("LABEL {}", text.join(" ")),
+        instruction: Instruction::Label(labels.to_vec()),
+    }
+}

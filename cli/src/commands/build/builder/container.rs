@@ -1,0 +1,157 @@
+//! Build containers: a container on the existing runtime made from a stage's current
+//! image, in which a RUN command runs or into whose root COPY and ADD write; its upper
+//! directory becomes the step's layer exactly as `commit` makes one. A build container
+//! is removed when it is dropped; one left by a killed build (its builder's process is
+//! gone) is removed by the next build.
+
+use super::state::ImageState;
+use super::tree::Root;
+use crate::container::launch::{self, Mode};
+use crate::container::lookup::process_start;
+use crate::container::names::random_bytes;
+use crate::container::spec::RunConfig;
+use crate::ingest::Ingested;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use store_layout::{ContainerRecord, Digest, Store, Txn};
+
+const PREFIX: &str = "strata_build_";
+
+/// A build container.
+pub struct BuildContainer<'a> {
+    store: &'a Store,
+    /// Its record.
+    pub rec: ContainerRecord,
+    /// How its process runs.
+    pub cfg: RunConfig,
+    dir: PathBuf,
+}
+
+/// This process's mark in build containers' names: its pid and start time.
+fn owner_mark() -> String {
+    let pid = std::process::id() as i32;
+    format!("{pid}_{}", process_start(pid).unwrap_or(0))
+}
+
+/// Removes build containers whose builder is gone.
+pub fn remove_leftovers(store: &Store) -> Result<()> {
+    for c in store.containers()? {
+        let Some(mark) = c.name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let mut parts = mark.split('_');
+        let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let alive = match (pid.parse::<i32>(), start.parse::<u64>()) {
+            (Ok(pid), Ok(start)) => process_start(pid) == Some(start),
+            _ => false,
+        };
+        if !alive {
+            store.remove_container(&c.id)?;
+        }
+    }
+    Ok(())
+}
+
+impl<'a> BuildContainer<'a> {
+    /// Creates a container from `state` that would run `cfg` (its hostname is set to
+    /// the container's short ID).
+    pub fn create(store: &'a Store, state: &ImageState, mut cfg: RunConfig) -> Result<Self> {
+        let id = hex::encode(random_bytes(32)?);
+        cfg.hostname = id[..12].to_string();
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: format!("{PREFIX}{}_{}", owner_mark(), &id[..12]),
+            image: state.id.clone().unwrap_or_else(|| Digest::of(b"scratch")),
+            image_name: "strata-build".into(),
+            layers: state.layers.clone(),
+            created: crate::clock::now_rfc3339(),
+            config: serde_json::to_value(&cfg)?,
+        };
+        let dir = store
+            .create_container(&rec, |_, _| Ok::<(), std::convert::Infallible>(()))?
+            .unwrap_or_else(|never| match never {});
+        Ok(BuildContainer {
+            store,
+            rec,
+            cfg,
+            dir,
+        })
+    }
+
+    /// The short ID docker prints (` ---> Running in ID`).
+    pub fn short_id(&self) -> &str {
+        &self.rec.id[..12]
+    }
+
+    /// Its root filesystem, mounted (detached) for writing from here.
+    pub fn mount(&self) -> Result<Root> {
+        launch::prepare(&self.dir, &self.cfg)?;
+        let fd = launch::overlay(self.store, &self.rec, &self.dir)?;
+        Ok(Root::from_fd(fd))
+    }
+
+    /// Runs its command with strata's standard streams; returns the exit code.
+    pub fn run(&self) -> Result<i32> {
+        launch::start(self.store, &self.rec, &self.cfg, Mode::Attached)
+    }
+
+    /// Its writable layer as a new layer of `txn`, times clamped to `epoch` when given.
+    pub fn layer(&self, txn: &Txn, epoch: Option<i64>) -> Result<Ingested> {
+        let upper = self.dir.join("upper");
+        if let Some(t) = epoch {
+            clamp_times(&upper, t)
+                .with_context(|| format!("cannot clamp times in {}", upper.display()))?;
+        }
+        crate::commands::commit::copied(txn, &upper)
+    }
+}
+
+impl Drop for BuildContainer<'_> {
+    fn drop(&mut self) {
+        let _ = self.store.remove_container(&self.rec.id);
+    }
+}
+
+/// Sets every modification time in `dir` later than `epoch` to `epoch` (what
+/// `SOURCE_DATE_EPOCH` asks of a layer); whiteouts, which belong to the mounter, are
+/// left alone.
+fn clamp_times(dir: &Path, epoch: i64) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, Timespec, Timestamps};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = Timespec {
+        tv_sec: epoch,
+        tv_nsec: 0,
+    };
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let m = entry.metadata()?;
+        if m.is_dir() {
+            clamp_times(&entry.path(), epoch)?;
+        }
+        if m.file_type().is_char_device() && m.rdev() == 0 {
+            continue;
+        }
+        if m.mtime() > epoch || m.atime() > epoch {
+            let ts = Timestamps {
+                last_access: t,
+                last_modification: if m.mtime() > epoch {
+                    t
+                } else {
+                    Timespec {
+                        tv_sec: m.mtime(),
+                        tv_nsec: m.mtime_nsec() as _,
+                    }
+                },
+            };
+            rustix::fs::utimensat(
+                rustix::fs::CWD,
+                entry.path(),
+                &ts,
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+    }
+    Ok(())
+}
