@@ -243,6 +243,27 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Stores the build container's writable layer as the stage's next image, with a
+    /// history entry, and records it under the step's cache `key`.
+    fn store_layer(
+        &self,
+        run: &mut StageRun<'_>,
+        ctr: &container::BuildContainer<'_>,
+        created_by: String,
+        key: &str,
+    ) -> Result<()> {
+        let txn = self.store.begin()?;
+        let layer = ctr.layer(&txn, self.opts.epoch)?;
+        let mut config = run.state.config.clone();
+        config.created = Some(self.created());
+        let history = self.history(created_by, false);
+        run.state = run
+            .state
+            .commit(self.store, txn, config, Some(layer.layer()), history)?;
+        self.cache.put(key, run.state.id.as_ref().expect("stored"));
+        Ok(())
+    }
+
     fn finish(&self, id: &Digest) -> Result<()> {
         let mut writer = ImageWriter::new(Assembly::Build);
         writer.name(id, self.opts.tags.iter().cloned(), None);

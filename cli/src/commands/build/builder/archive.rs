@@ -6,11 +6,13 @@ use super::ignore::clean;
 use super::tree::Root;
 use crate::layer::decompress::{decompress, Compression};
 use rustix::fs::{AtFlags, Gid, Timespec, Timestamps, Uid};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 
-/// Whether the file `fd` holds a tar archive (after decompression).
+/// Whether `file` holds a tar archive (after decompression).
 pub fn is_archive(file: &std::fs::File) -> io::Result<bool> {
-    let mut r = BufReader::new(file.try_clone()?);
+    let mut f = file.try_clone()?;
+    f.rewind()?;
+    let mut r = BufReader::new(f);
     let (_, mut d) = decompress(&mut r)?;
     let mut head = vec![0u8; 512];
     let mut got = 0;
@@ -41,7 +43,9 @@ pub fn unpack(
     dest_dir: &str,
     own: &Ownership,
 ) -> io::Result<Compression> {
-    let mut r = BufReader::new(file.try_clone()?);
+    let mut f = file.try_clone()?;
+    f.rewind()?;
+    let mut r = BufReader::new(f);
     let (kind, d) = decompress(&mut r)?;
     let mut archive = tar::Archive::new(d);
     let keep = Ownership {

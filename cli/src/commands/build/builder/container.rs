@@ -115,14 +115,14 @@ impl Drop for BuildContainer<'_> {
 }
 
 /// Sets every modification time in `dir` later than `epoch` to `epoch` (what
-/// `SOURCE_DATE_EPOCH` asks of a layer); whiteouts, which belong to the mounter, are
-/// left alone.
+/// `SOURCE_DATE_EPOCH` asks of a layer). A whiteout that belongs to the mounter (the
+/// helper, for an ordinary user) is made again, as this process may do, to take the time.
 fn clamp_times(dir: &Path, epoch: i64) -> std::io::Result<()> {
-    use rustix::fs::{AtFlags, Timespec, Timestamps};
+    use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let t = Timespec {
-        tv_sec: epoch,
-        tv_nsec: 0,
+    let at = |t: i64, n: i64| Timespec {
+        tv_sec: t,
+        tv_nsec: n as _,
     };
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -130,27 +130,24 @@ fn clamp_times(dir: &Path, epoch: i64) -> std::io::Result<()> {
         if m.is_dir() {
             clamp_times(&entry.path(), epoch)?;
         }
-        if m.file_type().is_char_device() && m.rdev() == 0 {
+        if m.mtime() <= epoch && m.atime() <= epoch {
             continue;
         }
-        if m.mtime() > epoch || m.atime() > epoch {
-            let ts = Timestamps {
-                last_access: t,
-                last_modification: if m.mtime() > epoch {
-                    t
-                } else {
-                    Timespec {
-                        tv_sec: m.mtime(),
-                        tv_nsec: m.mtime_nsec() as _,
-                    }
-                },
-            };
-            rustix::fs::utimensat(
-                rustix::fs::CWD,
-                entry.path(),
-                &ts,
-                AtFlags::SYMLINK_NOFOLLOW,
-            )?;
+        let ts = Timestamps {
+            last_access: at(epoch, 0),
+            last_modification: at(
+                epoch.min(m.mtime()),
+                if m.mtime() > epoch { 0 } else { m.mtime_nsec() },
+            ),
+        };
+        let path = entry.path();
+        match rustix::fs::utimensat(CWD, &path, &ts, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::PERM) if m.file_type().is_char_device() && m.rdev() == 0 => {
+                std::fs::remove_file(&path)?;
+                rustix::fs::mknodat(CWD, &path, FileType::CharacterDevice, Mode::empty(), 0)?;
+                rustix::fs::utimensat(CWD, &path, &ts, AtFlags::SYMLINK_NOFOLLOW)?;
+            }
+            r => r?,
         }
     }
     Ok(())

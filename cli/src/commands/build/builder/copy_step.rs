@@ -269,16 +269,7 @@ impl<'a> Builder<'a> {
         }
         drop(dest);
         let created_by = format!("/bin/sh -c #(nop) {}", step.source);
-        let txn = self.store.begin()?;
-        let layer = ctr.layer(&txn, self.opts.epoch)?;
-        let mut config = run.state.config.clone();
-        config.created = Some(self.created());
-        let history = self.history(created_by, false);
-        run.state = run
-            .state
-            .commit(self.store, txn, config, Some(layer.layer()), history)?;
-        drop(ctr);
-        self.cache.put(&key, run.state.id.as_ref().expect("stored"));
+        self.store_layer(run, &ctr, created_by, &key)?;
         Ok(())
     }
 }

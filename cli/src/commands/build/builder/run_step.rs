@@ -111,20 +111,11 @@ impl Builder<'_> {
         } else {
             format!("|{} {} {shown}", args.len(), args.join(" "))
         };
-        let txn = self.store.begin()?;
-        let layer = ctr.layer(&txn, self.opts.epoch)?;
-        let mut config = run.state.config.clone();
-        config.created = Some(self.created());
-        let history = self.history(created_by, false);
-        run.state = run
-            .state
-            .commit(self.store, txn, config, Some(layer.layer()), history)?;
+        self.store_layer(run, &ctr, created_by, &key)?;
         self.out.line(&format!(
             "Removing intermediate container {}",
             ctr.short_id()
         ));
-        drop(ctr);
-        self.cache.put(&key, run.state.id.as_ref().expect("stored"));
         Ok(())
     }
 }
