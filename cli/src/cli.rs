@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    build, commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm,
-    rmi, run, save, start, system, tag,
+    commit, diff, history, images, import, inspect, load, login, prune, ps, pull, push, rm, rmi,
+    run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -28,7 +28,7 @@ pub enum Command {
     /// Create and run a new container from an image.
     Run(run::RunArgs),
     /// Build an image from a Dockerfile.
-    Build(build::BuildArgs),
+    Build(crate::commands::build::BuildArgs),
     /// List containers.
     Ps(ps::PsArgs),
     /// Start one or more stopped containers.
@@ -237,7 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Version => return system::version(&root),
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
-        Command::Build(a) => return build::run(&root, a),
+        Command::Build(a) => return crate::commands::build::run(&root, a),
         _ => {}
     }
     let ctx = Ctx::open(&root)?;

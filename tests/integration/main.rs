@@ -3,6 +3,7 @@
 //! the harness and the fixture builders.
 
 mod build;
+mod build_parse;
 mod containers;
 mod crash;
 mod errors;

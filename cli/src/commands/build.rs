@@ -4,6 +4,7 @@
 mod builder;
 
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
+use crate::layer::decompress::{decompress, detect, Compression};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -69,8 +70,19 @@ fn base_name(path: &str) -> String {
         .unwrap_or_else(|| path.to_string())
 }
 
-/// The `-f` file (or `Dockerfile`) out of a tar archive `data`, if `data` is one.
+/// The `-f` file (or `Dockerfile`) out of a tar archive `data` (plain, gzip, bzip2, xz or
+/// zstd), if `data` is one.
 fn from_tar(data: &[u8], wanted: &str) -> Result<Option<String>> {
+    let mut plain = Vec::new();
+    let data = if detect(data) == Compression::None {
+        data
+    } else {
+        let (_, mut reader) = decompress(data).context("cannot read the context archive")?;
+        reader
+            .read_to_end(&mut plain)
+            .context("cannot decompress the context archive")?;
+        &plain
+    };
     let is_tar = data.len() > 262 && &data[257..262] == b"ustar";
     if !is_tar {
         return Ok(None);
@@ -165,6 +177,9 @@ pub fn run(root: &Path, args: &BuildArgs) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(dockerfile::print::ast_sexp(&ast).as_bytes())?;
         return stdout.flush().context("cannot write to standard output");
+    }
+    for w in &ast.warnings {
+        eprintln!("[WARNING]: {}", w.message);
     }
     let df = Dockerfile::from_ast(&ast, &src.name)?;
     let build_args = dockerfile::BuildArgs::parse(&args.build_args);

@@ -1,6 +1,6 @@
-//! A whole check of a Dockerfile before anything runs: the target exists, the stages it
-//! needs resolve (FROM names and platforms expanded, no cycles), and every step of those
-//! stages expands. The base images' ENV is not known yet, so `${VAR?msg}` and
+//! A whole check of a Dockerfile before anything runs: every FROM's name and platform
+//! expand, the target exists, the stages it needs resolve (no cycles), and every step of
+//! those stages expands. The base images' ENV is not known yet, so `${VAR?msg}` and
 //! `${VAR:?msg}` failures, which may depend on it, are left to the build.
 
 use super::args::{BuildArgs, GlobalScope, Scope};
@@ -22,11 +22,14 @@ impl Dockerfile {
         build_args: &BuildArgs,
         target: Option<&str>,
     ) -> Result<Vec<usize>, ParseError> {
+        for (i, stage) in self.stages.iter().enumerate() {
+            self.base(i, global)?;
+            global.expand_platform(stage)?;
+        }
         let target = self.target(target)?;
         let order = self.stages_for(target, global)?;
         for &i in &order {
             let stage = &self.stages[i];
-            global.expand_platform(stage)?;
             let mut scope = Scope::new(global, build_args, &[] as &[&str]);
             for step in &stage.steps {
                 let expanded = match scope.expand(step) {

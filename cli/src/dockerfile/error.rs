@@ -172,8 +172,17 @@ pub enum ErrorKind {
     #[error("invalid stage index {0}")]
     StageIndex(usize),
     /// `--target x` naming no stage.
-    #[error("target stage {} could not be found", go_quote(.0))]
-    TargetNotFound(String),
+    #[error(
+        "target stage {} could not be found{}",
+        go_quote(name),
+        did_you_mean(suggestion)
+    )]
+    TargetNotFound {
+        /// The name given.
+        name: String,
+        /// A stage name within a small edit distance.
+        suggestion: Option<String>,
+    },
     /// Stages that depend on each other.
     #[error("circular dependency detected on stage: {0}")]
     StageCycle(String),

@@ -10,6 +10,32 @@
 //!   expansion to exactly the fields docker expands.
 //!
 //! Errors are [`ParseError`]s naming the file, the line and the problem.
+//!
+//! How a builder consumes it:
+//!
+//! ```
+//! use strata::dockerfile::{BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, Platform, Scope};
+//! let text = "ARG V=1\nFROM alpine:$V AS base\nENV A=$PATH:/x\nRUN echo $A\n";
+//! let df = Dockerfile::parse(text, "Dockerfile")?;
+//! let build_args = BuildArgs::parse(&["V=3.20"]);
+//! let host = Platform::host();
+//! let global = GlobalScope::new(&df, &build_args, &host, &host)?;
+//! let order = df.check(&global, &build_args, None)?; // the stages to build, in order
+//! for &i in &order {
+//!     assert_eq!(df.base(i, &global)?, BaseRef::Image("alpine:3.20".into()));
+//!     let mut scope = Scope::new(&global, &build_args, &["PATH=/bin"]); // the base's Env
+//!     for step in &df.stages[i].steps {
+//!         let instruction = scope.expand(step)?; // variables substituted where docker does
+//!         scope.apply(&instruction); // ENV and ARG take effect for the next step
+//!         if let Instruction::Run(run) = &instruction {
+//!             let _env = scope.run_env(); // the RUN's environment
+//!             let _ = &run.cmd;
+//!         }
+//!     }
+//!     assert_eq!(scope.env().to_env_strings(), ["PATH=/bin", "A=/bin:/x"]);
+//! }
+//! # Ok::<(), strata::dockerfile::ParseError>(())
+//! ```
 
 pub mod args;
 pub mod ast;
@@ -42,7 +68,7 @@ pub use instruction::{
 };
 pub use mount::{Mount, MountKind, Sharing};
 pub use parser::parse;
-pub use stage::{BaseRef, Dockerfile, Stage, StageRef};
+pub use stage::{parse_triggers, BaseRef, Dockerfile, Stage, StageRef};
 
 /// Reads and parses the Dockerfile at `path`; `name` is how errors name it.
 pub fn parse_file(path: &std::path::Path, name: &str) -> Result<Ast, ParseError> {
@@ -53,3 +79,6 @@ pub fn parse_file(path: &std::path::Path, name: &str) -> Result<Ast, ParseError>
     })?;
     parse(&String::from_utf8_lossy(&bytes), name)
 }
+
+#[cfg(test)]
+mod tests;

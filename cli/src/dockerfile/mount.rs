@@ -223,8 +223,14 @@ pub fn parse(spec: &str, expansion: Expansion<'_>) -> Result<Mount, MountError> 
         };
         let Some(value) = value else {
             match key.as_str() {
-                "readonly" | "ro" => m.readonly = true,
-                "readwrite" | "rw" => m.readonly = false,
+                "readonly" | "ro" => {
+                    m.readonly = true;
+                    ro_auto = false;
+                }
+                "readwrite" | "rw" => {
+                    m.readonly = false;
+                    ro_auto = false;
+                }
                 "required" if matches!(m.kind, MountKind::Secret | MountKind::Ssh) => {
                     m.required = true
                 }
@@ -236,7 +242,6 @@ pub fn parse(spec: &str, expansion: Expansion<'_>) -> Result<Mount, MountError> 
                 }
                 _ => return Err(MountError::NeedsValue(field)),
             }
-            ro_auto = false;
             continue;
         };
         let value = match &expansion {

@@ -8,6 +8,7 @@ use super::error::{ErrorKind, ParseError};
 use super::expand::{Lexer, NoVars};
 use super::instruction::{Arg, From, Instruction, Step};
 use super::instruction_parse::parse_node;
+use super::suggest::suggest;
 
 /// Where a COPY or mount takes files from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,10 +189,20 @@ impl Dockerfile {
     pub fn target(&self, target: Option<&str>) -> Result<usize, ParseError> {
         match target {
             None => Ok(self.stages.len() - 1),
-            Some(t) => self.stage_index(t).ok_or_else(|| ParseError {
-                file: self.file.clone(),
-                line: None,
-                kind: Box::new(ErrorKind::TargetNotFound(t.to_string())),
+            Some(t) => self.stage_index(t).ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .stages
+                    .iter()
+                    .filter_map(|s| s.name.as_deref())
+                    .collect();
+                ParseError {
+                    file: self.file.clone(),
+                    line: None,
+                    kind: Box::new(ErrorKind::TargetNotFound {
+                        name: t.to_string(),
+                        suggestion: suggest(t, &names, true),
+                    }),
+                }
             }),
         }
     }
@@ -292,4 +303,58 @@ impl Dockerfile {
         order.push(i);
         Ok(())
     }
+}
+
+impl Dockerfile {
+    /// Every name an ARG declares (before the first FROM or in a stage), so a build can
+    /// warn about `--build-arg`s nothing consumes.
+    pub fn declared_args(&self) -> std::collections::BTreeSet<String> {
+        let in_stages = self
+            .stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter_map(|step| match &step.instruction {
+                Instruction::Arg(args) => Some(args),
+                _ => None,
+            });
+        self.meta_args
+            .iter()
+            .map(|(_, args)| args)
+            .chain(in_stages)
+            .flatten()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+}
+
+/// The ONBUILD triggers of a base image (its config's `OnBuild` strings) as steps to run
+/// first in a stage built on it; `file` names them in errors.
+pub fn parse_triggers(triggers: &[String], file: &str) -> Result<Vec<Step>, ParseError> {
+    let mut steps = Vec::new();
+    for text in triggers {
+        let ast = super::parser::parse(text, file)?;
+        for node in &ast.nodes {
+            let instruction = parse_node(node).map_err(|kind| ParseError {
+                file: file.to_string(),
+                line: Some(node.start_line),
+                kind: Box::new(kind),
+            })?;
+            if let Instruction::From(_) | Instruction::Maintainer(_) | Instruction::Onbuild(_) =
+                instruction
+            {
+                return Err(ParseError {
+                    file: file.to_string(),
+                    line: Some(node.start_line),
+                    kind: Box::new(ErrorKind::OnbuildTrigger(instruction.name().to_string())),
+                });
+            }
+            steps.push(Step {
+                line: node.start_line,
+                end_line: node.end_line,
+                source: node.original.trim().to_string(),
+                instruction,
+            });
+        }
+    }
+    Ok(steps)
 }
