@@ -152,7 +152,7 @@ impl Command {
             self,
             Command::Import(_)
                 | Command::Run(_)
-                | Command::Build(build::BuildArgs {
+                | Command::Build(crate::commands::build::BuildArgs {
                     print_ast: false,
                     ..
                 })

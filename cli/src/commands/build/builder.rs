@@ -147,7 +147,7 @@ impl<'a> Builder<'a> {
             BaseRef::Image(name) => self.image(&name)?,
         };
         self.done(&state);
-        let triggers = take_triggers(&mut state);
+        let triggers = take_triggers(&mut state)?;
         let env = state
             .config
             .config
@@ -282,22 +282,15 @@ impl<'a> Builder<'a> {
 }
 
 /// The base image's ONBUILD triggers, parsed, taken out of the stage's config.
-fn take_triggers(state: &mut ImageState) -> Vec<Step> {
+fn take_triggers(state: &mut ImageState) -> Result<Vec<Step>> {
     let Some(c) = state.config.config.as_mut() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let Some(v) = c.extra.remove("OnBuild") else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let list: Vec<String> = serde_json::from_value(v).unwrap_or_default();
-    if list.is_empty() {
-        return Vec::new();
-    }
-    let text = format!("FROM scratch\n{}\n", list.join("\n"));
-    match Dockerfile::parse(&text, "ONBUILD") {
-        Ok(df) => df.stages.into_iter().flat_map(|s| s.steps).collect(),
-        Err(_) => Vec::new(),
-    }
+    Ok(crate::dockerfile::stage::parse_triggers(&list, "ONBUILD")?)
 }
 
 /// The LABEL step `--label` adds at the end of the target stage.

@@ -38,14 +38,16 @@ impl BuildContext {
         })
     }
 
-    /// A tar archive (`strata build - < context.tar`), unpacked into the store's scratch
+    /// A tar archive, plain or compressed (`strata build - < context.tar`), unpacked into the store's scratch
     /// space; or an empty context when `data` is `None`.
     pub fn archive(store: &Store, data: Option<&[u8]>) -> Result<BuildContext> {
         let txn = store.begin()?;
         let dir = txn.scratch().join("context");
         std::fs::create_dir(&dir)?;
         if let Some(data) = data {
-            let mut a = tar::Archive::new(data);
+            let (_, plain) = crate::layer::decompress::decompress(data)
+                .context("cannot read the context archive")?;
+            let mut a = tar::Archive::new(plain);
             a.set_preserve_permissions(true);
             a.set_preserve_mtime(true);
             a.unpack(&dir)
