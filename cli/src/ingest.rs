@@ -10,12 +10,11 @@ use crate::image::media_type::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD};
 use crate::image::writer::UnpackedLayer;
 use crate::layer::decompress::{decompress, detect, Compression};
 use crate::layer::readahead;
-use crate::layer::unpack::UnpackError;
-use crate::layer::unpack::{unpack, UnpackOptions, UnpackStats};
+use crate::layer::unpack::{unpack, UnpackError, UnpackOptions, UnpackStats};
 use std::io::{self, BufReader, Read, Write};
-use store_layout::StoreError;
-use store_layout::{BlobRef, Digest, Sha256Writer, Txn};
+use store_layout::{BlobRef, Digest, LayerSlot, Sha256Writer, StoreError, Txn};
 
+/// Bytes read from the source at a time.
 const CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the unpacking thread: enough to keep both busy, few enough that
 /// a pull of many layers at once stays small.
@@ -56,8 +55,8 @@ pub enum IngestError {
 
 /// A layer unpacked into a transaction, not yet committed.
 pub struct Ingested {
-    /// Index of the layer directory in the transaction.
-    pub index: usize,
+    /// The layer directory in the transaction.
+    pub slot: LayerSlot,
     /// sha256 of the uncompressed tar.
     pub diff_id: Digest,
     /// The blob kept for the layer.
@@ -68,11 +67,11 @@ pub struct Ingested {
 
 impl Ingested {
     /// The layer, to record in the transaction.
-    pub fn layer(&self) -> UnpackedLayer {
+    pub fn into_layer(self) -> UnpackedLayer {
         UnpackedLayer {
-            index: self.index,
-            diff_id: self.diff_id.clone(),
-            blob: self.blob.clone(),
+            slot: self.slot,
+            diff_id: self.diff_id,
+            blob: self.blob,
             size: self.stats.size,
         }
     }
@@ -119,7 +118,7 @@ pub fn ingest_layer_verified<R: Read + Send>(
         Compression::Zstd => LAYER_ZSTD,
         _ => LAYER_TAR,
     };
-    let (index, dir) = txn.layer_dir()?;
+    let (slot, dir) = txn.layer_dir()?;
     let mut raw_blob = if keep_raw {
         Some(txn.blob_writer()?)
     } else {
@@ -177,7 +176,7 @@ pub fn ingest_layer_verified<R: Read + Send>(
         (None, None) => unreachable!("one blob writer is always made"),
     };
     Ok(Ingested {
-        index,
+        slot,
         diff_id,
         blob: BlobRef {
             digest,
@@ -219,9 +218,10 @@ impl<R: Read, W: Write> Read for Tee<'_, R, W> {
 }
 
 /// A layer unpacked by [`unpack_layer`] from bytes the caller keeps itself.
+#[derive(Debug)]
 pub struct Unpacked {
-    /// Index of the layer directory in the transaction.
-    pub index: usize,
+    /// The layer directory in the transaction.
+    pub slot: LayerSlot,
     /// How the input was compressed.
     pub compression: Compression,
     /// sha256 of the uncompressed tar; `None` for a plain tar, whose DiffID is the digest
@@ -251,7 +251,7 @@ impl Unpacked {
 /// [`Txn::adopt_blob`]). A plain tar is not hashed here (its DiffID is the digest of
 /// `input`); a compressed one is hashed after decompression.
 pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked, IngestError> {
-    let (index, dir) = txn.layer_dir()?;
+    let (slot, dir) = txn.layer_dir()?;
     let (compression, mut plain) = decompress(BufReader::with_capacity(CHUNK, input))
         .map_err(|e| IngestError::Decompress("layer", e))?;
     let mut opts = UnpackOptions {
@@ -292,7 +292,7 @@ pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked, Ing
         }
     };
     Ok(Unpacked {
-        index,
+        slot,
         compression,
         diff_id,
         tar_blob,

@@ -36,14 +36,14 @@ pub fn resolve(db: &Db, arg: &str) -> Result<(Digest, Matched), ResolveError> {
     if let Some(r) = parsed {
         if let Some(d) = r.digest() {
             let want = format!("{}@{}", r.name(), d);
-            for (id, img) in &db.images {
+            for (id, img) in db.images() {
                 if img.repo_digests.contains(&want) {
                     return Ok((id.clone(), Matched::RepoDigest(want)));
                 }
             }
         } else {
             let full = r.clone().with_default_tag().full_string();
-            if let Some(id) = db.tags.get(&full) {
+            if let Some(id) = db.tags().get(&full) {
                 return Ok((id.clone(), Matched::Tag(full)));
             }
         }

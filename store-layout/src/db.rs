@@ -3,7 +3,7 @@
 //! One file keeps every multi-record change atomic: it is read, changed and replaced
 //! under the store's exclusive lock, and readers always see a whole version of it.
 
-use crate::Digest;
+use crate::{Digest, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,25 +59,120 @@ pub struct ImageRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AmbiguousId;
 
-/// The whole metadata database.
+/// The whole metadata database. Its maps are read through accessors and changed only
+/// through operations that keep its rules: a tag or repository digest names an image
+/// that exists, an image's layers exist, an image goes with its tags. Layers come and
+/// go with transactions and garbage collection (`Store::commit`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Db {
     /// Images by ID.
     #[serde(default)]
-    pub images: BTreeMap<Digest, ImageRecord>,
+    images: BTreeMap<Digest, ImageRecord>,
     /// Layers by chain ID.
     #[serde(default)]
-    pub layers: BTreeMap<Digest, LayerRecord>,
+    layers: BTreeMap<Digest, LayerRecord>,
     /// Full references (`docker.io/library/busybox:latest`) to image IDs.
     #[serde(default)]
-    pub tags: BTreeMap<String, Digest>,
+    tags: BTreeMap<String, Digest>,
     /// Compressed copies of layer blobs that are stored uncompressed, made once by a
     /// push and reused by the next: uncompressed blob digest → its compressed blobs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub compressed: BTreeMap<Digest, Vec<BlobRef>>,
+    compressed: BTreeMap<Digest, Vec<BlobRef>>,
 }
 
 impl Db {
+    /// Images by ID.
+    pub fn images(&self) -> &BTreeMap<Digest, ImageRecord> {
+        &self.images
+    }
+
+    /// Layers by chain ID.
+    pub fn layers(&self) -> &BTreeMap<Digest, LayerRecord> {
+        &self.layers
+    }
+
+    /// Full references to image IDs.
+    pub fn tags(&self) -> &BTreeMap<String, Digest> {
+        &self.tags
+    }
+
+    /// Compressed copies of uncompressed layer blobs, by the uncompressed blob's digest.
+    pub fn compressed(&self) -> &BTreeMap<Digest, Vec<BlobRef>> {
+        &self.compressed
+    }
+
+    /// Adds image `id` unless it is there already; every layer it names must be.
+    pub fn add_image(&mut self, id: Digest, record: ImageRecord) -> Result<(), StoreError> {
+        if let Some(c) = record.layers.iter().find(|c| !self.layers.contains_key(*c)) {
+            return Err(StoreError::NotFound(format!("layer {c}")));
+        }
+        self.images.entry(id).or_insert(record);
+        Ok(())
+    }
+
+    /// Points the full reference `tag` at image `id`, which must exist; returns the
+    /// image it pointed at before.
+    pub fn tag(&mut self, tag: String, id: &Digest) -> Result<Option<Digest>, StoreError> {
+        if !self.images.contains_key(id) {
+            return Err(StoreError::NotFound(format!("image {id}")));
+        }
+        Ok(self.tags.insert(tag, id.clone()))
+    }
+
+    /// Removes the full reference `tag`; returns the image it pointed at.
+    pub fn untag(&mut self, tag: &str) -> Option<Digest> {
+        self.tags.remove(tag)
+    }
+
+    /// Records `repo_digest` (`NAME@sha256:…`) for image `id`, once.
+    pub fn add_repo_digest(&mut self, id: &Digest, repo_digest: String) -> Result<(), StoreError> {
+        let img = self
+            .images
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(format!("image {id}")))?;
+        if !img.repo_digests.contains(&repo_digest) {
+            img.repo_digests.push(repo_digest);
+        }
+        Ok(())
+    }
+
+    /// Forgets `repo_digest` for image `id`.
+    pub fn remove_repo_digest(&mut self, id: &Digest, repo_digest: &str) {
+        if let Some(img) = self.images.get_mut(id) {
+            img.repo_digests.retain(|x| x != repo_digest);
+        }
+    }
+
+    /// Removes image `id` and every tag that points at it; returns its record.
+    pub fn remove_image(&mut self, id: &Digest) -> Option<ImageRecord> {
+        let record = self.images.remove(id)?;
+        self.tags.retain(|_, v| v != id);
+        Some(record)
+    }
+
+    /// Records `copy` as a compressed copy of the uncompressed blob `blob`, once.
+    pub fn add_compressed(&mut self, blob: Digest, copy: BlobRef) {
+        let copies = self.compressed.entry(blob).or_default();
+        if !copies.iter().any(|x| x.digest == copy.digest) {
+            copies.push(copy);
+        }
+    }
+
+    /// Adds a layer (a transaction's, as it commits).
+    pub(crate) fn insert_layer(&mut self, chain_id: Digest, record: LayerRecord) {
+        self.layers.insert(chain_id, record);
+    }
+
+    /// Removes a layer no image uses (garbage collection).
+    pub(crate) fn remove_layer(&mut self, chain_id: &Digest) -> bool {
+        self.layers.remove(chain_id).is_some()
+    }
+
+    /// Keeps only the compressed copies of blobs in `used`.
+    pub(crate) fn retain_compressed(&mut self, used: &BTreeSet<Digest>) {
+        self.compressed.retain(|k, _| used.contains(k));
+    }
+
     /// The tags that point at an image, sorted.
     pub fn tags_of(&self, id: &Digest) -> Vec<&str> {
         self.tags
@@ -131,5 +226,56 @@ impl Db {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(layers: Vec<Digest>) -> ImageRecord {
+        ImageRecord {
+            manifest: Digest::of(b"manifest"),
+            layers,
+            created: None,
+            size: 0,
+            repo_digests: Vec::new(),
+            labels: BTreeMap::new(),
+            parent: None,
+            added: 0,
+        }
+    }
+
+    #[test]
+    fn operations_keep_the_rules() {
+        let mut db = Db::default();
+        let (id, chain) = (Digest::of(b"config"), Digest::of(b"layer"));
+        assert!(db
+            .add_image(id.clone(), image(vec![chain.clone()]))
+            .is_err());
+        assert!(db.tag("a:1".into(), &id).is_err(), "a tag needs its image");
+        assert!(db.add_repo_digest(&id, "a@x".into()).is_err());
+
+        db.insert_layer(
+            chain.clone(),
+            LayerRecord {
+                diff_id: chain.clone(),
+                parent: None,
+                size: 1,
+                blob: None,
+            },
+        );
+        db.add_image(id.clone(), image(vec![chain])).unwrap();
+        db.tag("a:1".into(), &id).unwrap();
+        db.tag("b:1".into(), &id).unwrap();
+        db.add_repo_digest(&id, "a@x".into()).unwrap();
+        db.add_repo_digest(&id, "a@x".into()).unwrap();
+        assert_eq!(db.images()[&id].repo_digests, ["a@x"]);
+        assert_eq!(db.untag("b:1"), Some(id.clone()));
+        db.remove_repo_digest(&id, "a@x");
+        assert!(db.images()[&id].repo_digests.is_empty());
+
+        assert!(db.remove_image(&id).is_some());
+        assert!(db.tags().is_empty(), "an image goes with its tags");
     }
 }

@@ -25,7 +25,7 @@ pub use digest::{chain_id, Digest, Sha256Writer};
 pub use error::StoreError;
 pub use lock::StoreLock;
 pub use staging::StagingDir;
-pub use store::{NewLayer, RemovedImage, Store, Txn, LAYOUT_VERSION};
+pub use store::{LayerSlot, NewLayer, RemovedImage, Store, Txn, LAYOUT_VERSION};
 
 /// Result type of the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -229,9 +229,12 @@ impl Store {
     ) -> Result<(T, RemovedImage)> {
         let _lock = self.lock()?;
         let mut db = self.db()?;
-        let before_layers: BTreeSet<Digest> = db.layers.keys().cloned().collect();
-        let before_sizes: std::collections::BTreeMap<Digest, u64> =
-            db.layers.iter().map(|(k, v)| (k.clone(), v.size)).collect();
+        let before_layers: BTreeSet<Digest> = db.layers().keys().cloned().collect();
+        let before_sizes: std::collections::BTreeMap<Digest, u64> = db
+            .layers()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.size))
+            .collect();
         let before_blobs = db.referenced_blobs();
 
         let mut new_layers = Vec::new();
@@ -239,7 +242,7 @@ impl Store {
         let txn = txn.map(Txn::into_parts);
         if let Some((_, layers, blobs)) = &txn {
             for l in layers {
-                if !db.layers.contains_key(&l.chain_id) {
+                if !db.layers().contains_key(&l.chain_id) {
                     new_layers.push(l);
                 }
             }
@@ -250,7 +253,7 @@ impl Store {
             }
         }
         for l in &new_layers {
-            db.layers.insert(l.chain_id.clone(), l.record.clone());
+            db.insert_layer(l.chain_id.clone(), l.record.clone());
         }
         let value = f(&mut db)?;
 
@@ -263,10 +266,10 @@ impl Store {
             .cloned()
             .collect();
         for g in &garbage_layers {
-            db.layers.remove(g);
+            db.remove_layer(g);
         }
         let used_blobs = db.referenced_blobs();
-        db.compressed.retain(|k, _| used_blobs.contains(k));
+        db.retain_compressed(&used_blobs);
         let garbage_blobs: Vec<Digest> = before_blobs
             .iter()
             .filter(|b| !used_blobs.contains(*b))
@@ -363,7 +366,7 @@ impl Store {
                 let mut changed = false;
                 for l in &journal.layers {
                     if !used_layers.contains(l) {
-                        changed |= db.layers.remove(l).is_some();
+                        changed |= db.remove_layer(l);
                         let dir = self.root.join("layers").join(l.hex());
                         if dir.exists() {
                             let t = self.trash(&dir)?;
@@ -403,6 +406,13 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A layer directory of a transaction, handed out by [`Txn::layer_dir`]. Recording the
+/// layer with [`Txn::add_layer`] consumes it, so a directory is recorded at most once.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerSlot {
+    index: usize,
 }
 
 impl Txn {
@@ -467,20 +477,25 @@ impl Txn {
         self.finish_blob(w, expected)
     }
 
-    /// A new empty directory to unpack a layer into; returns its index and path
+    /// A new empty directory to unpack a layer into; returns its slot and path
     /// (the layer's root is `path`).
-    pub fn layer_dir(&self) -> Result<(usize, PathBuf)> {
+    pub fn layer_dir(&self) -> Result<(LayerSlot, PathBuf)> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let outer = self.staging.path().join("layers").join(i.to_string());
         let diff = outer.join("diff");
         fs::create_dir(&outer).at(&outer)?;
         fs::create_dir(&diff).at(&diff)?;
-        Ok((i, diff))
+        Ok((LayerSlot { index: i }, diff))
     }
 
-    /// Records the layer unpacked into directory `index` with its chain ID and record.
-    pub fn add_layer(&self, index: usize, chain_id: Digest, record: LayerRecord) {
-        let dir = self.staging.path().join("layers").join(index.to_string());
+    /// Records the layer unpacked into the directory of `slot` with its chain ID and
+    /// record.
+    pub fn add_layer(&self, slot: LayerSlot, chain_id: Digest, record: LayerRecord) {
+        let dir = self
+            .staging
+            .path()
+            .join("layers")
+            .join(slot.index.to_string());
         let mut layers = self.layers.lock().unwrap_or_else(|e| e.into_inner());
         layers.push(NewLayer {
             chain_id,

@@ -38,8 +38,8 @@ fn add_image(store: &Store, content: &[u8], tag: &str) -> (Digest, Digest) {
     let tag = tag.to_string();
     store
         .commit(txn, move |db| {
-            db.images.insert(id.clone(), image(manifest, vec![c2]));
-            db.tags.insert(tag, id);
+            db.add_image(id.clone(), image(manifest, vec![c2]))?;
+            db.tag(tag, &id)?;
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -52,7 +52,7 @@ fn commit_makes_layers_blobs_and_tags_visible() {
     let store = Store::open(t.path()).unwrap();
     let (id, chain) = add_image(&store, b"hello", "a:1");
     let db = store.db().unwrap();
-    assert_eq!(db.tags["a:1"], id);
+    assert_eq!(db.tags()["a:1"], id);
     assert_eq!(
         fs::read(store.layer_dir(&chain).join("file")).unwrap(),
         b"hello"
@@ -70,8 +70,8 @@ fn removing_the_last_image_removes_its_layers_and_blobs() {
     assert_eq!(chain, chain2, "same content, same chain");
     let (_, removed) = store
         .update(|db| {
-            db.images.remove(&id);
-            db.tags.remove("a:1");
+            db.remove_image(&id);
+            db.untag("a:1");
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -80,14 +80,14 @@ fn removing_the_last_image_removes_its_layers_and_blobs() {
     assert!(!store.has_blob(&id));
     let (_, removed) = store
         .update(|db| {
-            db.images.remove(&id2);
+            db.remove_image(&id2);
             Ok::<_, StoreError>(())
         })
         .unwrap();
     assert_eq!(removed.layers, vec![chain.clone()]);
     assert_eq!(removed.reclaimed, 5);
     assert!(!store.layer_dir(&chain).exists());
-    assert!(store.db().unwrap().layers.is_empty());
+    assert!(store.db().unwrap().layers().is_empty());
 }
 
 #[test]
@@ -173,15 +173,15 @@ fn a_live_staging_directory_is_not_cleaned() {
 fn concurrent_updates_lose_nothing() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().to_path_buf();
-    Store::open(&root).unwrap();
+    let (id, _) = add_image(&Store::open(&root).unwrap(), b"x", "x:1");
     let threads: Vec<_> = (0..16)
         .map(|i| {
-            let root = root.clone();
+            let (root, id) = (root.clone(), id.clone());
             std::thread::spawn(move || {
                 let store = Store::open(&root).unwrap();
                 store
                     .update(|db| {
-                        db.tags.insert(format!("t:{i}"), Digest::of(b"x"));
+                        db.tag(format!("t:{i}"), &id)?;
                         Ok::<_, StoreError>(())
                     })
                     .unwrap();
@@ -191,7 +191,7 @@ fn concurrent_updates_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(Store::open(&root).unwrap().db().unwrap().tags.len(), 16);
+    assert_eq!(Store::open(&root).unwrap().db().unwrap().tags().len(), 17);
 }
 
 #[test]

@@ -1,21 +1,33 @@
 //! Image archives as `save` writes and `load` reads them: a docker archive
 //! (`manifest.json`, `repositories`) and an OCI image layout (`oci-layout`, `index.json`,
 //! `blobs/`) in one tar, as docker 25 and later write it.
+//!
+//! - this module: the documents' types and member names;
+//! - `writer`: save;
+//! - `load`: load, in steps: `reader` reads the archive in one pass (with `follow`,
+//!   unpacking layers while they stream in, and `names`, member names kept inside the
+//!   archive), `contents` says which members make which image, and `load` checks,
+//!   unpacks and writes the images;
+//! - `error`: [`ArchiveError`].
 
+pub mod contents;
+pub mod error;
+pub mod follow;
+pub mod load;
+pub mod names;
+pub mod reader;
+pub mod writer;
+
+pub use error::ArchiveError;
+
+pub use crate::image::document::{Descriptor, Index, Manifest};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use store_layout::Digest;
 
 /// The most bytes of a JSON document (`manifest.json`, `index.json`, a config or a
 /// manifest) that is parsed.
 pub const MAX_JSON: u64 = 16 << 20;
 
-/// Media type of an OCI image index.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Media type of an OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// Media type of a docker manifest list.
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Annotation with the full reference (containerd, docker).
 pub const ANN_IMAGE_NAME: &str = "io.containerd.image.name";
 /// Annotation with the tag (OCI; skopeo writes `name:tag` here).
@@ -33,69 +45,6 @@ pub struct DockerManifestEntry {
     /// Members holding the layers, bottom first.
     #[serde(rename = "Layers", default)]
     pub layers: Vec<String>,
-}
-
-/// A content descriptor (the fields strata uses).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Descriptor {
-    /// Media type.
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    /// `sha256:HEX`.
-    pub digest: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    /// The platform of the image, in an image index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-}
-
-/// The platform a manifest in an image index is for (the fields strata uses).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Platform {
-    /// CPU architecture, in Go's spelling (`amd64`, `arm64`).
-    #[serde(default)]
-    pub architecture: String,
-    /// Operating system (`linux`).
-    #[serde(default)]
-    pub os: String,
-    /// CPU variant (`v8`), when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-/// An image index (`index.json`) or manifest list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Index {
-    /// Always 2.
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    /// Media type.
-    #[serde(
-        rename = "mediaType",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub media_type: String,
-    /// The manifests.
-    #[serde(default)]
-    pub manifests: Vec<Descriptor>,
-}
-
-/// An image manifest, OCI or docker v2.2 (the fields strata uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Manifest {
-    /// Media type, when the manifest says.
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    /// The config.
-    pub config: Descriptor,
-    /// The layers, bottom first.
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
 }
 
 /// `blobs/sha256/HEX` for a digest.

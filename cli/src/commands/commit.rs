@@ -47,7 +47,7 @@ pub struct CommitArgs {
 /// is the DiffID) while the kernel copies the files into the layer directory. Only for a
 /// stopped container, whose upper directory cannot change in between.
 pub(crate) fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
-    let (index, layer_dir) = txn.layer_dir()?;
+    let (slot, layer_dir) = txn.layer_dir()?;
     let (blob, size) = std::thread::scope(|s| {
         let copy = s.spawn(|| copy_upper(upper, &layer_dir));
         let blob = (|| -> Result<(Digest, u64)> {
@@ -64,7 +64,7 @@ pub(crate) fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
     })?;
     let (digest, blob_size) = blob;
     Ok(Ingested {
-        index,
+        slot,
         diff_id: digest.clone(),
         blob: BlobRef {
             digest,
@@ -120,13 +120,14 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     } else {
         copied(&txn, &upper)?
     };
-    layers.push_new(&txn, &layer.layer());
+    let diff_id = layer.diff_id.clone();
+    layers.push_new(&txn, layer.into_layer());
 
     let created = now_rfc3339();
     config.created = Some(created.clone());
     config.author = args.author.clone().filter(|a| !a.is_empty());
     config.config = Some(container);
-    config.rootfs.diff_ids.push(layer.diff_id.to_string());
+    config.rootfs.diff_ids.push(diff_id.to_string());
     config.history.push(History {
         created: Some(created),
         created_by: Some(cfg.command_line()),

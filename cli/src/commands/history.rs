@@ -34,12 +34,12 @@ pub struct HistoryArgs {
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
     let db = ctx.store.db()?;
     let (id, _) = resolve(&db, &args.image)?;
-    let img = &db.images[&id];
+    let img = &db.images()[&id];
     let cfg = load_config(&ctx.store, &id)?;
     let mut sizes = img
         .layers
         .iter()
-        .map(|c| db.layers.get(c).map_or(0, |l| l.size));
+        .map(|c| db.layers().get(c).map_or(0, |l| l.size));
     let mut rows = Vec::new();
     let history = if cfg.history.is_empty() {
         vec![Default::default(); img.layers.len()]

@@ -81,7 +81,7 @@ fn parse(db: &Db, raw: &[String]) -> Result<Filters> {
             }
             "before" | "since" => {
                 let (id, _) = resolve(db, &v)?;
-                let t = created_of(&db.images[&id]);
+                let t = created_of(&db.images()[&id]);
                 if k == "before" {
                     f.before = Some(t);
                 } else {
@@ -125,12 +125,12 @@ pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<()> {
         None => None,
     };
     let parents: std::collections::BTreeSet<&Digest> = db
-        .images
+        .images()
         .values()
         .filter_map(|i| i.parent.as_ref())
         .collect();
 
-    let mut images: Vec<(&Digest, &ImageRecord)> = db.images.iter().collect();
+    let mut images: Vec<(&Digest, &ImageRecord)> = db.images().iter().collect();
     images.sort_by(|a, b| created_of(b.1).cmp(&created_of(a.1)).then(a.0.cmp(b.0)));
     let mut rows = Vec::new();
     for (id, img) in images {

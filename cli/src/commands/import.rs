@@ -54,8 +54,9 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     let txn = ctx.store.begin()?;
     let layer = ingest_layer(&txn, input, &|_| {})
         .with_context(|| format!("cannot import {}", args.source))?;
+    let diff_id = layer.diff_id.clone();
     let mut layers = ImageLayers::new();
-    layers.push_new(&txn, &layer.layer());
+    layers.push_new(&txn, layer.into_layer());
 
     let created = now_rfc3339();
     let comment = args
@@ -65,13 +66,11 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         .unwrap_or_else(|| format!("Imported from {}", args.source));
     let mut config = ImageConfig {
         created: Some(created.clone()),
-        architecture: platform.architecture,
-        os: platform.os,
-        variant: platform.variant,
+        platform,
         config: Some(container),
         rootfs: RootFs {
             typ: "layers".into(),
-            diff_ids: vec![layer.diff_id.to_string()],
+            diff_ids: vec![diff_id.to_string()],
         },
         history: vec![History {
             created: Some(created),

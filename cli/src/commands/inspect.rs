@@ -70,7 +70,7 @@ fn container_config(cfg: &ImageConfig) -> Value {
 /// docker's inspect object for one image.
 pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
     let img = db
-        .images
+        .images()
         .get(id)
         .ok_or_else(|| anyhow!("No such image: {id}"))?;
     let cfg = load_config(store, id)?;
@@ -103,9 +103,9 @@ pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
         "DockerVersion": cfg.extra.get("docker_version").cloned().unwrap_or(json!("")),
         "Author": cfg.author.clone().unwrap_or_default(),
         "Config": container_config(&cfg),
-        "Architecture": cfg.architecture,
-        "Variant": cfg.variant,
-        "Os": cfg.os,
+        "Architecture": cfg.platform.architecture,
+        "Variant": cfg.platform.variant,
+        "Os": cfg.platform.os,
         "Size": img.size,
         "GraphDriver": {"Data": graph, "Name": "overlay"},
         "RootFS": {"Type": cfg.rootfs.typ, "Layers": cfg.rootfs.diff_ids},

@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     let mut deleted: Vec<Digest> = Vec::new();
     let ((), removed) = ctx.store.update(|db| {
         let candidates: Vec<Digest> = db
-            .images
+            .images()
             .iter()
             .filter(|(id, img)| {
                 let tagged = !db.tags_of(id).is_empty();
@@ -117,7 +117,8 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
             .map(|(id, _)| id.clone())
             .collect();
         for id in candidates {
-            if db.images.values().any(|i| i.parent.as_ref() == Some(&id)) || used.contains_key(&id)
+            if db.images().values().any(|i| i.parent.as_ref() == Some(&id))
+                || used.contains_key(&id)
             {
                 continue;
             }
@@ -127,10 +128,10 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
             {
-                db.tags.remove(&t);
+                db.untag(&t);
                 untagged.push(familiar(&t));
             }
-            db.images.remove(&id);
+            db.remove_image(&id);
             deleted.push(id);
         }
         Ok::<_, StoreError>(())

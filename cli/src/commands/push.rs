@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<()> {
         let prefix = format!("{}:", r.name());
         let db = ctx.store.db()?;
         let v: Vec<Reference> = db
-            .tags
+            .tags()
             .keys()
             .filter(|t| t.starts_with(&prefix))
             .filter_map(|t| Reference::parse(t).ok())

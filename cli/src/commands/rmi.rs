@@ -49,7 +49,7 @@ pub fn remove_one(
     })?;
     let last_name = match &matched {
         Matched::Tag(_) | Matched::RepoDigest(_) => {
-            let img = db.images.get(&id);
+            let img = db.images().get(&id);
             db.tags_of(&id).len() + img.map_or(0, |i| i.repo_digests.len()) <= 1
         }
         Matched::Id => true,
@@ -77,16 +77,14 @@ pub fn remove_one(
     }
     let mut out = Outcome::default();
     let has_children =
-        |db: &Db, id: &Digest| db.images.values().any(|i| i.parent.as_ref() == Some(id));
+        |db: &Db, id: &Digest| db.images().values().any(|i| i.parent.as_ref() == Some(id));
     match matched {
         Matched::Tag(full) => {
-            db.tags.remove(&full);
+            db.untag(&full);
             out.untagged.push(familiar(&full));
         }
         Matched::RepoDigest(rd) => {
-            if let Some(img) = db.images.get_mut(&id) {
-                img.repo_digests.retain(|x| *x != rd);
-            }
+            db.remove_repo_digest(&id, &rd);
             out.untagged.push(familiar(&rd));
         }
         Matched::Id => {
@@ -108,10 +106,10 @@ pub fn remove_one(
                 ));
             }
             for t in tags {
-                db.tags.remove(&t);
+                db.untag(&t);
                 out.untagged.push(familiar(&t));
             }
-            if let Some(img) = db.images.get(&id) {
+            if let Some(img) = db.images().get(&id) {
                 for rd in &img.repo_digests {
                     out.untagged.push(familiar(rd));
                 }
@@ -127,12 +125,12 @@ pub fn remove_one(
         if !out.deleted.is_empty() && used.contains_key(&id) {
             break;
         }
-        if let Some(img) = db.images.get(&id) {
+        if let Some(img) = db.images().get(&id) {
             if !img.repo_digests.is_empty() && !out.deleted.is_empty() {
                 break;
             }
         }
-        let Some(img) = db.images.remove(&id) else {
+        let Some(img) = db.remove_image(&id) else {
             break;
         };
         out.deleted.push(id);

@@ -180,7 +180,7 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     cfg.interactive = args.interactive;
     cfg.auto_remove = args.rm;
     let layers = db
-        .images
+        .images()
         .get(&image)
         .map(|i| i.layers.clone())
         .ok_or_else(|| anyhow!("No such image: {}", args.image()))?;
@@ -215,7 +215,7 @@ fn create_record(
             rec.name = format!("{base}{attempt}");
         }
         let r = store.create_container(rec, |db, existing| {
-            if !db.images.contains_key(&rec.image) {
+            if !db.images().contains_key(&rec.image) {
                 return Err(anyhow!("No such image: {}", rec.image_name));
             }
             if let Some(c) = existing.iter().find(|c| c.name == rec.name) {

@@ -27,18 +27,18 @@ const VERBOSE: &str =
 pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
     let db = ctx.store.db()?;
     let mut users: BTreeMap<&Digest, usize> = BTreeMap::new();
-    for img in db.images.values() {
+    for img in db.images().values() {
         for l in img.layers.iter().collect::<std::collections::BTreeSet<_>>() {
             *users.entry(l).or_default() += 1;
         }
     }
-    let layer_size = |c: &Digest| db.layers.get(c).map_or(0, |l| l.size);
+    let layer_size = |c: &Digest| db.layers().get(c).map_or(0, |l| l.size);
     let total: u64 = users.keys().map(|c| layer_size(c)).sum();
     if args.verbose {
         crate::output::out("Images space usage:\n")?;
         let now = crate::clock::now_unix();
         let mut rows = Vec::new();
-        for (id, img) in &db.images {
+        for (id, img) in db.images() {
             let shared: u64 = img
                 .layers
                 .iter()
@@ -70,7 +70,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
     }
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
-        json!({"Type": "Images", "TotalCount": db.images.len(), "Active": 0, "Size": human_size(total),
+        json!({"Type": "Images", "TotalCount": db.images().len(), "Active": 0, "Size": human_size(total),
                "Reclaimable": format!("{} ({}%)", human_size(total), pct(total, total))}),
         json!({"Type": "Containers", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
@@ -108,9 +108,9 @@ pub fn info(ctx: &Ctx) -> Result<()> {
     let text = format!(
         "Client:\n Version:    {}\n\nStore:\n Images: {}\n Tags: {}\n Layers: {}\n Storage Driver: overlay\n Root Dir: {}\n Layout: {}\n Rootless: {}\n Kernel Version: {}\n Operating System: {}\n Architecture: {}",
         env!("CARGO_PKG_VERSION"),
-        db.images.len(),
-        db.tags.len(),
-        db.layers.len(),
+        db.images().len(),
+        db.tags().len(),
+        db.layers().len(),
         ctx.store.root().display(),
         store_layout::LAYOUT_VERSION,
         rootless,

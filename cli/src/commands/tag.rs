@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &TagArgs) -> Result<()> {
     ctx.store.update(|db| {
         match resolve(db, &source) {
             Ok((id, _)) => {
-                db.tags.insert(full, id);
+                db.tag(full, &id)?;
             }
             Err(e) => not_found = Some(e),
         }

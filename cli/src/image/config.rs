@@ -6,6 +6,7 @@
 //! `OnBuild`, …). These types serialise maps in sorted order and carry every field they
 //! do not know through `extra`, so a config read from a registry round-trips unchanged.
 
+use super::platform::Platform;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,15 +20,9 @@ pub struct ImageConfig {
     /// Who made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
-    /// CPU architecture (`amd64`, `arm64`, …).
-    #[serde(default)]
-    pub architecture: String,
-    /// Operating system (`linux`).
-    #[serde(default)]
-    pub os: String,
-    /// CPU variant (`v8`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    /// The platform: `architecture`, `os` and `variant`.
+    #[serde(flatten)]
+    pub platform: Platform,
     /// The defaults for containers run from the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
@@ -142,5 +137,14 @@ mod tests {
         assert!(out.contains(r#""Healthcheck":{"Test":["NONE"]}"#), "{out}");
         assert!(out.contains(r#""Labels":{"a":"1","b":"2"}"#), "{out}");
         assert!(out.contains(r#""os.version":"x""#), "{out}");
+    }
+
+    #[test]
+    fn the_platform_reads_and_writes_in_place() {
+        let src = br#"{"created":"x","architecture":"arm","os":"linux","variant":"v7","config":{},"rootfs":{"type":"layers","diff_ids":[]},"os.version":"1"}"#;
+        let c = ImageConfig::from_slice(src).unwrap();
+        assert_eq!(c.platform.variant.as_deref(), Some("v7"));
+        assert!(!c.extra.contains_key("architecture"), "{:?}", c.extra);
+        assert_eq!(c.to_bytes(), src);
     }
 }

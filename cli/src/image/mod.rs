@@ -1,6 +1,8 @@
 //! The image formats strata reads and writes, and how an image is assembled:
 //!
 //! - `config`: image configs (strata's own serde types, see there why);
+//! - `document`: manifests, indexes and descriptors as strata reads them (see there
+//!   why not `oci-spec`);
 //! - `manifest`: the OCI manifests strata writes (`oci-spec` types);
 //! - `media_type`: every media type, in one place;
 //! - `platform`: `os/arch[/variant]`, and choosing an index entry for one;
@@ -11,6 +13,7 @@
 
 pub mod changes;
 pub mod config;
+pub mod document;
 pub mod manifest;
 pub mod media_type;
 pub mod plan;

@@ -64,7 +64,7 @@ impl LayerPlan {
     pub fn push(&mut self, db: &Db, diff_id: Digest, reuse: Reuse) -> &PlannedLayer {
         let parent = self.layers.last().map(|l| l.chain.clone());
         let chain = chain_id(parent.as_ref(), &diff_id);
-        let state = match db.layers.get(&chain) {
+        let state = match db.layers().get(&chain) {
             Some(r) if reuse == Reuse::Record || r.blob.is_some() => LayerState::Stored(r.clone()),
             _ => LayerState::Missing,
         };
@@ -102,7 +102,6 @@ mod tests {
 
     #[test]
     fn plans_by_chain_id_against_the_store() {
-        let mut db = Db::default();
         let bottom = chain_id(None, &d(1));
         let record = |blob: bool| LayerRecord {
             diff_id: d(1),
@@ -114,7 +113,10 @@ mod tests {
                 size: 1,
             }),
         };
-        db.layers.insert(bottom.clone(), record(true));
+        let with_layer = |r: LayerRecord| -> Db {
+            serde_json::from_value(serde_json::json!({ "layers": { bottom.as_str(): r } })).unwrap()
+        };
+        let db = with_layer(record(true));
         // The same DiffID above another layer is another chain, so it is missing.
         let plan = LayerPlan::new(&db, [d(1), d(2), d(1)], Reuse::Blob);
         let l = plan.layers();
@@ -124,7 +126,7 @@ mod tests {
         assert_eq!(l[2].chain, chain_id(Some(&l[1].chain), &d(1)));
         assert_eq!(plan.missing().map(|(i, _)| i).collect::<Vec<_>>(), [1, 2]);
 
-        db.layers.insert(bottom, record(false));
+        let db = with_layer(record(false));
         assert!(!LayerPlan::new(&db, [d(1)], Reuse::Blob).layers()[0].is_stored());
         assert!(LayerPlan::new(&db, [d(1)], Reuse::Record).layers()[0].is_stored());
     }

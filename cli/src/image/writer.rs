@@ -8,7 +8,9 @@
 use super::config::ImageConfig;
 use super::manifest::{manifest_bytes, oci_manifest};
 use crate::clock::now_unix;
-use store_layout::{BlobRef, Db, Digest, ImageRecord, LayerRecord, Store, StoreError, Txn};
+use store_layout::{
+    BlobRef, Db, Digest, ImageRecord, LayerRecord, LayerSlot, Store, StoreError, Txn,
+};
 
 /// Why an image cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +65,10 @@ impl Assembly {
 }
 
 /// A layer just unpacked into a transaction's layer directory, to record.
+#[derive(Debug)]
 pub struct UnpackedLayer {
-    /// The layer directory's index in the transaction.
-    pub index: usize,
+    /// The layer directory in the transaction.
+    pub slot: LayerSlot,
     /// sha256 of its uncompressed tar.
     pub diff_id: Digest,
     /// Its archive, as stored.
@@ -75,15 +78,15 @@ pub struct UnpackedLayer {
 }
 
 /// Records an unpacked layer in `txn` under chain ID `chain`, on top of `parent`.
-pub fn stage_layer(txn: &Txn, layer: &UnpackedLayer, chain: Digest, parent: Option<Digest>) {
+pub fn stage_layer(txn: &Txn, layer: UnpackedLayer, chain: Digest, parent: Option<Digest>) {
     txn.add_layer(
-        layer.index,
+        layer.slot,
         chain,
         LayerRecord {
-            diff_id: layer.diff_id.clone(),
+            diff_id: layer.diff_id,
             parent,
             size: layer.size,
-            blob: Some(layer.blob.clone()),
+            blob: Some(layer.blob),
         },
     );
 }
@@ -109,7 +112,7 @@ impl ImageLayers {
         let mut layers = ImageLayers::new();
         for chain in chains {
             let record = db
-                .layers
+                .layers()
                 .get(chain)
                 .ok_or_else(|| WriteError::MissingLayer(chain.clone()))?;
             layers.push_stored(chain.clone(), record);
@@ -133,11 +136,11 @@ impl ImageLayers {
 
     /// Records a newly unpacked layer in `txn` on top of these and adds it; returns its
     /// chain ID.
-    pub fn push_new(&mut self, txn: &Txn, layer: &UnpackedLayer) -> Digest {
+    pub fn push_new(&mut self, txn: &Txn, layer: UnpackedLayer) -> Digest {
         let parent = self.top().cloned();
         let chain = store_layout::chain_id(parent.as_ref(), &layer.diff_id);
-        stage_layer(txn, layer, chain.clone(), parent);
         self.push(chain.clone(), layer.blob.clone(), layer.size);
+        stage_layer(txn, layer, chain.clone(), parent);
         chain
     }
 
@@ -281,25 +284,26 @@ impl ImageWriter {
                 .record
                 .layers
                 .iter()
-                .find(|c| !db.layers.contains_key(*c))
+                .find(|c| !db.layers().contains_key(*c))
             {
                 return Err(StoreError::NotFound(format!(
                     "layer {c} (removed while {doing}; {verb} again)"
                 )));
             }
-            db.images.entry(image.id).or_insert(image.record);
+            db.add_image(image.id, image.record)?;
         }
         for n in self.names {
-            let img = db.images.get_mut(&n.id).ok_or_else(|| {
-                StoreError::NotFound(format!("image {} (removed while {doing})", n.id))
-            })?;
+            if !db.images().contains_key(&n.id) {
+                return Err(StoreError::NotFound(format!(
+                    "image {} (removed while {doing})",
+                    n.id
+                )));
+            }
             if let Some(rd) = n.repo_digest {
-                if !img.repo_digests.contains(&rd) {
-                    img.repo_digests.push(rd);
-                }
+                db.add_repo_digest(&n.id, rd)?;
             }
             for t in n.tags {
-                db.tags.insert(t, n.id.clone());
+                db.tag(t, &n.id)?;
             }
         }
         Ok(())

@@ -13,13 +13,13 @@
 
 use super::client::{Client, MAX_MANIFEST};
 use super::endpoint::{self, endpoint};
-use super::manifest::{Descriptor, Document, Platform};
 use super::progress::Reporter;
 use super::slots::Slots;
 use super::{Options, RegistryError};
+use crate::image::document::{Descriptor, Document};
 use crate::image::media_type::{self, ACCEPT_MANIFESTS, DOCKER_SCHEMA1_PREFIX};
 use crate::image::plan::{LayerPlan, LayerState, PlannedLayer, Reuse};
-use crate::image::platform::select;
+use crate::image::platform::{select, Platform};
 use crate::image::writer::{
     stage_layer, Assembly, ImageLayers, ImageWriter, NewImage, UnpackedLayer, WriteError,
 };
@@ -347,12 +347,12 @@ fn name_present(
     names: &Names,
     rep: &Reporter,
 ) -> Result<bool, PullError> {
-    let img = &db.images[id];
+    let img = &db.images()[id];
     let up_to_date = img.repo_digests.contains(&names.repo_digest)
         && names
             .tag
             .as_ref()
-            .is_none_or(|t| db.tags.get(t) == Some(id));
+            .is_none_or(|t| db.tags().get(t) == Some(id));
     if !up_to_date {
         for l in layers {
             let d = parse_digest(&l.digest, "layer")?;
@@ -454,18 +454,19 @@ fn fetch_layer(sh: &Shared, job: &LayerJob) -> Result<(BlobRef, u64), PullError>
         },
         size: layer.blob.size,
     };
+    let size = layer.stats.size;
     let unpacked = UnpackedLayer {
         blob: blob.clone(),
-        ..layer.layer()
+        ..layer.into_layer()
     };
     stage_layer(
         sh.txn,
-        &unpacked,
+        unpacked,
         job.planned.chain.clone(),
         job.planned.parent.clone(),
     );
     sh.rep.done(short, "Download complete");
-    Ok((blob, unpacked.size))
+    Ok((blob, size))
 }
 
 /// Fetches every missing layer of `plan` at once (at most [`MAX_LAYERS_AT_ONCE`]
@@ -562,8 +563,8 @@ pub fn pull(
     };
 
     let db = store.db()?;
-    let present = db.images.get(&id).is_some_and(|img| {
-        img.layers.iter().all(|c| db.layers.contains_key(c)) && store.has_blob(&id)
+    let present = db.images().get(&id).is_some_and(|img| {
+        img.layers.iter().all(|c| db.layers().contains_key(c)) && store.has_blob(&id)
     });
     if present {
         // Complete already: at most a tag or repository digest to record.

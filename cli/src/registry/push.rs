@@ -73,7 +73,7 @@ fn known_copies(
 ) -> BTreeMap<Digest, BlobRef> {
     raw.iter()
         .filter_map(|b| {
-            db.compressed
+            db.compressed()
                 .get(&b.digest)
                 .and_then(|v| v.iter().find(|c| c.media_type == how.media_type()))
                 .filter(|c| store.has_blob(&c.digest))
@@ -359,7 +359,7 @@ pub fn push(
         )
     })?;
     let img = db
-        .images
+        .images()
         .get(&id)
         .ok_or_else(|| anyhow!("No such image: {}", r.familiar_string()))?;
     let stored_manifest = store
@@ -382,7 +382,7 @@ pub fn push(
     let mut stored_blobs = Vec::new();
     let mut diff_ids = Vec::new();
     for c in &img.layers {
-        let rec = db.layers.get(c).ok_or_else(|| {
+        let rec = db.layers().get(c).ok_or_else(|| {
             anyhow!(
                 "layer {c} of {} is missing from the store",
                 r.familiar_string()
@@ -424,7 +424,7 @@ pub fn push(
     // Other repositories of this registry that hold a layer, from local images' names.
     let mut client = Client::new(endpoint(r.domain(), opts)?, r.path(), "pull,push")?;
     let mut sources: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
-    for other in db.images.values() {
+    for other in db.images().values() {
         let names = other
             .repo_digests
             .iter()
@@ -432,10 +432,10 @@ pub fn push(
             .filter(|o| o.domain() == r.domain() && o.path() != r.path());
         for o in names {
             for c in &other.layers {
-                let Some(b) = db.layers.get(c).and_then(|l| l.blob.as_ref()) else {
+                let Some(b) = db.layers().get(c).and_then(|l| l.blob.as_ref()) else {
                     continue;
                 };
-                let copies = db.compressed.get(&b.digest).into_iter().flatten();
+                let copies = db.compressed().get(&b.digest).into_iter().flatten();
                 for d in std::iter::once(&b.digest).chain(copies.map(|c| &c.digest)) {
                     let v = sources.entry(d.clone()).or_default();
                     if !v.contains(&o.path().to_string()) && v.len() < 3 {
@@ -612,15 +612,10 @@ pub fn push(
     let id2 = id.clone();
     let record = move |db: &mut store_layout::Db| {
         for (k, c) in fresh {
-            let v = db.compressed.entry(k).or_default();
-            if !v.iter().any(|x| x.digest == c.digest) {
-                v.push(c);
-            }
+            db.add_compressed(k, c);
         }
-        if let Some(img) = db.images.get_mut(&id2) {
-            if !img.repo_digests.contains(&rd) {
-                img.repo_digests.push(rd);
-            }
+        if db.images().contains_key(&id2) {
+            db.add_repo_digest(&id2, rd)?;
         }
         Ok(())
     };

@@ -259,7 +259,7 @@ impl<'a> Builder<'a> {
         let history = self.history(created_by, false);
         run.state = run
             .state
-            .commit(self.store, txn, config, Some(layer.layer()), history)?;
+            .commit(self.store, txn, config, Some(layer.into_layer()), history)?;
         self.cache.put(key, run.state.id.as_ref().expect("stored"));
         Ok(())
     }

@@ -61,7 +61,7 @@ impl Cache {
             return (None, key);
         };
         match Digest::parse(text.trim()) {
-            Ok(id) if db.images.contains_key(&id) => (Some(id), key),
+            Ok(id) if db.images().contains_key(&id) => (Some(id), key),
             _ => {
                 let _ = std::fs::remove_file(&path);
                 (None, key)

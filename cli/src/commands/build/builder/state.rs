@@ -27,8 +27,7 @@ impl ImageState {
     /// The empty image `FROM scratch` starts from.
     pub fn scratch() -> ImageState {
         let config = ImageConfig {
-            architecture: crate::image::config::host_arch().to_string(),
-            os: "linux".into(),
+            platform: crate::image::platform::Platform::host(),
             config: Some(ContainerConfig {
                 env: Some(vec![format!("PATH={SCRATCH_PATH}")]),
                 ..Default::default()
@@ -50,7 +49,7 @@ impl ImageState {
     pub fn load(store: &Store, id: &Digest) -> Result<ImageState> {
         let db = store.db()?;
         let rec = db
-            .images
+            .images()
             .get(id)
             .ok_or_else(|| anyhow!("No such image: {id}"))?;
         let config = ImageConfig::from_slice(&store.read_blob(id)?)
@@ -75,9 +74,9 @@ impl ImageState {
         let db = store.db()?;
         let mut layers = ImageLayers::stored(&db, &self.layers)?;
         let mut chains = self.layers.clone();
-        if let Some(l) = &layer {
-            chains.push(layers.push_new(&txn, l));
+        if let Some(l) = layer {
             config.rootfs.diff_ids.push(l.diff_id.to_string());
+            chains.push(layers.push_new(&txn, l));
         }
         config.history.push(history);
         let staged = NewImage {
