@@ -185,7 +185,7 @@ impl Command {
 pub fn main() -> i32 {
     if crate::userns::in_child() {
         if let Err(e) = crate::userns::enter_as_child() {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {:#}", anyhow::Error::from(e));
             return 125;
         }
     }

@@ -7,9 +7,10 @@
 //! pipe, the parent writes the maps with `newuidmap`/`newgidmap` (or a single-uid map
 //! when the user has no subordinate range), and tells the child to go on.
 
-use anyhow::{bail, Context, Result};
 use nix::sys::signal::{SigSet, Signal};
-use nix::unistd::{getgid, getuid, Gid, Pid, Uid, User};
+use nix::unistd::{Pid, User};
+use rustix::process::{getgid, getuid};
+use rustix::thread::{Gid, Uid};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,6 +18,65 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 const ENV_CHILD: &str = "_STRATA_USERNS_CHILD";
+
+/// Why strata could not run itself in a user namespace.
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    /// The child's environment does not name the hand-over pipes.
+    #[error("malformed user namespace hand-over")]
+    Handover,
+    /// The parent did not map the namespace.
+    #[error("the user namespace could not be set up")]
+    NotMapped,
+    /// The child ended before it unshared.
+    #[error("the child exited before entering its user namespace")]
+    ChildGone,
+    /// The uidmap tools are only half there.
+    #[error("newuidmap or newgidmap is missing (install the uidmap package)")]
+    NoUidmap,
+    /// `newuidmap` or `newgidmap` refused.
+    #[error("{tool} failed: {stderr} (check /etc/subuid and /etc/subgid)")]
+    MapFailed {
+        /// The tool.
+        tool: String,
+        /// What it said.
+        stderr: String,
+    },
+    /// A step that failed, with why.
+    #[error("{what}")]
+    Io {
+        /// The step.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A read or write on the hand-over pipes, or waiting for the child.
+    #[error(transparent)]
+    Os(#[from] std::io::Error),
+    /// The signal mask.
+    #[error(transparent)]
+    Signal(#[from] nix::errno::Errno),
+    /// `unshare`.
+    #[error("{what}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: nix::errno::Errno,
+    },
+}
+
+type Result<T, E = UsernsError> = std::result::Result<T, E>;
+
+/// An io error (or errno) with the step it concerns.
+fn at<E: Into<std::io::Error>>(what: impl std::fmt::Display) -> impl FnOnce(E) -> UsernsError {
+    move |e| UsernsError::Io {
+        what: what.to_string(),
+        source: e.into(),
+    }
+}
 
 /// Whether this process is the re-executed child running inside the user namespace.
 pub fn in_child() -> bool {
@@ -35,7 +95,8 @@ pub fn enter_as_child() -> Result<()> {
     let (ready, go) = spec
         .split_once(',')
         .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
-        .context("malformed user namespace hand-over")?;
+        .ok_or(UsernsError::Handover)?;
+    // Descriptors inherited across exec, as with socket activation: only a raw number.
     // SAFETY: the parent passed these two pipe ends to us and nothing else owns them.
     let (mut ready, mut go) = unsafe {
         (
@@ -43,27 +104,32 @@ pub fn enter_as_child() -> Result<()> {
             fs::File::from(OwnedFd::from_raw_fd(go)),
         )
     };
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
-        .context("cannot create a user namespace")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|source| {
+        UsernsError::Sys {
+            what: "cannot create a user namespace",
+            source,
+        }
+    })?;
     ready.write_all(b"1")?;
     drop(ready);
     let mut b = [0u8; 1];
     if go.read(&mut b)? != 1 || b[0] != b'1' {
-        bail!("the user namespace could not be set up");
+        return Err(UsernsError::NotMapped);
     }
-    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-        .context("setresgid in the user namespace")?;
-    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-        .context("setresuid in the user namespace")?;
+    // Still single-threaded, so the thread's ids are the process's.
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+        .map_err(at("setresgid in the user namespace"))?;
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+        .map_err(at("setresuid in the user namespace"))?;
     Ok(())
 }
 
 /// In the parent: runs this same command again inside a new user namespace, with the
 /// store root fixed in the environment, and returns its exit code.
 pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
-    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe")?;
-    let (go_r, go_w) = nix::unistd::pipe().context("pipe")?;
-    let exe = fs::read_link("/proc/self/exe").context("cannot find the strata executable")?;
+    let (ready_r, ready_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
+    let (go_r, go_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
+    let exe = fs::read_link("/proc/self/exe").map_err(at("cannot find the strata executable"))?;
     let mut cmd = Command::new(exe);
     cmd.args(std::env::args_os().skip(1))
         .env(ENV_CHILD, "3,4")
@@ -76,22 +142,22 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     }
     passed.thread_block()?;
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // std offers code between fork and exec only as an unsafe hook.
+    // SAFETY: only async-signal-safe system calls between fork and exec, no allocation.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(rw, 3) < 0 || libc::dup2(gr, 4) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            nix::unistd::dup2(rw, 3)?;
+            nix::unistd::dup2(gr, 4)?;
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
+            let _ = SigSet::empty().thread_set_mask();
             Ok(())
         });
     }
     let mut child = cmd
         .spawn()
-        .context("cannot start strata in a user namespace")?;
+        .map_err(at("cannot start strata in a user namespace"))?;
     drop(ready_w);
     drop(go_r);
     let mut ready = fs::File::from(ready_r);
@@ -99,14 +165,12 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let mut b = [0u8; 1];
     let mapped = match ready.read(&mut b) {
         Ok(1) => write_maps(Pid::from_raw(child.id() as i32)),
-        _ => Err(anyhow::anyhow!(
-            "the child exited before entering its user namespace"
-        )),
+        _ => Err(UsernsError::ChildGone),
     };
-    if let Err(e) = &mapped {
+    if let Err(e) = mapped {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(anyhow::anyhow!("{e:#}"));
+        return Err(e);
     }
     go.write_all(b"1")?;
     drop(go);
@@ -140,10 +204,14 @@ pub(crate) const RELAYED: &[Signal] = &[
 /// process sent it (`kill`) rather than the kernel (a terminal's Ctrl-C, Ctrl-\ or
 /// hangup, which reach every process of the foreground group at once).
 pub(crate) fn wait_signal(set: &SigSet) -> Option<(Signal, bool)> {
-    // SAFETY: sigwaitinfo fills the siginfo_t it is given; zeroed is a valid start.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid signal set and a valid siginfo_t to fill.
-    let n = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+    // Signal handling: neither nix nor rustix (outside its unstable runtime API) has
+    // sigwaitinfo, and the sender's si_code is what tells a kill from a terminal.
+    // SAFETY: an all-zero siginfo_t is valid plain data, which sigwaitinfo fills; the
+    // set is a valid sigset_t borrowed for the call.
+    let (n, info) = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        (libc::sigwaitinfo(set.as_ref(), &mut info), info)
+    };
     let s = Signal::try_from(n).ok()?;
     Some((s, info.si_code != libc::SI_KERNEL))
 }
@@ -171,7 +239,7 @@ fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
 
 fn write_maps(pid: Pid) -> Result<()> {
     let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
-    let name = User::from_uid(getuid())
+    let name = User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
         .map(|u| u.name)
@@ -191,12 +259,12 @@ fn write_maps(pid: Pid) -> Result<()> {
             (Ok(c), Err(e)) | (Err(e), Ok(c)) => {
                 let _ = c.wait_with_output();
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(anyhow::Error::new(e).context("cannot run newuidmap/newgidmap"));
+                    return Err(at("cannot run newuidmap/newgidmap")(e));
                 }
-                bail!("newuidmap or newgidmap is missing (install the uidmap package)");
+                return Err(UsernsError::NoUidmap);
             }
             (Err(e), Err(_)) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(anyhow::Error::new(e).context("cannot run newuidmap/newgidmap"));
+                return Err(at("cannot run newuidmap/newgidmap")(e));
             }
             // Neither tool is installed: fall through to the single-uid map.
             (Err(_), Err(_)) => {}
@@ -205,10 +273,10 @@ fn write_maps(pid: Pid) -> Result<()> {
     // No subordinate range (or no uidmap tools): map just the user to root.
     let proc = format!("/proc/{pid}");
     fs::write(format!("{proc}/uid_map"), format!("0 {uid} 1\n"))
-        .context("cannot write the uid map")?;
-    fs::write(format!("{proc}/setgroups"), "deny").context("cannot write setgroups")?;
+        .map_err(at("cannot write the uid map"))?;
+    fs::write(format!("{proc}/setgroups"), "deny").map_err(at("cannot write setgroups"))?;
     fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n"))
-        .context("cannot write the gid map")?;
+        .map_err(at("cannot write the gid map"))?;
     Ok(())
 }
 
@@ -238,12 +306,12 @@ fn spawn_map(
 fn finish_map(tool: &str, child: std::process::Child) -> Result<()> {
     let out = child
         .wait_with_output()
-        .with_context(|| format!("cannot run {tool}"))?;
+        .map_err(at(format!("cannot run {tool}")))?;
     if !out.status.success() {
-        bail!(
-            "{tool} failed: {} (check /etc/subuid and /etc/subgid)",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(UsernsError::MapFailed {
+            tool: tool.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }

@@ -99,8 +99,8 @@ pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
 fn close_from(from: u32, keep: Option<i32>) {
     let close_range = |lo: u32, hi: u32| {
         if lo <= hi {
-            // SAFETY: close_range only closes descriptors; nothing in this process
-            // holds these (confine runs before anything is opened).
+            // SAFETY: close_range (which rustix lacks) only closes descriptors; nothing
+            // in this process holds these (confine runs before anything is opened).
             unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0u32) };
         }
     };

@@ -39,11 +39,42 @@ pub struct ContainerRecord {
     pub config: serde_json::Value,
 }
 
+/// Where a container is in its life, stored as docker names it (`created`, `running`,
+/// `exited`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Made but never started.
+    #[default]
+    Created,
+    /// Its watcher runs.
+    Running,
+    /// It ran and ended.
+    Exited,
+}
+
+impl ContainerStatus {
+    /// The name docker gives the status (`State` in `ps`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Exited => "exited",
+        }
+    }
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a container is doing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerState {
-    /// `created`, `running` or `exited`.
-    pub status: String,
+    /// Created, running or exited.
+    pub status: ContainerStatus,
     /// Host pid of the process that watches the container, while running.
     #[serde(default)]
     pub pid: Option<i32>,
@@ -144,10 +175,7 @@ impl Store {
             Ok(data) => {
                 serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(ContainerState {
-                status: "created".into(),
-                ..Default::default()
-            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(ContainerState::default()),
             Err(e) => Err(e).at(path),
         }
     }
@@ -192,4 +220,28 @@ fn write_quick(path: &std::path::Path, data: &[u8]) -> Result<()> {
             source: e,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_reads_and_writes_as_before() {
+        let old = r#"{"status":"running","pid":7,"pid_start":9,"started_at":"t","finished_at":null,"exit_code":null}"#;
+        let st: ContainerState = serde_json::from_str(old).unwrap();
+        assert_eq!(st.status, ContainerStatus::Running);
+        assert_eq!(serde_json::to_string(&st).unwrap(), old);
+        for (s, v) in [
+            ("created", ContainerStatus::Created),
+            ("running", ContainerStatus::Running),
+            ("exited", ContainerStatus::Exited),
+        ] {
+            let st: ContainerState =
+                serde_json::from_str(&format!(r#"{{"status":"{s}"}}"#)).unwrap();
+            assert_eq!(st.status, v);
+            assert_eq!(v.to_string(), s);
+        }
+        assert!(serde_json::from_str::<ContainerState>(r#"{"status":"paused"}"#).is_err());
+    }
 }

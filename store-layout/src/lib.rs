@@ -19,7 +19,7 @@ mod store;
 
 pub use atomic::{fsync_dir, write_file_atomic};
 pub use blobs::BlobWriter;
-pub use containers::{valid_container_id, ContainerRecord, ContainerState};
+pub use containers::{valid_container_id, ContainerRecord, ContainerState, ContainerStatus};
 pub use db::{AmbiguousId, BlobRef, Db, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, Sha256Writer};
 pub use error::StoreError;

@@ -2,8 +2,9 @@
 
 use crate::error::IoContext;
 use crate::Result;
+use rustix::fs::FlockOperation;
+use rustix::io::Errno;
 use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 /// An exclusive lock on the store's metadata, held until dropped.
@@ -15,16 +16,16 @@ impl StoreLock {
     /// Blocks until the exclusive lock on `path` is held.
     pub fn exclusive(path: &Path) -> Result<Self> {
         let file = open_lock_file(path)?;
-        flock(&file, libc::LOCK_EX).at(path)?;
+        flock(&file, FlockOperation::LockExclusive).at(path)?;
         Ok(StoreLock { _file: file })
     }
 
     /// Takes the exclusive lock on `path` if no one holds it; `None` otherwise.
     pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
         let file = open_lock_file(path)?;
-        match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(Some(StoreLock { _file: file })),
-            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(Errno::WOULDBLOCK.raw_os_error()) => Ok(None),
             Err(e) => Err(e).at(path),
         }
     }
@@ -40,16 +41,12 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .at(path)
 }
 
-fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
+/// `flock(2)`, retried on EINTR.
+fn flock(file: &File, op: FlockOperation) -> std::io::Result<()> {
     loop {
-        // SAFETY: flock on a descriptor we own; no memory is passed.
-        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
-        if r == 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(e);
+        match rustix::fs::flock(file, op) {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(std::io::Error::from),
         }
     }
 }

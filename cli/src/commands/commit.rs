@@ -114,7 +114,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
 
     let upper = dir.join("upper");
     let txn = ctx.store.begin()?;
-    let running = live_state(&ctx.store, &rec.id)?.status == "running";
+    let running = live_state(&ctx.store, &rec.id)?.status == store_layout::ContainerStatus::Running;
     let layer = if running {
         through_pipeline(&txn, &upper)?
     } else {

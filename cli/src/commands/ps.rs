@@ -6,6 +6,7 @@ use crate::context::Ctx;
 use crate::output::{human_ago, human_duration, parse_rfc3339};
 use anyhow::Result;
 use serde_json::json;
+use store_layout::ContainerStatus;
 
 /// Arguments of `ps`.
 #[derive(clap::Args, Debug)]
@@ -57,7 +58,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let mut rows = Vec::new();
     for c in ctx.store.containers()? {
         let state = live_state(&ctx.store, &c.id)?;
-        let running = state.status == "running";
+        let running = state.status == ContainerStatus::Running;
         if !args.all && !running {
             continue;
         }
@@ -72,14 +73,16 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
         }
         let cfg: RunConfig = serde_json::from_value(c.config.clone()).unwrap_or_default();
         let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).unwrap_or(now);
-        let status = match state.status.as_str() {
-            "running" => format!("Up {}", human_duration(now - since(&state.started_at))),
-            "exited" => format!(
+        let status = match state.status {
+            ContainerStatus::Running => {
+                format!("Up {}", human_duration(now - since(&state.started_at)))
+            }
+            ContainerStatus::Exited => format!(
                 "Exited ({}) {}",
                 state.exit_code.unwrap_or(0),
                 human_ago(since(&state.finished_at), now)
             ),
-            _ => "Created".to_string(),
+            ContainerStatus::Created => "Created".to_string(),
         };
         let created = parse_rfc3339(&c.created).unwrap_or(now);
         rows.push(json!({
@@ -89,7 +92,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             "CreatedAt": human_ago(created, now),
             "RunningFor": human_ago(created, now),
             "Status": status,
-            "State": state.status,
+            "State": state.status.as_str(),
             "Ports": "",
             "Names": c.name,
         }));

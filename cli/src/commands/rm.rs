@@ -5,6 +5,7 @@ use crate::context::Ctx;
 use crate::error::SilentExit;
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
+use store_layout::ContainerStatus;
 
 /// Arguments of `rm`.
 #[derive(clap::Args, Debug)]
@@ -19,9 +20,19 @@ pub struct RmArgs {
 
 /// Runs `rm`.
 pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<()> {
+    each_container(&args.containers, |arg| remove_one(ctx, arg, args.force))
+}
+
+/// Runs `one` on each named container, printing the name after each success and an
+/// `Error:` line after each failure, as docker's container commands do; exits 1 when
+/// any failed.
+pub(super) fn each_container(
+    names: &[String],
+    mut one: impl FnMut(&str) -> Result<()>,
+) -> Result<()> {
     let mut failed = false;
-    for arg in &args.containers {
-        match remove_one(ctx, arg, args.force) {
+    for arg in names {
+        match one(arg) {
             Ok(()) => crate::output::out(arg)?,
             Err(e) => {
                 eprintln!("Error: {}", crate::error::error_line(&e));
@@ -38,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<()> {
 fn remove_one(ctx: &Ctx, arg: &str, force: bool) -> Result<()> {
     let rec = find(&ctx.store, arg)?;
     let state = live_state(&ctx.store, &rec.id)?;
-    if state.status == "running" {
+    if state.status == ContainerStatus::Running {
         if !force {
             bail!(
                 "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
@@ -47,10 +58,9 @@ fn remove_one(ctx: &Ctx, arg: &str, force: bool) -> Result<()> {
         }
         if let (Some(pid), Some(start)) = (state.pid, state.pid_start) {
             // The watcher's death takes the container with it (PR_SET_PDEATHSIG).
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
             while process_start(pid) == Some(start) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));

@@ -182,7 +182,8 @@ pub fn run(ctx: &Ctx, args: &RmiArgs) -> Result<()> {
 pub fn images_in_use(ctx: &Ctx) -> Result<BTreeMap<Digest, (String, bool)>> {
     let mut used: BTreeMap<Digest, (String, bool)> = BTreeMap::new();
     for c in ctx.store.containers()? {
-        let running = crate::container::lookup::live_state(&ctx.store, &c.id)?.status == "running";
+        let running = crate::container::lookup::live_state(&ctx.store, &c.id)?.status
+            == store_layout::ContainerStatus::Running;
         let e = used
             .entry(c.image.clone())
             .or_insert((c.id.clone(), running));

@@ -1,7 +1,7 @@
 //! `strata run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a new container from an image,
 //! started at once.
 
-use crate::container::launch::{self, Mode, StartError};
+use crate::container::launch::{self, LaunchError, Mode};
 use crate::container::names::{random_bytes, random_name, valid_name};
 use crate::container::spec::{self, RunConfig, RunFlags};
 use crate::context::Ctx;
@@ -26,8 +26,8 @@ use store_layout::{ContainerRecord, Db, Digest, Store};
 pub struct RunArgs {
     /// Pull the image before running (`missing`: only when it is not here, `always`,
     /// `never`).
-    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
-    pub pull: String,
+    #[arg(long, value_name = "POLICY", value_enum, default_value = "missing")]
+    pub pull: PullPolicy,
     /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -77,6 +77,36 @@ pub struct RunArgs {
     pub image_and_command: Vec<String>,
 }
 
+/// When `run` pulls its image (`--pull`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only when no local image has the name (docker's default).
+    Missing,
+    /// Every time.
+    Always,
+    /// Never: the image must be here.
+    Never,
+}
+
+/// Why a container record was not created.
+#[derive(Debug, thiserror::Error)]
+enum CreateError {
+    /// The image went away before the record was made.
+    #[error("No such image: {0}")]
+    NoImage(String),
+    /// Another container has the name.
+    #[error(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". \
+         You have to remove (or rename) that container to be able to reuse that name."
+    )]
+    NameInUse {
+        /// The name asked for.
+        name: String,
+        /// The container that has it.
+        id: String,
+    },
+}
+
 impl RunArgs {
     /// The image.
     pub fn image(&self) -> &str {
@@ -107,9 +137,8 @@ pub fn exit_error(e: anyhow::Error) -> anyhow::Error {
         return e;
     }
     let code = e
-        .downcast_ref::<StartError>()
-        .map(|s| s.code)
-        .unwrap_or(125);
+        .downcast_ref::<LaunchError>()
+        .map_or(125, LaunchError::exit_code);
     eprintln!("Error: {}", crate::error::error_line(&e));
     SilentExit(code).into()
 }
@@ -126,18 +155,18 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         crate::output::out(&rec.id)?;
         return Ok(0);
     }
-    launch::start(&ctx.store, &rec, &cfg, Mode::Attached)
+    Ok(launch::start(&ctx.store, &rec, &cfg, Mode::Attached)?)
 }
 
 /// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only
 /// when no local image has that name), with docker's lines on standard error.
 /// Returns the image's ID and the database it was found in.
-pub(crate) fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<(Digest, Db)> {
+pub(crate) fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, Db)> {
     let db = ctx.store.db()?;
     let local = resolve(&db, name);
     let fetch = matches!(
         (&local, policy),
-        (_, "always") | (Err(ResolveError::NotFound(_)), "missing")
+        (_, PullPolicy::Always) | (Err(ResolveError::NotFound(_)), PullPolicy::Missing)
     );
     if !fetch {
         let (id, _) = local.map_err(|e| anyhow!("{e}"))?;
@@ -159,7 +188,7 @@ pub(crate) fn image_for_run(ctx: &Ctx, name: &str, policy: &str) -> Result<(Dige
 
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
-    let (image, db) = image_for_run(ctx, args.image(), &args.pull)?;
+    let (image, db) = image_for_run(ctx, args.image(), args.pull)?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;
@@ -174,11 +203,11 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
         volumes: &args.volume,
         hostname: args.hostname.as_deref(),
         network: args.network.as_deref(),
+        tty: args.tty,
+        interactive: args.interactive,
+        auto_remove: args.rm,
     };
-    let mut cfg = spec::build(&config, &flags, &id)?;
-    cfg.tty = args.tty;
-    cfg.interactive = args.interactive;
-    cfg.auto_remove = args.rm;
+    let cfg = spec::build(&config, &flags, &id)?;
     let layers = db
         .images()
         .get(&image)
@@ -216,15 +245,13 @@ fn create_record(
         }
         let r = store.create_container(rec, |db, existing| {
             if !db.images().contains_key(&rec.image) {
-                return Err(anyhow!("No such image: {}", rec.image_name));
+                return Err(CreateError::NoImage(rec.image_name.clone()));
             }
             if let Some(c) = existing.iter().find(|c| c.name == rec.name) {
-                return Err(anyhow!(
-                    "Conflict. The container name \"/{}\" is already in use by container \"{}\". \
-                     You have to remove (or rename) that container to be able to reuse that name.",
-                    rec.name,
-                    c.id
-                ));
+                return Err(CreateError::NameInUse {
+                    name: rec.name.clone(),
+                    id: c.id.clone(),
+                });
             }
             Ok(())
         })?;
@@ -233,8 +260,8 @@ fn create_record(
                 std::fs::write(dir.join("image-config.json"), config_bytes)?;
                 return Ok(());
             }
-            Err(e) if named || !e.to_string().starts_with("Conflict.") => return Err(e),
-            Err(_) => continue,
+            Err(CreateError::NameInUse { .. }) if !named => continue,
+            Err(e) => return Err(e.into()),
         }
     }
     bail!("cannot find a free container name")

@@ -7,6 +7,7 @@ use crate::container::spec::RunConfig;
 use crate::context::Ctx;
 use crate::error::SilentExit;
 use anyhow::{anyhow, bail, Result};
+use store_layout::ContainerStatus;
 
 /// Arguments of `start`.
 #[derive(clap::Args, Debug)]
@@ -25,40 +26,28 @@ pub struct StartArgs {
 /// Runs `start`.
 pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<()> {
     let attach = args.attach || args.interactive;
-    if attach && args.containers.len() > 1 {
+    if !attach {
+        return super::rm::each_container(&args.containers, |arg| {
+            start_one(ctx, arg, Mode::Detached, false).map(drop)
+        });
+    }
+    let [arg] = args.containers.as_slice() else {
         bail!("you cannot start and attach multiple containers at once");
+    };
+    match start_one(ctx, arg, Mode::Attached, args.interactive) {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(SilentExit(code).into()),
+        Err(e) => Err(super::run::exit_error(e)),
     }
-    let mut failed = false;
-    for arg in &args.containers {
-        match start_one(ctx, arg, attach, args.interactive) {
-            Ok(0) if !attach => crate::output::out(arg)?,
-            Ok(0) => {}
-            Ok(code) => return Err(SilentExit(code).into()),
-            Err(e) if attach => return Err(super::run::exit_error(e)),
-            Err(e) => {
-                eprintln!("Error: {}", crate::error::error_line(&e));
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        bail!(SilentExit(1));
-    }
-    Ok(())
 }
 
-fn start_one(ctx: &Ctx, arg: &str, attach: bool, interactive: bool) -> Result<i32> {
+fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> Result<i32> {
     let rec = find(&ctx.store, arg)?;
-    if live_state(&ctx.store, &rec.id)?.status == "running" {
+    if live_state(&ctx.store, &rec.id)?.status == ContainerStatus::Running {
         return Ok(0);
     }
     let mut cfg: RunConfig = serde_json::from_value(rec.config.clone())
         .map_err(|e| anyhow!("container {}: invalid record: {e}", &rec.id[..12]))?;
     cfg.interactive = interactive;
-    let mode = if attach {
-        Mode::Attached
-    } else {
-        Mode::Detached
-    };
-    launch::start(&ctx.store, &rec, &cfg, mode)
+    Ok(launch::start(&ctx.store, &rec, &cfg, mode)?)
 }

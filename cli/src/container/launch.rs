@@ -1,26 +1,27 @@
 //! Starting a container and watching it: the overlay from the helper (or in-process for
-//! root), `clone` into new namespaces, the state file, signals and the exit status.
+//! root), `clone` into the plan's namespaces, the state file, signals and the exit status.
 //!
 //! The process that calls `clone` stays as the container's watcher: it records
 //! `running` with its own pid, forwards signals, waits, and records the exit. The
 //! container's first process dies with it (PR_SET_PDEATHSIG), and with that process its
 //! namespaces and the overlay mount, so a killed `strata run` leaves no mount behind.
 
-use super::process;
-use super::rootfs::{self, RootfsPlan};
+use super::apply::{self, ChildIo};
+use super::plan::{ContainerPlan, Namespace};
+use super::rootfs::Rootfs;
 use super::spec::RunConfig;
 use super::tty;
 use crate::clock::now_rfc3339;
-use anyhow::{anyhow, bail, Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use rustix::fd::{AsFd, OwnedFd};
+use rustix::pipe::{pipe_with, PipeFlags};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
-use store_layout::{ContainerRecord, ContainerState, Store};
+use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store, StoreError};
 
 /// Where the container's output goes.
 pub enum Mode {
@@ -40,60 +41,115 @@ pub struct StartError {
     pub message: String,
 }
 
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+/// Why a container did not start or was not watched to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// Its command did not start; the code says why (docker's 125, 126, 127).
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// A file or directory of the container, or a system resource.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The same, with what was being done.
+    #[error("{what}")]
+    IoAt {
+        /// The path or step.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A process or signal call.
+    #[error("{what}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// A signal mask could not be set.
+    #[error(transparent)]
+    Signal(#[from] nix::errno::Errno),
+    /// The container's records.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The overlay from the helper.
+    #[error(transparent)]
+    Helper(#[from] strata_helper::ClientError),
+    /// A layer directory root's strata refuses to mount.
+    #[error(transparent)]
+    Check(#[from] strata_helper::CheckError),
+    /// The overlay made in-process.
+    #[error(transparent)]
+    Mount(#[from] strata_helper::MountError),
+    /// A detached container's watcher ended without saying how the start went.
+    #[error("the container's watcher ended before the container started")]
+    WatcherGone,
+    /// The container's first process could not be waited for.
+    #[error("waiting for the container: {0}")]
+    Wait(nix::errno::Errno),
+}
+
+impl LaunchError {
+    /// The exit code `run` returns for this failure: the command's when it could not
+    /// start, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::Start(s) => s.code,
+            _ => 125,
+        }
+    }
+}
+
+type Result<T, E = LaunchError> = std::result::Result<T, E>;
+
+/// An io error with the path or step it concerns.
+fn at(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> LaunchError {
+    move |source| LaunchError::IoAt {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// A process call's error with its step.
+fn sys(what: &'static str) -> impl FnOnce(nix::errno::Errno) -> LaunchError {
+    move |source| LaunchError::Sys { what, source }
+}
+
+/// An error and its causes joined with ": ", as strata shows them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
 
 /// Creates the container's init layer (mount points that the image may lack, kept out of
-/// the writable layer) and its /etc/hosts, /etc/hostname and /etc/resolv.conf.
-pub fn prepare(dir: &Path, cfg: &RunConfig) -> Result<()> {
+/// the writable layer) and writes the plan's /etc/hosts, /etc/hostname and
+/// /etc/resolv.conf into the container's directory.
+pub fn prepare(dir: &Path, plan: &ContainerPlan) -> Result<()> {
     let init = dir.join("init");
     if !init.exists() {
         let tmp = dir.join("init.tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         for d in ["proc", "dev", "sys", "etc"] {
-            std::fs::create_dir_all(tmp.join(d)).with_context(|| format!("{}", tmp.display()))?;
+            std::fs::create_dir_all(tmp.join(d)).map_err(at(tmp.display()))?;
         }
-        for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
-            std::fs::write(tmp.join(f), b"").with_context(|| format!("{}", tmp.display()))?;
+        for (f, _, _) in plan.etc.entries() {
+            std::fs::write(tmp.join(f), b"").map_err(at(tmp.display()))?;
         }
-        std::fs::rename(&tmp, &init).with_context(|| format!("{}", init.display()))?;
+        std::fs::rename(&tmp, &init).map_err(at(init.display()))?;
     }
     std::fs::create_dir_all(dir.join("rootfs"))?;
-    let hosts = format!("{HOSTS}127.0.1.1\t{}\n", cfg.hostname);
-    std::fs::write(dir.join("hosts"), hosts)?;
-    std::fs::write(dir.join("hostname"), format!("{}\n", cfg.hostname))?;
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = if cfg.network == "none" {
-        without_local_nameservers(&host)
-    } else {
-        host
-    };
-    std::fs::write(dir.join("resolv.conf"), resolv)?;
+    for (_, name, content) in plan.etc.entries() {
+        std::fs::write(dir.join(name), content)?;
+    }
     Ok(())
-}
-
-/// The host's resolv.conf as docker gives it to a container outside the host's network
-/// namespace: without nameservers on the host's loopback (which the container cannot
-/// reach), and with docker's default public ones if none is left.
-fn without_local_nameservers(host: &str) -> String {
-    let mut out = String::new();
-    let mut servers = 0;
-    for line in host.lines() {
-        let mut f = line.split_whitespace();
-        if f.next() == Some("nameserver") {
-            let addr = f.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if servers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd> {
@@ -102,7 +158,7 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .with_context(|| format!("cannot open {}", p.display()))
+    .map_err(|e| at(format!("cannot open {}", p.display()))(e.into()))
 }
 
 /// The container's overlay as a detached mount: from the helper for an ordinary user,
@@ -141,42 +197,63 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
 /// command has started.
 pub fn start(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, mode: Mode) -> Result<i32> {
     let dir = store.container_dir(&rec.id)?;
-    prepare(&dir, cfg)?;
+    let mut cfg = cfg.clone();
+    if let Mode::Detached = mode {
+        // The log file has no terminal, and nothing is read from strata's input.
+        cfg.tty = false;
+        cfg.interactive = false;
+    }
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let plan = ContainerPlan::new(&cfg, &dir, &host_resolv);
+    prepare(&dir, &plan)?;
+    let c = Container {
+        store,
+        rec,
+        plan: &plan,
+        dir: &dir,
+        auto_remove: cfg.auto_remove,
+    };
     match mode {
-        Mode::Attached => watch(store, rec, cfg, &dir, None),
-        Mode::Detached => detach(store, rec, cfg, &dir),
+        Mode::Attached => watch(&c, None),
+        Mode::Detached => detach(&c),
     }
 }
 
-fn detach(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, dir: &Path) -> Result<i32> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+/// A container being started, and where it is kept.
+struct Container<'a> {
+    store: &'a Store,
+    rec: &'a ContainerRecord,
+    plan: &'a ContainerPlan,
+    dir: &'a Path,
+    auto_remove: bool,
+}
+
+fn detach(c: &Container<'_>) -> Result<i32> {
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("container.log"))
-        .context("cannot open the container log")?;
+        .open(c.dir.join("container.log"))
+        .map_err(at("cannot open the container log"))?;
     // SAFETY: strata is single-threaded here; the child only continues strata's own code.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => {
             drop(r);
-            let _ = nix::unistd::setsid();
-            let null = std::fs::File::open("/dev/null");
-            if let Ok(n) = &null {
-                let _ = nix::unistd::dup2(n.as_raw_fd(), 0);
+            let _ = rustix::process::setsid();
+            if let Ok(n) = File::open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdin(&n);
             }
-            let _ = nix::unistd::dup2(log.as_raw_fd(), 1);
-            let _ = nix::unistd::dup2(log.as_raw_fd(), 2);
-            let mut cfg = cfg.clone();
-            cfg.tty = false;
-            cfg.interactive = false;
-            let code = watch(store, rec, &cfg, dir, Some(w)).unwrap_or(125);
+            let _ = rustix::stdio::dup2_stdout(&log);
+            let _ = rustix::stdio::dup2_stderr(&log);
+            let code = watch(c, Some(w)).unwrap_or(125);
+            // fork's counterpart: std has no _exit and rustix's is unstable.
             // SAFETY: leave without running the parent's exit handlers twice.
             unsafe { libc::_exit(code) }
         }
         nix::unistd::ForkResult::Parent { .. } => {
             drop(w);
             let mut msg = String::new();
-            std::fs::File::from(r).read_to_string(&mut msg)?;
+            File::from(r).read_to_string(&mut msg)?;
             if msg == "ok" {
                 return Ok(0);
             }
@@ -186,185 +263,169 @@ fn detach(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, dir: &Path) -> 
                     message: m.to_string(),
                 }
                 .into()),
-                None => bail!("the container's watcher ended before the container started"),
+                None => Err(LaunchError::WatcherGone),
             }
         }
     }
 }
 
-/// The plan for the container's root.
-fn plan(dir: &Path, cfg: &RunConfig, overlay: OwnedFd) -> RootfsPlan {
-    RootfsPlan {
-        attach_at: dir.join("rootfs"),
-        overlay,
-        etc_files: vec![
-            ("etc/hosts", dir.join("hosts")),
-            ("etc/hostname", dir.join("hostname")),
-            ("etc/resolv.conf", dir.join("resolv.conf")),
-        ],
-        binds: cfg.mounts.clone(),
-        own_netns: cfg.network == "none",
-        hostname: cfg.hostname.clone(),
+/// Tells a detached `run` (waiting on the other end) how the start went.
+fn report(notify: &Option<OwnedFd>, text: &str) {
+    if let Some(n) = notify {
+        if let Ok(n) = n.try_clone() {
+            let _ = File::from(n).write_all(text.as_bytes());
+        }
     }
 }
 
-/// Writes `CODE\tMESSAGE` to the error pipe and exits (in the container's process).
-fn die(err_fd: RawFd, code: i32, message: &str) -> ! {
-    let line = format!("{code}\t{message}");
-    // SAFETY: writing a buffer we own to a descriptor we own, then exiting.
-    unsafe {
-        libc::write(err_fd, line.as_ptr().cast(), line.len());
-        libc::_exit(code)
-    }
+/// The container's first process, just created.
+struct Spawned {
+    pid: Pid,
+    /// The error pipe's read end: empty at end of file once the command is executing.
+    errors: File,
+    /// The terminal's master side (`-t`).
+    master: Option<OwnedFd>,
 }
 
-/// The container's first process: root, terminal, then the command.
-struct ChildIo {
-    err_fd: RawFd,
-    console: Option<RawFd>,
-    size: Option<libc::winsize>,
-    null: Option<RawFd>,
+fn clone_flags(plan: &ContainerPlan) -> CloneFlags {
+    plan.namespaces.iter().fold(CloneFlags::empty(), |f, ns| {
+        f | match ns {
+            Namespace::Mount => CloneFlags::CLONE_NEWNS,
+            Namespace::Pid => CloneFlags::CLONE_NEWPID,
+            Namespace::Uts => CloneFlags::CLONE_NEWUTS,
+            Namespace::Ipc => CloneFlags::CLONE_NEWIPC,
+            Namespace::Network => CloneFlags::CLONE_NEWNET,
+        }
+    })
 }
 
-fn child(plan: &RootfsPlan, cfg: &RunConfig, io: &ChildIo) -> isize {
-    let err_fd = io.err_fd;
-    // SAFETY: plain system calls on descriptors this process owns.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if let Some(n) = io.null {
-            libc::dup2(n, 0);
-        }
-    }
-    if let Err(e) = rootfs::enter(plan) {
-        die(err_fd, 125, &e.0);
-    }
-    if let Some(sock) = io.console {
-        if let Err(e) = tty::setup_in_container(sock, io.size) {
-            die(err_fd, 125, &e);
-        }
-        // SAFETY: closing our end of the console socket.
-        unsafe { libc::close(sock) };
-    }
-    // Leave strata's signal handling behind.
-    let _ = SigSet::all().thread_unblock();
-    for s in Signal::iterator() {
-        if !matches!(s, Signal::SIGKILL | Signal::SIGSTOP) {
-            // SAFETY: restoring default dispositions before exec.
-            unsafe {
-                let _ = nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl);
-            }
-        }
-    }
-    let e = process::exec(cfg);
-    die(err_fd, e.code, &e.message)
-}
-
-fn watch(
-    store: &Store,
-    rec: &ContainerRecord,
-    cfg: &RunConfig,
-    dir: &Path,
-    notify: Option<OwnedFd>,
-) -> Result<i32> {
-    let report = |notify: &Option<OwnedFd>, text: &str| {
-        if let Some(n) = notify {
-            let _ = std::fs::File::from(n.try_clone().expect("dup")).write_all(text.as_bytes());
-        }
+/// Mounts the overlay and clones the container's first process into its namespaces,
+/// where `apply::child` carries out the plan.
+fn spawn(c: &Container<'_>) -> Result<Spawned> {
+    let plan = c.plan;
+    let rootfs = Rootfs {
+        attach_at: c.dir.join("rootfs"),
+        overlay: overlay(c.store, c.rec, c.dir)?,
     };
-    // Blocked before the clone, so a signal that comes while the container starts waits
-    // for the forwarding thread instead of killing strata (the child unblocks them).
+    let console = if plan.process.tty {
+        let pair = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| at("socketpair")(e.into()))?;
+        Some(pair)
+    } else {
+        None
+    };
+    let null = if plan.process.stdin {
+        None
+    } else {
+        Some(File::open("/dev/null")?)
+    };
+    let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let (ours, theirs) = console.unzip();
+    let mut io = ChildIo {
+        err: err_w.as_fd(),
+        console: theirs,
+        size: if plan.process.tty {
+            tty::current_size()
+        } else {
+            None
+        },
+        null: null.as_ref().map(|n| n.as_fd()),
+    };
+    let mut stack = vec![0u8; 1 << 20];
+    // SAFETY: strata is single-threaded here; the child runs `apply::child`, which ends
+    // in exec or returns the exit code.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| apply::child(plan, &rootfs, &mut io)),
+            &mut stack,
+            clone_flags(plan),
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(sys("cannot create the container's namespaces"))?;
+    drop(io);
+    drop(err_w);
+    drop(rootfs);
+    let master = ours.and_then(|o| tty::receive(&o));
+    Ok(Spawned {
+        pid,
+        errors: File::from(err_r),
+        master,
+    })
+}
+
+/// Blocks the signals the watcher passes on, before the clone, so that one that comes
+/// while the container starts waits for the forwarding thread instead of killing strata
+/// (the child unblocks them).
+fn block_forwarded() -> Result<SigSet> {
     let mut forwarded = SigSet::empty();
     for s in crate::userns::RELAYED.iter().chain([&Signal::SIGWINCH]) {
         forwarded.add(*s);
     }
     forwarded.thread_block()?;
-    let result = (|| -> Result<(Pid, std::fs::File, Option<OwnedFd>)> {
-        let mount = overlay(store, rec, dir)?;
-        let plan = plan(dir, cfg, mount);
-        let console = if cfg.tty {
-            Some(
-                nix::sys::socket::socketpair(
-                    nix::sys::socket::AddressFamily::Unix,
-                    nix::sys::socket::SockType::Stream,
-                    None,
-                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-                )
-                .context("socketpair")?,
-            )
-        } else {
-            None
-        };
-        let null = if cfg.interactive {
-            None
-        } else {
-            Some(std::fs::File::open("/dev/null")?)
-        };
-        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        let mut flags = CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC;
-        if cfg.network == "none" {
-            flags |= CloneFlags::CLONE_NEWNET;
-        }
-        let mut stack = vec![0u8; 1 << 20];
-        let io = ChildIo {
-            err_fd: err_w.as_raw_fd(),
-            console: console.as_ref().map(|(_, c)| c.as_raw_fd()),
-            size: if cfg.tty { tty::current_size() } else { None },
-            null: null.as_ref().map(|n| n.as_raw_fd()),
-        };
-        // SAFETY: strata is single-threaded here; the child runs `child`, which ends in
-        // exec or _exit.
-        let pid = unsafe {
-            nix::sched::clone(
-                Box::new(|| child(&plan, cfg, &io)),
-                &mut stack,
-                flags,
-                Some(libc::SIGCHLD),
-            )
-        }
-        .context("cannot create the container's namespaces")?;
-        drop(err_w);
-        drop(plan);
-        let master = console.and_then(|(ours, theirs)| {
-            drop(theirs);
-            tty::receive(&ours)
-        });
-        Ok((pid, std::fs::File::from(err_r), master))
-    })();
-    let (pid, mut err_r, master) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            if cfg.auto_remove {
-                let _ = store.remove_container(&rec.id);
+    Ok(forwarded)
+}
+
+/// Passes signals on to the container and terminal size changes to its terminal.
+fn forward_signals(forwarded: SigSet, pid: Pid, master: Option<OwnedFd>, own_session: bool) {
+    std::thread::spawn(move || loop {
+        match crate::userns::wait_signal(&forwarded) {
+            Some((Signal::SIGWINCH, _)) => {
+                if let Some(m) = &master {
+                    tty::resize(m.as_fd());
+                }
             }
-            report(&notify, &format!("125\t{e:#}"));
+            Some((s, from_a_process)) if from_a_process || own_session => {
+                let _ = nix::sys::signal::kill(pid, s);
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Waits for the container's first process and returns its exit code (128 + the
+/// signal that killed it).
+fn wait_exit(pid: Pid) -> Result<i32> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(LaunchError::Wait(e)),
+        }
+    }
+}
+
+fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
+    let forwarded = block_forwarded()?;
+    let Spawned {
+        pid,
+        mut errors,
+        master,
+    } = match spawn(c) {
+        Ok(s) => s,
+        Err(e) => {
+            if c.auto_remove {
+                let _ = c.store.remove_container(&c.rec.id);
+            }
+            report(&notify, &format!("125\t{}", chain(&e)));
             return Err(e);
         }
     };
-    let me = std::process::id() as i32;
-    let started = now_rfc3339();
-    store.set_container_state(
-        &rec.id,
-        &ContainerState {
-            status: "running".into(),
-            pid: Some(me),
-            pid_start: super::lookup::process_start(me),
-            started_at: Some(started.clone()),
-            ..Default::default()
-        },
-    )?;
+    let started = record_running(c)?;
     let mut msg = String::new();
-    let _ = err_r.read_to_string(&mut msg);
+    let _ = errors.read_to_string(&mut msg);
     if !msg.is_empty() {
         let _ = waitpid(pid, None);
         let (code, message) = msg.split_once('\t').unwrap_or(("125", msg.as_str()));
         let code: i32 = code.parse().unwrap_or(125);
-        finish(store, rec, &started, code)?;
-        if cfg.auto_remove {
-            store.remove_container(&rec.id)?;
-        }
+        finish(c, &started, code)?;
         report(&notify, &format!("{code}\t{message}"));
         return Err(StartError {
             code,
@@ -375,76 +436,51 @@ fn watch(
     report(&notify, "ok");
     drop(notify);
 
-    let master_raw = master.as_ref().map(|m| m.as_raw_fd());
     // Without a terminal of its own the command is in strata's process group, so what
     // strata's terminal sends (Ctrl-C to the foreground group) reaches it already;
     // with one (its own session) strata passes that on too.
-    let own_session = cfg.tty;
-    std::thread::spawn(move || loop {
-        match crate::userns::wait_signal(&forwarded) {
-            Some((Signal::SIGWINCH, _)) => {
-                if let Some(m) = master_raw {
-                    tty::resize(m);
-                }
-            }
-            Some((s, from_a_process)) if from_a_process || own_session => {
-                let _ = nix::sys::signal::kill(pid, s);
-            }
-            _ => {}
-        }
-    });
+    let resize_on = master.as_ref().and_then(|m| m.try_clone().ok());
+    forward_signals(forwarded, pid, resize_on, c.plan.process.tty);
     if let Some(m) = master {
-        let _raw = if cfg.interactive {
-            Some(tty::RawMode::enable())
-        } else {
-            None
-        };
-        tty::proxy(m, cfg.interactive);
+        let _raw = c.plan.process.stdin.then(tty::RawMode::enable);
+        tty::proxy(m, c.plan.process.stdin);
     }
-    let code = loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, c)) => break c,
-            Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(anyhow!("waiting for the container: {e}")),
-        }
-    };
-    finish(store, rec, &started, code)?;
-    if cfg.auto_remove {
-        store.remove_container(&rec.id)?;
-    }
+    let code = wait_exit(pid)?;
+    finish(c, &started, code)?;
     Ok(code)
 }
 
-fn finish(store: &Store, rec: &ContainerRecord, started: &str, code: i32) -> Result<()> {
-    store.set_container_state(
-        &rec.id,
+/// Records the container as running, watched by this process; returns the start time.
+fn record_running(c: &Container<'_>) -> Result<String> {
+    let me = std::process::id() as i32;
+    let started = now_rfc3339();
+    c.store.set_container_state(
+        &c.rec.id,
         &ContainerState {
-            status: "exited".into(),
+            status: ContainerStatus::Running,
+            pid: Some(me),
+            pid_start: super::lookup::process_start(me),
+            started_at: Some(started.clone()),
+            ..Default::default()
+        },
+    )?;
+    Ok(started)
+}
+
+/// Records the exit, and removes the container when it was started with `--rm`.
+fn finish(c: &Container<'_>, started: &str, code: i32) -> Result<()> {
+    c.store.set_container_state(
+        &c.rec.id,
+        &ContainerState {
+            status: ContainerStatus::Exited,
             started_at: Some(started.to_string()),
             finished_at: Some(now_rfc3339()),
             exit_code: Some(code),
             ..Default::default()
         },
     )?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_local_nameservers;
-
-    #[test]
-    fn resolv_conf_loses_loopback_nameservers_as_docker_does() {
-        let host = "# by hand\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n";
-        assert_eq!(
-            without_local_nameservers(host),
-            "# by hand\nnameserver 10.0.0.2\nsearch lan\n"
-        );
-        assert_eq!(
-            without_local_nameservers("nameserver 127.0.0.53\nnameserver ::1\noptions edns0\n"),
-            "options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-        );
+    if c.auto_remove {
+        c.store.remove_container(&c.rec.id)?;
     }
+    Ok(())
 }

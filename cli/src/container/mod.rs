@@ -1,11 +1,15 @@
-//! The container runtime: what a container is (`spec`), how its root filesystem is put
-//! together inside its own mount namespace (`rootfs`), how its process starts (`process`)
-//! and is watched (`launch`, `tty`), and how its writable layer is read back (`changes`).
+//! The container runtime: what a container is (`spec`, the configuration a record keeps),
+//! what it needs (`plan`: namespaces, mounts, masks, devices, capabilities, process, as
+//! plain data), how the plan is carried out in its first process (`apply`, with `rootfs`,
+//! `tty` and `process`), how it is started and watched (`launch`), and how its writable
+//! layer is read back (`changes`).
 
+pub mod apply;
 pub mod changes;
 pub mod launch;
 pub mod lookup;
 pub mod names;
+pub mod plan;
 pub mod process;
 pub mod rootfs;
 pub mod spec;

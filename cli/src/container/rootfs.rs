@@ -4,9 +4,10 @@
 //! that was resolved with `RESOLVE_IN_ROOT` from the container's root, so a symlink in
 //! an image can never send a mount (or a created mount point) outside the container.
 //! All of it happens before `pivot_root`, while the host's /proc is still visible to the
-//! kernel's "fully visible proc" check that a user namespace's proc mount needs.
+//! kernel's "fully visible proc" check that a user namespace's proc mount needs. What is
+//! mounted where comes from the container's [`ContainerPlan`].
 
-use super::spec::BindMount;
+use super::plan::ContainerPlan;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
 use rustix::io::Errno;
@@ -17,20 +18,12 @@ use rustix::mount::{
 };
 use std::path::{Path, PathBuf};
 
-/// What the container's root is made of.
-pub struct RootfsPlan {
+/// The container's image filesystem, before it becomes its root.
+pub struct Rootfs {
     /// The directory the overlay is attached on (in this mount namespace only).
     pub attach_at: PathBuf,
     /// The detached overlay mount.
     pub overlay: OwnedFd,
-    /// `(path in the container, host file)` for /etc/hosts, /etc/hostname, /etc/resolv.conf.
-    pub etc_files: Vec<(&'static str, PathBuf)>,
-    /// `-v` bind mounts.
-    pub binds: Vec<BindMount>,
-    /// The container has its own network namespace (sysfs may then be mounted).
-    pub own_netns: bool,
-    /// Host name for the UTS namespace.
-    pub hostname: String,
 }
 
 /// A failed step, with the error number for hints.
@@ -47,11 +40,9 @@ fn step<T>(what: impl FnOnce() -> String, r: rustix::io::Result<T>) -> Result<T,
     r.map_err(|e| SetupError(format!("{}: {e}", what())))
 }
 
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
-
-/// Builds the root described by `plan` and makes it this process's root directory.
-/// Runs in the container's first process, in its new mount namespace.
-pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
+/// Builds the root from `rootfs` as `plan` says and makes it this process's root
+/// directory. Runs in the container's first process, in its new mount namespace.
+pub fn enter(plan: &ContainerPlan, rootfs: &Rootfs) -> Result<(), SetupError> {
     step(
         || "make mounts private".into(),
         rustix::mount::mount_change(
@@ -60,19 +51,19 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
         ),
     )?;
     step(
-        || format!("attach the overlay on {}", plan.attach_at.display()),
+        || format!("attach the overlay on {}", rootfs.attach_at.display()),
         move_mount(
-            plan.overlay.as_fd(),
+            rootfs.overlay.as_fd(),
             "",
             CWD,
-            &plan.attach_at,
+            &rootfs.attach_at,
             MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
         ),
     )?;
     let root = step(
         || "open the container root".into(),
         rustix::fs::open(
-            &plan.attach_at,
+            &rootfs.attach_at,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ),
@@ -87,7 +78,7 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
     )?;
     attach(&proc, root, "proc")?;
 
-    mask_proc(root)?;
+    mask_proc(root, plan)?;
 
     let dev = new_fs(
         "tmpfs",
@@ -96,9 +87,9 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
     )?;
     attach(&dev, root, "dev")?;
     let devdir = resolve(root, "dev", true)?;
-    populate_dev(devdir.as_fd())?;
+    populate_dev(devdir.as_fd(), plan)?;
 
-    if plan.own_netns {
+    if plan.sysfs {
         // sysfs needs a network namespace of our own; skip it quietly where refused.
         if let Ok(sys) = new_fs(
             "sysfs",
@@ -109,20 +100,25 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
         }
     }
 
-    for (target, host) in &plan.etc_files {
-        let tree = bind_tree(host, false)?;
-        attach(&tree, root, target)?;
-    }
     for b in &plan.binds {
-        let src = Path::new(&b.source);
-        let is_dir = src.is_dir();
-        let tree = bind_tree(src, true)?;
+        let is_dir = b.source.is_dir();
+        let tree = bind_tree(&b.source, b.recursive)?;
         if b.readonly {
-            set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("{}: {e}", b.source)))?;
+            set_readonly(tree.as_fd())
+                .map_err(|e| SetupError(format!("{}: {e}", b.source.display())))?;
         }
-        let rel = b.target.trim_start_matches('/');
-        ensure_path(root, rel, is_dir)?;
-        attach(&tree, root, rel)?;
+        if b.create_target {
+            ensure_path(root, &b.target, is_dir)?;
+        }
+        attach(&tree, root, &b.target)?;
+    }
+    for t in &plan.tmpfs {
+        let size = t.size.map(|s| s.to_string());
+        let opts: Vec<(&str, &str)> = size.iter().map(|s| ("size", s.as_str())).collect();
+        let fs = new_fs("tmpfs", &opts, nosuid_nodev)?;
+        let rel = t.target.trim_start_matches('/');
+        ensure_path(root, rel, true)?;
+        attach(&fs, root, rel)?;
     }
 
     step(
@@ -145,28 +141,10 @@ pub fn enter(plan: &RootfsPlan) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Paths docker hides from containers (files get /dev/null, directories an empty
-/// read-only tmpfs), and the ones it makes read-only.
-const MASKED: &[&str] = &[
-    "proc/acpi",
-    "proc/kcore",
-    "proc/keys",
-    "proc/latency_stats",
-    "proc/timer_list",
-    "proc/timer_stats",
-    "proc/sched_debug",
-    "proc/scsi",
-];
-const READONLY: &[&str] = &[
-    "proc/bus",
-    "proc/fs",
-    "proc/irq",
-    "proc/sys",
-    "proc/sysrq-trigger",
-];
-
-fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
-    for rel in MASKED {
+/// Hides the plan's masked paths (files get /dev/null, directories an empty read-only
+/// tmpfs) and makes its read-only paths read-only.
+fn mask_proc(root: BorrowedFd<'_>, plan: &ContainerPlan) -> Result<(), SetupError> {
+    for rel in plan.masked_paths {
         let Some(target) = existing(root, rel) else {
             continue;
         };
@@ -183,7 +161,7 @@ fn mask_proc(root: BorrowedFd<'_>) -> Result<(), SetupError> {
         };
         attach_on(&cover, &target, || format!("mask /{rel}"))?;
     }
-    for rel in READONLY {
+    for rel in plan.readonly_paths {
         let Some(target) = existing(root, rel) else {
             continue;
         };
@@ -342,7 +320,7 @@ fn ensure_path(root: BorrowedFd<'_>, rel: &str, dir: bool) -> Result<(), SetupEr
 }
 
 /// The minimal /dev: bound host devices, a private devpts, /dev/shm and the usual links.
-fn populate_dev(dev: BorrowedFd<'_>) -> Result<(), SetupError> {
+fn populate_dev(dev: BorrowedFd<'_>, plan: &ContainerPlan) -> Result<(), SetupError> {
     let dev_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dev));
     let dev = step(
         || "open /dev".into(),
@@ -352,7 +330,7 @@ fn populate_dev(dev: BorrowedFd<'_>) -> Result<(), SetupError> {
             Mode::empty(),
         ),
     )?;
-    for name in DEVICES {
+    for name in plan.devices {
         step(
             || format!("create /dev/{name}"),
             rustix::fs::openat(
@@ -435,14 +413,7 @@ fn populate_dev(dev: BorrowedFd<'_>) -> Result<(), SetupError> {
             MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
         );
     }
-    for (link, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-        ("core", "/proc/kcore"),
-    ] {
+    for &(link, to) in plan.dev_links {
         step(
             || format!("link /dev/{link}"),
             rustix::fs::symlinkat(to, dev.as_fd(), link),
@@ -470,7 +441,9 @@ fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: a valid fd, an empty C string and a properly sized struct.
+    // rustix has no mount_setattr.
+    // SAFETY: the descriptor is borrowed for the call, the path is an empty C string and
+    // the struct is sized as passed; the kernel keeps no pointer after returning.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,

@@ -1,14 +1,99 @@
 //! A container's run configuration: the image's defaults with the `run` flags applied,
-//! as docker merges them.
+//! as docker merges them. This is what a container record keeps (as JSON), and what a
+//! builder fills in to run a step; `plan` turns it into what the container needs.
 
 use crate::image::{ContainerConfig, ImageConfig};
-use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// The PATH docker gives a container whose image sets none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A host directory or file bound into the container (`-v HOST:CTR[:ro]`).
+/// A `run` flag that cannot be applied; the message is docker's where docker has one.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Neither the image nor the flags give a command.
+    #[error("no command specified")]
+    NoCommand,
+    /// An `--env-file` that cannot be read.
+    #[error("open {path}")]
+    EnvFile {
+        /// The file as given.
+        path: String,
+        /// Why it cannot be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `-e =value` and the like.
+    #[error("invalid environment variable: {0}")]
+    InvalidEnv(String),
+    /// `-w` with a relative path.
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    RelativeWorkdir(String),
+    /// `--network` naming a network strata does not have.
+    #[error("network {0} not found (strata supports host and none)")]
+    UnknownNetwork(String),
+    /// `-h` that cannot be a host name.
+    #[error("invalid hostname {0:?}")]
+    InvalidHostname(String),
+    /// `-v` with a mode other than `ro` or `rw`.
+    #[error("invalid mode: {0}")]
+    InvalidMode(String),
+    /// `-v` that is not `HOST:CTR[:MODE]` with absolute paths.
+    #[error("invalid volume specification: '{spec}'{why}")]
+    InvalidVolume {
+        /// The flag's value.
+        spec: String,
+        /// What is wrong with it (empty, or `: reason`).
+        why: String,
+    },
+    /// `-v` whose host path does not exist.
+    #[error(
+        "invalid volume specification: '{spec}': bind source path does not exist: {source_path}"
+    )]
+    MissingSource {
+        /// The flag's value.
+        spec: String,
+        /// The host path.
+        source_path: String,
+        /// Why it cannot be resolved.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The network a container is on (`--network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// docker's default (`bridge`, `default`). strata has no bridge yet: the container
+    /// shares the host's network, as with `host`.
+    #[default]
+    Bridge,
+    /// The host's network namespace.
+    Host,
+    /// A network namespace of its own with only a loopback interface.
+    None,
+}
+
+impl NetworkMode {
+    /// Parses `--network`: `bridge`, `default`, `host` or `none`.
+    pub fn parse(name: &str) -> Result<NetworkMode, SpecError> {
+        match name {
+            "bridge" | "default" => Ok(NetworkMode::Bridge),
+            "host" => Ok(NetworkMode::Host),
+            "none" => Ok(NetworkMode::None),
+            other => Err(SpecError::UnknownNetwork(other.to_string())),
+        }
+    }
+
+    /// Whether the container gets a network namespace of its own.
+    pub fn own_namespace(self) -> bool {
+        self == NetworkMode::None
+    }
+}
+
+/// A host directory or file bound into the container (`-v HOST:CTR[:ro]`, or a
+/// builder's cache directory).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindMount {
     /// Absolute host path.
@@ -17,6 +102,16 @@ pub struct BindMount {
     pub target: String,
     /// Mounted read-only.
     pub readonly: bool,
+}
+
+/// An empty in-memory filesystem mounted in the container (a builder's tmpfs mount).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TmpfsMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Size limit in bytes (the kernel's default, half the memory, when none).
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// Everything needed to start (and restart) a container.
@@ -38,10 +133,13 @@ pub struct RunConfig {
     pub tty: bool,
     /// Keep standard input open.
     pub interactive: bool,
-    /// `host` or `none`.
-    pub network: String,
+    /// The network.
+    pub network: NetworkMode,
     /// Bind mounts.
     pub mounts: Vec<BindMount>,
+    /// tmpfs mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<TmpfsMount>,
     /// Remove the container when it exits.
     pub auto_remove: bool,
 }
@@ -94,11 +192,65 @@ pub struct RunFlags<'a> {
     pub hostname: Option<&'a str>,
     /// `--network`.
     pub network: Option<&'a str>,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// `--rm`.
+    pub auto_remove: bool,
 }
 
 /// Merges an image's config with the flags of `run`.
-pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunConfig> {
+pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunConfig, SpecError> {
     let c = image.config.clone().unwrap_or_default();
+    let (entrypoint, cmd) = command(&c, flags)?;
+    let working_dir = match flags.workdir {
+        Some(w) if !w.starts_with('/') => return Err(SpecError::RelativeWorkdir(w.to_string())),
+        Some(w) => w.to_string(),
+        None => c
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into()),
+    };
+    let network = NetworkMode::parse(flags.network.unwrap_or("bridge"))?;
+    let mounts = flags
+        .volumes
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<_, _>>()?;
+    let hostname = match flags.hostname {
+        Some(h) if h.is_empty() || h.len() > 64 || h.contains('/') => {
+            return Err(SpecError::InvalidHostname(h.to_string()))
+        }
+        Some(h) => h.to_string(),
+        None => id[..12].to_string(),
+    };
+    Ok(RunConfig {
+        entrypoint,
+        cmd,
+        env: environment(&c, flags)?,
+        working_dir,
+        user: flags
+            .user
+            .map(str::to_string)
+            .or(c.user.clone())
+            .unwrap_or_default(),
+        hostname,
+        tty: flags.tty,
+        interactive: flags.interactive,
+        network,
+        mounts,
+        tmpfs: Vec::new(),
+        auto_remove: flags.auto_remove,
+    })
+}
+
+/// The entrypoint and command, as docker picks them from the image and the flags.
+fn command(
+    c: &ContainerConfig,
+    flags: &RunFlags<'_>,
+) -> Result<(Vec<String>, Vec<String>), SpecError> {
     let entrypoint = match flags.entrypoint {
         Some("") => Vec::new(),
         Some(e) => vec![e.to_string()],
@@ -113,11 +265,20 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
         c.cmd.clone().unwrap_or_default()
     };
     if entrypoint.is_empty() && cmd.is_empty() {
-        bail!("no command specified");
+        return Err(SpecError::NoCommand);
     }
+    Ok((entrypoint, cmd))
+}
+
+/// The image's environment, then the `--env-file`s, then `-e`, with docker's PATH
+/// when none sets one.
+fn environment(c: &ContainerConfig, flags: &RunFlags<'_>) -> Result<Vec<String>, SpecError> {
     let mut env = c.env.clone().unwrap_or_default();
     for f in flags.env_files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("open {f}"))?;
+        let text = std::fs::read_to_string(f).map_err(|source| SpecError::EnvFile {
+            path: f.clone(),
+            source,
+        })?;
         for line in text.lines() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
@@ -132,55 +293,12 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, format!("PATH={DEFAULT_PATH}"));
     }
-    let working_dir = match flags.workdir {
-        Some(w) if !w.starts_with('/') => {
-            bail!("the working directory '{w}' is invalid, it needs to be an absolute path")
-        }
-        Some(w) => w.to_string(),
-        None => c
-            .working_dir
-            .clone()
-            .filter(|w| !w.is_empty())
-            .unwrap_or_else(|| "/".into()),
-    };
-    let network = match flags.network.unwrap_or("host") {
-        n @ ("host" | "none") => n.to_string(),
-        "bridge" | "default" => "host".to_string(),
-        other => bail!("network {other} not found (strata supports host and none)"),
-    };
-    let mut mounts = Vec::new();
-    for v in flags.volumes {
-        mounts.push(parse_volume(v)?);
-    }
-    let hostname = match flags.hostname {
-        Some(h) => {
-            if h.is_empty() || h.len() > 64 || h.contains('/') {
-                bail!("invalid hostname {h:?}");
-            }
-            h.to_string()
-        }
-        None => id[..12].to_string(),
-    };
-    Ok(RunConfig {
-        entrypoint,
-        cmd,
-        env,
-        working_dir,
-        user: flags
-            .user
-            .map(str::to_string)
-            .or(c.user.clone())
-            .unwrap_or_default(),
-        hostname,
-        network,
-        mounts,
-        ..Default::default()
-    })
+    Ok(env)
 }
 
 /// `-e KEY=value` sets, `-e KEY` takes the value from strata's own environment (and
 /// is skipped when unset), as docker does.
-fn set_env(env: &mut Vec<String>, spec: &str) -> Result<()> {
+fn set_env(env: &mut Vec<String>, spec: &str) -> Result<(), SpecError> {
     let (key, value) = match spec.split_once('=') {
         Some((k, v)) => (k.to_string(), v.to_string()),
         None => match std::env::var(spec) {
@@ -189,7 +307,7 @@ fn set_env(env: &mut Vec<String>, spec: &str) -> Result<()> {
         },
     };
     if key.is_empty() {
-        bail!("invalid environment variable: {spec}");
+        return Err(SpecError::InvalidEnv(spec.to_string()));
     }
     env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()) && e != &key);
     env.push(format!("{key}={value}"));
@@ -197,26 +315,34 @@ fn set_env(env: &mut Vec<String>, spec: &str) -> Result<()> {
 }
 
 /// Parses `-v HOST:CTR[:ro|:rw]`.
-pub fn parse_volume(v: &str) -> Result<BindMount> {
+pub fn parse_volume(v: &str) -> Result<BindMount, SpecError> {
+    let invalid = |why: &str| SpecError::InvalidVolume {
+        spec: v.to_string(),
+        why: why.to_string(),
+    };
     let parts: Vec<&str> = v.split(':').collect();
     let (source, target, readonly) = match parts.as_slice() {
         [s, t] => (*s, *t, false),
         [s, t, "ro"] => (*s, *t, true),
         [s, t, "rw"] => (*s, *t, false),
-        [_, _, o] => bail!("invalid mode: {o}"),
-        _ => bail!("invalid volume specification: '{v}'"),
+        [_, _, o] => return Err(SpecError::InvalidMode(o.to_string())),
+        _ => return Err(invalid("")),
     };
     if !source.starts_with('/') {
-        bail!("invalid volume specification: '{v}': named volumes are not supported, use an absolute host path");
+        return Err(invalid(
+            ": named volumes are not supported, use an absolute host path",
+        ));
     }
     if !target.starts_with('/') {
-        bail!("invalid volume specification: '{v}': mount path must be absolute");
+        return Err(invalid(": mount path must be absolute"));
     }
-    let source = std::fs::canonicalize(source).with_context(|| {
-        format!("invalid volume specification: '{v}': bind source path does not exist: {source}")
+    let resolved = std::fs::canonicalize(source).map_err(|e| SpecError::MissingSource {
+        spec: v.to_string(),
+        source_path: source.to_string(),
+        source: e,
     })?;
     Ok(BindMount {
-        source: source.to_string_lossy().into_owned(),
+        source: resolved.to_string_lossy().into_owned(),
         target: target.to_string(),
         readonly,
     })
@@ -226,30 +352,73 @@ pub fn parse_volume(v: &str) -> Result<BindMount> {
 mod tests {
     use super::*;
 
-    fn image(entry: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageConfig {
-        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn strings(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// An image with this entrypoint and command, `PATH=/bin A=1`, and `more` applied.
+    fn image_with(
+        entry: Option<&[&str]>,
+        cmd: Option<&[&str]>,
+        more: impl FnOnce(&mut ContainerConfig),
+    ) -> ImageConfig {
+        let mut c = ContainerConfig {
+            entrypoint: entry.map(strings),
+            cmd: cmd.map(strings),
+            env: Some(strings(&["PATH=/bin", "A=1"])),
+            ..Default::default()
+        };
+        more(&mut c);
         ImageConfig {
-            config: Some(ContainerConfig {
-                entrypoint: entry.map(v),
-                cmd: cmd.map(v),
-                env: Some(vec!["PATH=/bin".into(), "A=1".into()]),
-                ..Default::default()
-            }),
+            config: Some(c),
             ..Default::default()
         }
     }
-    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn image(entry: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageConfig {
+        image_with(entry, cmd, |_| {})
+    }
+
+    /// `build` on an image whose command is `sh`.
+    fn with_sh(flags: RunFlags<'_>) -> Result<RunConfig, SpecError> {
+        build(&image(None, Some(&["sh"])), &flags, ID)
+    }
+
+    /// `with_sh` with these `-e` flags.
+    fn with_env(env: &[&str]) -> Result<RunConfig, SpecError> {
+        let env = strings(env);
+        with_sh(RunFlags {
+            env: &env,
+            ..Default::default()
+        })
+    }
 
     #[test]
     fn command_replaces_cmd_and_keeps_entrypoint() {
-        let cmd = vec!["-c".to_string(), "x".to_string()];
+        let cmd = strings(&["-c", "x"]);
         let flags = RunFlags {
             command: &cmd,
             ..Default::default()
         };
         let c = build(&image(Some(&["sh"]), Some(&["-l"])), &flags, ID).unwrap();
         assert_eq!(c.argv(), ["sh", "-c", "x"]);
-        assert_eq!(c.hostname, "0123456789ab");
+        assert_eq!(c.command_line(), "sh -c x");
+    }
+
+    #[test]
+    fn image_entrypoint_and_cmd_are_the_default() {
+        let c = build(
+            &image(Some(&["sh"]), Some(&["-l"])),
+            &RunFlags::default(),
+            ID,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.entrypoint.as_slice(), c.cmd.as_slice()),
+            (&strings(&["sh"])[..], &strings(&["-l"])[..])
+        );
     }
 
     #[test]
@@ -260,35 +429,285 @@ mod tests {
         };
         let c = build(&image(Some(&["sh"]), Some(&["-l"])), &flags, ID).unwrap();
         assert_eq!(c.argv(), ["/bin/echo"]);
+        let args = strings(&["hi"]);
+        let flags = RunFlags {
+            entrypoint: Some("/bin/echo"),
+            command: &args,
+            ..Default::default()
+        };
+        let c = build(&image(Some(&["sh"]), Some(&["-l"])), &flags, ID).unwrap();
+        assert_eq!(c.argv(), ["/bin/echo", "hi"]);
+    }
+
+    #[test]
+    fn empty_entrypoint_clears_the_images() {
+        let args = strings(&["ls"]);
+        let flags = RunFlags {
+            entrypoint: Some(""),
+            command: &args,
+            ..Default::default()
+        };
+        let c = build(&image(Some(&["sh", "-c"]), Some(&["-l"])), &flags, ID).unwrap();
+        assert!(c.entrypoint.is_empty());
+        assert_eq!(c.argv(), ["ls"]);
+        let flags = RunFlags {
+            entrypoint: Some(""),
+            ..Default::default()
+        };
+        let e = build(&image(Some(&["sh"]), Some(&["-l"])), &flags, ID).unwrap_err();
+        assert!(matches!(e, SpecError::NoCommand));
     }
 
     #[test]
     fn no_command_is_an_error() {
         let e = build(&image(None, None), &RunFlags::default(), ID).unwrap_err();
+        assert!(matches!(e, SpecError::NoCommand));
         assert_eq!(e.to_string(), "no command specified");
     }
 
     #[test]
     fn env_flags_override_image_env() {
-        let env = vec!["A=2".to_string(), "B=3".to_string()];
-        let flags = RunFlags {
-            env: &env,
-            ..Default::default()
-        };
-        let c = build(&image(None, Some(&["sh"])), &flags, ID).unwrap();
+        let c = with_env(&["A=2", "B=3"]).unwrap();
         assert_eq!(c.env, ["PATH=/bin", "A=2", "B=3"]);
     }
 
     #[test]
-    fn relative_workdir_and_bad_volume_are_refused() {
-        let flags = RunFlags {
+    fn env_name_alone_takes_stratas_value_or_is_skipped() {
+        // PATH is set in any test process; this name is not.
+        let host_path = std::env::var("PATH").unwrap();
+        let c = with_env(&["PATH", "STRATA_TEST_SURELY_UNSET_VARIABLE"]).unwrap();
+        assert_eq!(c.env, ["A=1".to_string(), format!("PATH={host_path}")]);
+    }
+
+    #[test]
+    fn env_without_a_name_is_refused() {
+        let e = with_env(&["=x"]).unwrap_err();
+        assert!(matches!(e, SpecError::InvalidEnv(_)));
+        assert_eq!(e.to_string(), "invalid environment variable: =x");
+    }
+
+    #[test]
+    fn env_file_comes_after_the_image_and_before_e() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("env.list");
+        std::fs::write(&f, "# comment\n\n  B=from-file\nA=file\n").unwrap();
+        let files = vec![f.to_string_lossy().into_owned()];
+        let env = strings(&["A=flag"]);
+        let c = with_sh(RunFlags {
+            env_files: &files,
+            env: &env,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.env, ["PATH=/bin", "B=from-file", "A=flag"]);
+    }
+
+    #[test]
+    fn missing_env_file_names_the_file() {
+        let files = strings(&["/nonexistent/env.list"]);
+        let e = with_sh(RunFlags {
+            env_files: &files,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(&e, SpecError::EnvFile { path, .. } if path == "/nonexistent/env.list"));
+        assert_eq!(e.to_string(), "open /nonexistent/env.list");
+    }
+
+    #[test]
+    fn docker_path_is_added_when_nothing_sets_one() {
+        let img = image_with(None, Some(&["sh"]), |c| c.env = None);
+        let c = build(&img, &RunFlags::default(), ID).unwrap();
+        assert_eq!(c.env, [format!("PATH={DEFAULT_PATH}")]);
+    }
+
+    #[test]
+    fn workdir_flag_image_and_default() {
+        let c = with_sh(RunFlags {
+            workdir: Some("/srv"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.working_dir, "/srv");
+        let img = image_with(None, Some(&["sh"]), |c| c.working_dir = Some("/app".into()));
+        assert_eq!(
+            build(&img, &RunFlags::default(), ID).unwrap().working_dir,
+            "/app"
+        );
+        let img = image_with(None, Some(&["sh"]), |c| c.working_dir = Some(String::new()));
+        assert_eq!(
+            build(&img, &RunFlags::default(), ID).unwrap().working_dir,
+            "/"
+        );
+        let e = with_sh(RunFlags {
             workdir: Some("rel"),
             ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the working directory 'rel' is invalid, it needs to be an absolute path"
+        );
+    }
+
+    #[test]
+    fn user_flag_overrides_the_images() {
+        let img = image_with(None, Some(&["sh"]), |c| c.user = Some("www".into()));
+        assert_eq!(build(&img, &RunFlags::default(), ID).unwrap().user, "www");
+        let flags = RunFlags {
+            user: Some("1000:50"),
+            ..Default::default()
         };
-        assert!(build(&image(None, Some(&["sh"])), &flags, ID).is_err());
-        assert!(parse_volume("data:/x").is_err());
-        assert!(parse_volume("/tmp:rel").is_err());
-        assert!(parse_volume("/tmp:/x:zz").is_err());
-        assert!(parse_volume("/tmp:/x:ro").unwrap().readonly);
+        assert_eq!(build(&img, &flags, ID).unwrap().user, "1000:50");
+        assert_eq!(with_sh(RunFlags::default()).unwrap().user, "");
+    }
+
+    #[test]
+    fn hostname_flag_or_the_short_id() {
+        assert_eq!(
+            with_sh(RunFlags::default()).unwrap().hostname,
+            "0123456789ab"
+        );
+        let c = with_sh(RunFlags {
+            hostname: Some("box"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.hostname, "box");
+        for bad in ["", "a/b", &"x".repeat(65)] {
+            let e = with_sh(RunFlags {
+                hostname: Some(bad),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(e, SpecError::InvalidHostname(_)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn network_modes() {
+        let net = |n: Option<&str>| {
+            with_sh(RunFlags {
+                network: n,
+                ..Default::default()
+            })
+            .map(|c| c.network)
+        };
+        assert_eq!(net(None).unwrap(), NetworkMode::Bridge);
+        assert_eq!(net(Some("bridge")).unwrap(), NetworkMode::Bridge);
+        assert_eq!(net(Some("default")).unwrap(), NetworkMode::Bridge);
+        assert_eq!(net(Some("host")).unwrap(), NetworkMode::Host);
+        assert_eq!(net(Some("none")).unwrap(), NetworkMode::None);
+        let e = net(Some("bridge2")).unwrap_err();
+        assert!(matches!(&e, SpecError::UnknownNetwork(n) if n == "bridge2"));
+        assert_eq!(
+            e.to_string(),
+            "network bridge2 not found (strata supports host and none)"
+        );
+        assert!(!NetworkMode::Bridge.own_namespace());
+        assert!(!NetworkMode::Host.own_namespace());
+        assert!(NetworkMode::None.own_namespace());
+    }
+
+    #[test]
+    fn tty_interactive_and_rm_are_kept() {
+        let c = with_sh(RunFlags {
+            tty: true,
+            interactive: true,
+            auto_remove: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(c.tty && c.interactive && c.auto_remove);
+        let c = with_sh(RunFlags::default()).unwrap();
+        assert!(!c.tty && !c.interactive && !c.auto_remove);
+    }
+
+    #[test]
+    fn volumes_are_parsed_and_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        let host = dir.path().to_string_lossy().into_owned();
+        let vols = vec![
+            format!("{host}:/data"),
+            format!(
+                "{host}/../{}:/ro:ro",
+                real.file_name().unwrap().to_string_lossy()
+            ),
+        ];
+        let c = with_sh(RunFlags {
+            volumes: &vols,
+            ..Default::default()
+        })
+        .unwrap();
+        let real = real.to_string_lossy().into_owned();
+        assert_eq!(
+            c.mounts,
+            [
+                BindMount {
+                    source: real.clone(),
+                    target: "/data".into(),
+                    readonly: false
+                },
+                BindMount {
+                    source: real,
+                    target: "/ro".into(),
+                    readonly: true
+                },
+            ]
+        );
+        assert!(!parse_volume(&format!("{host}:/x:rw")).unwrap().readonly);
+    }
+
+    #[test]
+    fn bad_volumes_are_refused_with_dockers_words() {
+        let msg = |v: &str| parse_volume(v).unwrap_err().to_string();
+        assert_eq!(
+            msg("data:/x"),
+            "invalid volume specification: 'data:/x': named volumes are not supported, use an absolute host path"
+        );
+        assert_eq!(
+            msg("/tmp:rel"),
+            "invalid volume specification: '/tmp:rel': mount path must be absolute"
+        );
+        assert_eq!(msg("/tmp:/x:zz"), "invalid mode: zz");
+        assert_eq!(msg("/tmp"), "invalid volume specification: '/tmp'");
+        let e = parse_volume("/nonexistent/dir:/x").unwrap_err();
+        assert!(matches!(e, SpecError::MissingSource { .. }));
+        assert_eq!(
+            e.to_string(),
+            "invalid volume specification: '/nonexistent/dir:/x': bind source path does not exist: /nonexistent/dir"
+        );
+    }
+
+    #[test]
+    fn records_written_before_still_read() {
+        let old = r#"{"entrypoint":[],"cmd":["sh"],"env":["PATH=/bin"],"working_dir":"/",
+            "user":"","hostname":"h","tty":false,"interactive":false,"network":"host",
+            "mounts":[{"source":"/s","target":"/t","readonly":true}],"auto_remove":true}"#;
+        let c: RunConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(c.network, NetworkMode::Host);
+        assert!(c.tmpfs.is_empty() && c.auto_remove && c.mounts[0].readonly);
+        let none: RunConfig = serde_json::from_str(&old.replace("\"host\"", "\"none\"")).unwrap();
+        assert_eq!(none.network, NetworkMode::None);
+        let written = serde_json::to_value(&c).unwrap();
+        assert!(written.get("tmpfs").is_none());
+        assert_eq!(written["network"], "host");
+    }
+
+    #[test]
+    fn commit_keeps_the_run_configuration() {
+        let c = RunConfig {
+            cmd: strings(&["sh"]),
+            env: strings(&["PATH=/bin"]),
+            working_dir: "/".into(),
+            user: "www".into(),
+            ..Default::default()
+        };
+        let cc = c.to_container_config(None);
+        assert_eq!(cc.cmd, Some(strings(&["sh"])));
+        assert_eq!(cc.entrypoint, None);
+        assert_eq!(cc.working_dir, None);
+        assert_eq!(cc.user.as_deref(), Some("www"));
     }
 }

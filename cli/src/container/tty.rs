@@ -1,66 +1,67 @@
 //! The terminal side of `run -t`: a pseudo-terminal pair made by strata, the user's
 //! terminal in raw mode while the container runs, and bytes copied both ways.
 
-use nix::sys::termios::{self, SetArg, Termios};
+use rustix::fs::{Mode, OFlags};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use rustix::pty::OpenptFlags;
+use rustix::termios::{OptionalActions, Termios, Winsize};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// strata's terminal size, to give the container's terminal.
-pub fn current_size() -> Option<libc::winsize> {
-    window_size(libc::STDIN_FILENO).or_else(|| window_size(libc::STDOUT_FILENO))
+/// An errno as the messages of this module have always shown it
+/// (`EACCES: Permission denied`).
+fn errno_text(e: rustix::io::Errno) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error())
 }
 
-/// The size of the terminal on `fd`, if it is one.
-fn window_size(fd: i32) -> Option<libc::winsize> {
-    // SAFETY: an all-zero winsize is valid.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
-    (r == 0).then_some(ws)
+/// strata's terminal size, to give the container's terminal.
+pub fn current_size() -> Option<Winsize> {
+    rustix::termios::tcgetwinsize(std::io::stdin())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdout()))
+        .ok()
 }
 
 /// In the container, after its root is in place: opens a terminal on the container's
 /// own devpts (so `tty` names it), makes it the controlling terminal and standard
 /// streams, and sends the master side to strata over `socket`.
-pub fn setup_in_container(socket: RawFd, size: Option<libc::winsize>) -> Result<(), String> {
-    use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .map_err(|e| format!("open /dev/ptmx: {e}"))?;
-    nix::pty::grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
-    nix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
-    let name = nix::pty::ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
+pub fn setup_in_container(socket: BorrowedFd<'_>, size: Option<Winsize>) -> Result<(), String> {
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .map_err(|e| format!("open /dev/ptmx: {}", errno_text(e)))?;
+    rustix::pty::grantpt(&master).map_err(|e| format!("grantpt: {}", errno_text(e)))?;
+    rustix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {}", errno_text(e)))?;
+    let name = rustix::pty::ptsname(&master, Vec::new())
+        .map_err(|e| format!("ptsname: {}", errno_text(e)))?;
+    let name = name.to_string_lossy().into_owned();
     if let Some(ws) = size {
-        // SAFETY: TIOCSWINSZ reads the struct we pass.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        let _ = rustix::termios::tcsetwinsize(&master, ws);
     }
-    let slave = nix::fcntl::open(
-        name.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| format!("open {name}: {e}"))?;
-    let fds = [master.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    let iov = [std::io::IoSlice::new(b"t")];
-    nix::sys::socket::sendmsg::<()>(
+    let slave = rustix::fs::open(name.as_str(), OFlags::RDWR | OFlags::NOCTTY, Mode::empty())
+        .map_err(|e| format!("open {name}: {}", errno_text(e)))?;
+    let fds = [master.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut cmsg = SendAncillaryBuffer::new(&mut space);
+    cmsg.push(SendAncillaryMessage::ScmRights(&fds));
+    rustix::net::sendmsg(
         socket,
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
+        &[std::io::IoSlice::new(b"t")],
+        &mut cmsg,
+        SendFlags::empty(),
     )
-    .map_err(|e| format!("send the terminal: {e}"))?;
+    .map_err(|e| format!("send the terminal: {}", errno_text(e)))?;
     drop(master);
-    // SAFETY: plain system calls on descriptors this process owns.
-    unsafe {
-        libc::setsid();
-        libc::ioctl(slave, libc::TIOCSCTTY, 0);
-        for t in 0..3 {
-            libc::dup2(slave, t);
-        }
-        if slave > 2 {
-            libc::close(slave);
-        }
+    let _ = rustix::process::setsid();
+    let _ = rustix::process::ioctl_tiocsctty(&slave);
+    let _ = rustix::stdio::dup2_stdin(&slave);
+    let _ = rustix::stdio::dup2_stdout(&slave);
+    let _ = rustix::stdio::dup2_stderr(&slave);
+    // Closed here unless it is one of the three (then it stays as that stream).
+    if std::os::fd::AsRawFd::as_raw_fd(&slave) <= 2 {
+        std::mem::forget(slave);
     }
     Ok(())
 }
@@ -68,33 +69,26 @@ pub fn setup_in_container(socket: RawFd, size: Option<libc::winsize>) -> Result<
 /// In strata: receives the terminal's master side from the container (None when the
 /// container failed before sending it).
 pub fn receive(socket: &OwnedFd) -> Option<OwnedFd> {
-    use std::os::fd::FromRawFd;
     let mut buf = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ok()?;
-    for c in msg.cmsgs().ok()? {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: the kernel just gave us this descriptor.
-                return Some(unsafe { OwnedFd::from_raw_fd(*fd) });
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
+    rustix::net::recvmsg(socket, &mut iov, &mut cmsg, RecvFlags::CMSG_CLOEXEC).ok()?;
+    let mut received = None;
+    for msg in cmsg.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = msg {
+            for fd in fds {
+                received.get_or_insert(fd);
             }
         }
     }
-    None
+    received
 }
 
 /// Copies strata's terminal size onto the pseudo-terminal (after SIGWINCH).
-pub fn resize(master: i32) {
-    if let Some(ws) = window_size(libc::STDIN_FILENO) {
-        // SAFETY: TIOCSWINSZ reads the struct we pass.
-        unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) };
+pub fn resize(master: BorrowedFd<'_>) {
+    if let Ok(ws) = rustix::termios::tcgetwinsize(std::io::stdin()) {
+        let _ = rustix::termios::tcsetwinsize(master, ws);
     }
 }
 
@@ -105,12 +99,12 @@ impl RawMode {
     /// Raw mode on standard input when it is a terminal; a no-op otherwise.
     pub fn enable() -> RawMode {
         let stdin = std::io::stdin();
-        let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
+        let Ok(saved) = rustix::termios::tcgetattr(&stdin) else {
             return RawMode(None);
         };
         let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        if termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).is_err() {
+        raw.make_raw();
+        if rustix::termios::tcsetattr(&stdin, OptionalActions::Now, &raw).is_err() {
             return RawMode(None);
         }
         RawMode(Some(saved))
@@ -120,7 +114,7 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(saved) = &self.0 {
-            let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, saved);
+            let _ = rustix::termios::tcsetattr(std::io::stdin(), OptionalActions::Now, saved);
         }
     }
 }

@@ -1,149 +1,137 @@
-//! Thin wrappers over the `*at` system calls the unpacker uses.
+//! The `*at` system calls the unpacker uses, over rustix.
 //!
 //! Everything takes a directory descriptor and a single name (or a path that `openat2`
-//! resolves beneath the descriptor), never a path from the root of the host.
+//! resolves beneath the descriptor), never a path from the root of the host. Each call
+//! retries on EINTR and reports a `std::io::Error` carrying the errno.
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{
+    AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags, Stat, Timespec, Timestamps, XattrFlags,
+};
+use rustix::io::Errno;
 
 pub(crate) type Result<T> = io::Result<T>;
 
-fn check(ret: libc::c_int) -> Result<()> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Retries a call while it fails with EINTR.
-fn retry<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+/// Retries a call while it fails with EINTR, and turns its errno into an `io::Error`.
+fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> Result<T> {
     loop {
         match f() {
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-            r => return r,
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
         }
     }
 }
 
 /// Resolution flags for everything the unpacker opens: never leave the directory, never follow
 /// a symlink (a layer may contain any symlink), never follow /proc magic links.
-pub(crate) const RESOLVE_STRICT: u64 =
-    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+pub(crate) const RESOLVE_STRICT: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
 
-/// `openat2(2)` with `how.resolve = resolve`.
+/// `openat2(2)` with `how.resolve = resolve`; the descriptor is close-on-exec.
 pub(crate) fn openat2(
-    dirfd: RawFd,
+    dirfd: BorrowedFd<'_>,
     path: &CStr,
-    flags: libc::c_int,
+    flags: OFlags,
     mode: u32,
-    resolve: u64,
+    resolve: ResolveFlags,
 ) -> Result<OwnedFd> {
+    let mode = if flags.intersects(OFlags::CREATE | OFlags::TMPFILE) {
+        Mode::from_raw_mode(mode)
+    } else {
+        Mode::empty()
+    };
     let mut tries = 0;
     loop {
-        // SAFETY: open_how is a plain C struct; zeroed is a valid value.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (flags | libc::O_CLOEXEC) as u64;
-        how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
-            mode as u64
-        } else {
-            0
-        };
-        how.resolve = resolve;
-        // SAFETY: the pointers are valid for the duration of the call.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the kernel returned a new descriptor that we now own.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
+        match rustix::fs::openat2(dirfd, path, flags | OFlags::CLOEXEC, mode, resolve) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::INTR) => continue,
             // RESOLVE_BENEATH returns EAGAIN when a rename raced with the lookup.
-            Some(libc::EAGAIN) if tries < 16 => tries += 1,
-            _ => return Err(e),
+            Err(Errno::AGAIN) if tries < 16 => tries += 1,
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
-pub(crate) fn openat(dirfd: RawFd, name: &CStr, flags: libc::c_int, mode: u32) -> Result<OwnedFd> {
-    retry(|| {
-        // SAFETY: name is NUL-terminated.
-        let fd = unsafe {
-            libc::openat(
-                dirfd,
-                name.as_ptr(),
-                flags | libc::O_CLOEXEC,
-                mode as libc::c_uint,
-            )
-        };
-        if fd < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            // SAFETY: a fresh descriptor.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        }
-    })
+/// `openat(2)`; the descriptor is close-on-exec.
+pub(crate) fn openat(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    flags: OFlags,
+    mode: u32,
+) -> Result<OwnedFd> {
+    let mode = Mode::from_raw_mode(mode);
+    retry(|| rustix::fs::openat(dirfd, name, flags | OFlags::CLOEXEC, mode))
 }
 
-pub(crate) fn mkdirat(dirfd: RawFd, name: &CStr, mode: u32) -> Result<()> {
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode as libc::mode_t) })
+pub(crate) fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<()> {
+    retry(|| rustix::fs::mkdirat(dirfd, name, Mode::from_raw_mode(mode)))
 }
 
-pub(crate) fn mknodat(dirfd: RawFd, name: &CStr, mode: u32, dev: libc::dev_t) -> Result<()> {
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::mknodat(dirfd, name.as_ptr(), mode as libc::mode_t, dev) })
+/// `mknodat(2)`: `mode` holds the file type and the permission bits, as in C.
+pub(crate) fn mknodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32, dev: Dev) -> Result<()> {
+    let kind = FileType::from_raw_mode(mode);
+    let perm = Mode::from_raw_mode(mode);
+    retry(|| rustix::fs::mknodat(dirfd, name, kind, perm, dev))
 }
 
-pub(crate) fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> Result<()> {
-    // SAFETY: both strings are NUL-terminated.
-    check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) })
+pub(crate) fn symlinkat(target: &CStr, dirfd: BorrowedFd<'_>, name: &CStr) -> Result<()> {
+    retry(|| rustix::fs::symlinkat(target, dirfd, name))
 }
 
 /// `linkat` without AT_SYMLINK_FOLLOW: a symlink source is linked itself, never followed.
-pub(crate) fn linkat(olddir: RawFd, oldname: &CStr, newdir: RawFd, newname: &CStr) -> Result<()> {
-    // SAFETY: both strings are NUL-terminated.
-    check(unsafe { libc::linkat(olddir, oldname.as_ptr(), newdir, newname.as_ptr(), 0) })
+pub(crate) fn linkat(
+    olddir: BorrowedFd<'_>,
+    oldname: &CStr,
+    newdir: BorrowedFd<'_>,
+    newname: &CStr,
+) -> Result<()> {
+    retry(|| rustix::fs::linkat(olddir, oldname, newdir, newname, AtFlags::empty()))
 }
 
-pub(crate) fn unlinkat(dirfd: RawFd, name: &CStr, flags: libc::c_int) -> Result<()> {
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), flags) })
+pub(crate) fn unlinkat(dirfd: BorrowedFd<'_>, name: &CStr, flags: AtFlags) -> Result<()> {
+    retry(|| rustix::fs::unlinkat(dirfd, name, flags))
 }
 
-pub(crate) fn fchownat_nofollow(dirfd: RawFd, name: &CStr, uid: u32, gid: u32) -> Result<()> {
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::fchownat(dirfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
+fn ids(uid: u32, gid: u32) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+    (
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
 }
 
-pub(crate) fn fchown(fd: RawFd, uid: u32, gid: u32) -> Result<()> {
-    // SAFETY: plain syscall.
-    check(unsafe { libc::fchown(fd, uid, gid) })
+pub(crate) fn fchownat_nofollow(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let (u, g) = ids(uid, gid);
+    retry(|| rustix::fs::chownat(dirfd, name, u, g, AtFlags::SYMLINK_NOFOLLOW))
 }
 
-pub(crate) fn fchmod(fd: RawFd, mode: u32) -> Result<()> {
-    // SAFETY: plain syscall.
-    check(unsafe { libc::fchmod(fd, mode as libc::mode_t) })
+pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
+    let (u, g) = ids(uid, gid);
+    retry(|| rustix::fs::fchown(fd, u, g))
+}
+
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
+    retry(|| rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)))
 }
 
 /// Changes the mode of `name` (not a symlink) without following a symlink there:
 /// `fchmodat2(AT_SYMLINK_NOFOLLOW)` (Linux 6.6), else a check and `fchmodat`.
-pub(crate) fn fchmodat_nofollow(dirfd: RawFd, name: &CStr, mode: u32) -> Result<()> {
-    // SAFETY: name is NUL-terminated.
+pub(crate) fn fchmodat_nofollow(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<()> {
+    // rustix has no fchmodat2 (its chmodat refuses AT_SYMLINK_NOFOLLOW), hence libc here.
+    // SAFETY: the descriptor is borrowed for the call, `name` is NUL-terminated and the
+    // other arguments are plain integers; the kernel keeps no pointer after returning.
     let r = unsafe {
         libc::syscall(
             libc::SYS_fchmodat2,
-            dirfd,
+            dirfd.as_raw_fd(),
             name.as_ptr(),
             mode as libc::c_uint,
             libc::AT_SYMLINK_NOFOLLOW,
@@ -157,92 +145,76 @@ pub(crate) fn fchmodat_nofollow(dirfd: RawFd, name: &CStr, mode: u32) -> Result<
         return Err(e);
     }
     let st = fstatat(dirfd, name)?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        return Err(Errno::LOOP.into());
     }
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::fchmodat(dirfd, name.as_ptr(), mode as libc::mode_t, 0) })
+    retry(|| rustix::fs::chmodat(dirfd, name, Mode::from_raw_mode(mode), AtFlags::empty()))
 }
 
-fn timespecs(atime: (i64, u32), mtime: (i64, u32)) -> [libc::timespec; 2] {
-    [
-        libc::timespec {
-            tv_sec: atime.0 as libc::time_t,
-            tv_nsec: atime.1 as _,
-        },
-        libc::timespec {
-            tv_sec: mtime.0 as libc::time_t,
-            tv_nsec: mtime.1 as _,
-        },
-    ]
+fn timestamps(atime: (i64, u32), mtime: (i64, u32)) -> Timestamps {
+    let ts = |(sec, nsec): (i64, u32)| Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec.into(),
+    };
+    Timestamps {
+        last_access: ts(atime),
+        last_modification: ts(mtime),
+    }
 }
 
-pub(crate) fn futimens(fd: RawFd, atime: (i64, u32), mtime: (i64, u32)) -> Result<()> {
-    let ts = timespecs(atime, mtime);
-    // SAFETY: ts is a valid array of two timespecs.
-    check(unsafe { libc::futimens(fd, ts.as_ptr()) })
+pub(crate) fn futimens(fd: BorrowedFd<'_>, atime: (i64, u32), mtime: (i64, u32)) -> Result<()> {
+    let ts = timestamps(atime, mtime);
+    retry(|| rustix::fs::futimens(fd, &ts))
 }
 
 pub(crate) fn utimensat_nofollow(
-    dirfd: RawFd,
+    dirfd: BorrowedFd<'_>,
     name: &CStr,
     atime: (i64, u32),
     mtime: (i64, u32),
 ) -> Result<()> {
-    let ts = timespecs(atime, mtime);
-    // SAFETY: name is NUL-terminated and ts valid.
-    check(unsafe { libc::utimensat(dirfd, name.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+    let ts = timestamps(atime, mtime);
+    retry(|| rustix::fs::utimensat(dirfd, name, &ts, AtFlags::SYMLINK_NOFOLLOW))
 }
 
-pub(crate) fn fsetxattr(fd: RawFd, name: &CStr, value: &[u8]) -> Result<()> {
-    // SAFETY: name is NUL-terminated, value is a valid slice.
-    check(unsafe { libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+pub(crate) fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> Result<()> {
+    retry(|| rustix::fs::fsetxattr(fd, name, value, XattrFlags::empty()))
 }
 
 /// Sets an xattr on `name` inside the directory `dirfd` without following `name` if it is a
 /// symlink. The directory is reached through its descriptor (/proc/self/fd), so no path
 /// chosen by the archive is resolved from the host's root.
-pub(crate) fn lsetxattr_at(dirfd: RawFd, name: &CStr, xname: &CStr, value: &[u8]) -> Result<()> {
-    let mut path = format!("/proc/self/fd/{dirfd}/").into_bytes();
+pub(crate) fn lsetxattr_at(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    xname: &CStr,
+    value: &[u8],
+) -> Result<()> {
+    let mut path = format!("/proc/self/fd/{}/", dirfd.as_raw_fd()).into_bytes();
     path.extend_from_slice(name.to_bytes());
     let path = CString::new(path).map_err(io::Error::other)?;
-    // SAFETY: strings are NUL-terminated, value is a valid slice.
-    check(unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
-            xname.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
+    retry(|| rustix::fs::lsetxattr(path.as_c_str(), xname, value, XattrFlags::empty()))
 }
 
-pub(crate) fn fstatat(dirfd: RawFd, name: &CStr) -> Result<libc::stat> {
-    // SAFETY: stat is plain data; the kernel fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    check(unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
-    Ok(st)
+/// `fstatat(AT_SYMLINK_NOFOLLOW)`.
+pub(crate) fn fstatat(dirfd: BorrowedFd<'_>, name: &CStr) -> Result<Stat> {
+    retry(|| rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW))
 }
 
 /// Bytes an unprivileged writer may still use on the filesystem of `fd`, or None when the
 /// filesystem does not report its size (f_blocks == 0).
-pub(crate) fn free_bytes(fd: RawFd) -> Result<Option<u64>> {
-    // SAFETY: statvfs is plain data; the kernel fills it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    check(unsafe { libc::fstatvfs(fd, &mut st) })?;
+pub(crate) fn free_bytes(fd: BorrowedFd<'_>) -> Result<Option<u64>> {
+    let st = retry(|| rustix::fs::fstatvfs(fd))?;
     if st.f_blocks == 0 {
         return Ok(None);
     }
-    Ok(Some(
-        (st.f_bavail as u64).saturating_mul(st.f_frsize as u64),
-    ))
+    Ok(Some(st.f_bavail.saturating_mul(st.f_frsize)))
 }
 
 /// Removes `name` in `dirfd` whatever it is; a directory is removed with everything in it,
 /// never following a symlink. A missing name is not an error.
-pub(crate) fn remove_all(dirfd: RawFd, name: &CStr) -> Result<()> {
-    match unlinkat(dirfd, name, 0) {
+pub(crate) fn remove_all(dirfd: BorrowedFd<'_>, name: &CStr) -> Result<()> {
+    match unlinkat(dirfd, name, AtFlags::empty()) {
         Ok(()) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {}
@@ -251,47 +223,26 @@ pub(crate) fn remove_all(dirfd: RawFd, name: &CStr) -> Result<()> {
     let fd = openat(
         dirfd,
         name,
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,
         0,
     )?;
-    let raw = fd.as_raw_fd();
+    let mut dir = rustix::fs::Dir::new(fd)?;
     // Collect the names first: removing while reading a directory may skip entries.
     let mut names = Vec::new();
-    {
-        let dup = openat(raw, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        // SAFETY: fdopendir takes ownership of the descriptor on success.
-        let dir = unsafe { libc::fdopendir(std::os::fd::IntoRawFd::into_raw_fd(dup)) };
-        if dir.is_null() {
-            return Err(io::Error::last_os_error());
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        let n = entry.file_name();
+        if n != c"." && n != c".." {
+            names.push(n.to_owned());
         }
-        let result = loop {
-            // SAFETY: dir is a valid DIR*; errno is reset to tell the end from an error.
-            unsafe { *libc::__errno_location() = 0 };
-            let ent = unsafe { libc::readdir64(dir) };
-            if ent.is_null() {
-                let e = io::Error::last_os_error();
-                break if errno_of(&e) == 0 { Ok(()) } else { Err(e) };
-            }
-            // SAFETY: d_name is NUL-terminated within the entry.
-            let n = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-            if n != c"." && n != c".." {
-                names.push(n.to_owned());
-            }
-        };
-        // SAFETY: dir is valid and closed once.
-        unsafe { libc::closedir(dir) };
-        result?;
     }
+    let fd = dir.fd()?;
     for n in &names {
-        remove_all(raw, n)?;
+        remove_all(fd.as_fd(), n)?;
     }
-    drop(fd);
-    match unlinkat(dirfd, name, libc::AT_REMOVEDIR) {
+    drop(dir);
+    match unlinkat(dirfd, name, AtFlags::REMOVEDIR) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
         r => r,
     }
-}
-
-fn errno_of(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(0)
 }

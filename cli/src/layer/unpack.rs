@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
+
+use rustix::fs::OFlags;
 use std::path::{Path, PathBuf};
 
 use super::sys::{self, RESOLVE_STRICT};
@@ -197,7 +200,7 @@ fn open_target(target: &Path) -> Result<OwnedFd, UnpackError> {
     };
     let c = CString::new(target.as_os_str().as_bytes())
         .map_err(|_| err(io::Error::from_raw_os_error(libc::EINVAL)))?;
-    sys::openat(libc::AT_FDCWD, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(err)
+    sys::openat(rustix::fs::CWD, &c, OFlags::RDONLY | OFlags::DIRECTORY, 0).map_err(err)
 }
 
 /// Restricts the calling thread, with Landlock, to reading and writing beneath `root`.
@@ -378,9 +381,9 @@ struct DirMeta {
 
 struct Unpacker<'o> {
     opts: &'o UnpackOptions,
-    root: OwnedFd,
+    root: Rc<OwnedFd>,
     /// The last parent directory resolved, as an O_PATH descriptor.
-    cache: Option<(Vec<u8>, OwnedFd)>,
+    cache: Option<(Vec<u8>, Rc<OwnedFd>)>,
     dirs: BTreeMap<Vec<u8>, DirMeta>,
     stats: UnpackStats,
     /// Free space left by the last statvfs, minus what was written since.
@@ -400,11 +403,15 @@ impl<'o> Unpacker<'o> {
         let setgid = rustix::fs::fstat(&root)
             .map(|st| st.st_mode & libc::S_ISGID != 0)
             .unwrap_or(true);
-        // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-        let own_ids = (!setgid).then(|| unsafe { (libc::geteuid(), libc::getegid()) });
+        let own_ids = (!setgid).then(|| {
+            (
+                rustix::process::geteuid().as_raw(),
+                rustix::process::getegid().as_raw(),
+            )
+        });
         Unpacker {
             opts,
-            root,
+            root: Rc::new(root),
             cache: None,
             dirs: BTreeMap::new(),
             stats: UnpackStats::default(),
@@ -622,30 +629,30 @@ impl<'o> Unpacker<'o> {
     }
 
     /// The descriptor of `path`'s parent directory, creating missing directories (0755).
-    /// Valid until the next call.
-    fn parent(&mut self, path: &Clean, shown: &str) -> Result<RawFd, UnpackError> {
+    /// Shared with the cache of the last one (no system call for a hit).
+    fn parent(&mut self, path: &Clean, shown: &str) -> Result<Rc<OwnedFd>, UnpackError> {
         let p = path.parent();
         if p.is_empty() {
-            return Ok(self.root.as_raw_fd());
+            return Ok(Rc::clone(&self.root));
         }
         if let Some((key, fd)) = &self.cache {
             if key.as_slice() == p {
-                return Ok(fd.as_raw_fd());
+                return Ok(Rc::clone(fd));
             }
         }
-        let fd = self
-            .open_dir(p, true)
-            .map_err(|e| resolve_error(e, shown, "open the directory of"))?;
-        let raw = fd.as_raw_fd();
-        self.cache = Some((p.to_vec(), fd));
-        Ok(raw)
+        let fd = Rc::new(
+            self.open_dir(p, true)
+                .map_err(|e| resolve_error(e, shown, "open the directory of"))?,
+        );
+        self.cache = Some((p.to_vec(), Rc::clone(&fd)));
+        Ok(fd)
     }
 
     /// Opens the directory `p` (a clean path, not empty) beneath the root as O_PATH, never
     /// through a symlink; with `create`, missing directories are made on the way.
     fn open_dir(&self, p: &[u8], create: bool) -> io::Result<OwnedFd> {
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
-        let root = self.root.as_raw_fd();
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        let root = self.root.as_fd();
         let c = CString::new(p).map_err(io::Error::other)?;
         match sys::openat2(root, &c, flags, 0, RESOLVE_STRICT) {
             Err(e) if create && errno(&e) == libc::ENOENT => {}
@@ -654,7 +661,7 @@ impl<'o> Unpacker<'o> {
         let mut cur: Option<OwnedFd> = None;
         for comp in p.split(|b| *b == b'/') {
             let c = CString::new(comp).map_err(io::Error::other)?;
-            let at = cur.as_ref().map_or(root, |f| f.as_raw_fd());
+            let at = cur.as_ref().map_or(root, |f| f.as_fd());
             let next = match sys::openat2(at, &c, flags, 0, RESOLVE_STRICT) {
                 Err(e) if errno(&e) == libc::ENOENT => {
                     match sys::mkdirat(at, &c, 0o755) {
@@ -676,9 +683,9 @@ impl<'o> Unpacker<'o> {
     /// directory) and runs it again.
     fn create<T>(
         &mut self,
-        dir: RawFd,
+        dir: BorrowedFd<'_>,
         path: &Clean,
-        mut make: impl FnMut(RawFd, &CStr) -> io::Result<T>,
+        mut make: impl FnMut(BorrowedFd<'_>, &CStr) -> io::Result<T>,
     ) -> io::Result<T> {
         let name = path.name_c();
         match make(dir, &name) {
@@ -691,7 +698,7 @@ impl<'o> Unpacker<'o> {
     }
 
     /// Removes `name` in `dir` (whose clean path is `full`), whatever it is.
-    fn remove(&mut self, dir: RawFd, name: &CStr, full: &[u8]) -> io::Result<()> {
+    fn remove(&mut self, dir: BorrowedFd<'_>, name: &CStr, full: &[u8]) -> io::Result<()> {
         sys::remove_all(dir, name)?;
         // Directories that went with it get no metadata at the end. (The cached parent is
         // `dir` itself, which is not inside what was removed.)
@@ -715,7 +722,7 @@ impl<'o> Unpacker<'o> {
             self.room -= size;
             return Ok(());
         }
-        match sys::free_bytes(self.root.as_raw_fd())
+        match sys::free_bytes(self.root.as_fd())
             .map_err(io_err("check the free space for", shown))?
         {
             None => self.room = u64::MAX,
@@ -741,7 +748,7 @@ impl<'o> Unpacker<'o> {
         let size = entry.size();
         self.check_space(size, shown)?;
         let dir = self.parent(path, shown)?;
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
         // Created with its final permission bits when the umask leaves them as they are
         // (the layer directory is private until it commits); setuid, setgid and sticky
         // bits only by fchmod, after fchown, which clears the first two.
@@ -750,7 +757,9 @@ impl<'o> Unpacker<'o> {
             .is_some_and(|m| meta.mode & 0o7000 == 0 && meta.mode & m == 0);
         let create_mode = if exact { meta.mode & 0o777 } else { 0o600 };
         let fd = self
-            .create(dir, path, |d, n| sys::openat(d, n, flags, create_mode))
+            .create(dir.as_fd(), path, |d, n| {
+                sys::openat(d, n, flags, create_mode)
+            })
             .map_err(io_err("create", shown))?;
         let mut file = File::from(fd);
         let mut written = 0u64;
@@ -784,7 +793,7 @@ impl<'o> Unpacker<'o> {
             });
         }
         self.stats.size += written;
-        let fd = file.as_raw_fd();
+        let fd = file.as_fd();
         if let Some((uid, gid)) = meta.owner.filter(|o| Some(*o) != self.own_ids) {
             ignore_eperm(sys::fchown(fd, uid, gid))
                 .map_err(io_err("change the owner of", shown))?;
@@ -808,7 +817,7 @@ impl<'o> Unpacker<'o> {
             mtime: meta.mtime,
         };
         if path.is_root() {
-            let fd = self.root.as_raw_fd();
+            let fd = self.root.as_fd();
             if let Some((uid, gid)) = meta.owner {
                 ignore_eperm(sys::fchown(fd, uid, gid))
                     .map_err(io_err("change the owner of", shown))?;
@@ -821,6 +830,7 @@ impl<'o> Unpacker<'o> {
             return Ok(());
         }
         let dir = self.parent(path, shown)?;
+        let dir = dir.as_fd();
         let name = path.name_c();
         // 0700 while unpacking, so that the children can be written whatever the final mode.
         match sys::mkdirat(dir, &name, 0o700) {
@@ -843,12 +853,12 @@ impl<'o> Unpacker<'o> {
             let fd = sys::openat(
                 dir,
                 &name,
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,
                 0,
             )
             .map_err(io_err("open", shown))?;
             for (xname, value) in &meta.xattrs {
-                ignore_unsupported(sys::fsetxattr(fd.as_raw_fd(), xname, value))
+                ignore_unsupported(sys::fsetxattr(fd.as_fd(), xname, value))
                     .map_err(io_err("set an xattr on", shown))?;
             }
         }
@@ -873,15 +883,15 @@ impl<'o> Unpacker<'o> {
         let target = CString::new(target)
             .map_err(|_| refused(shown, "symlink target contains a NUL byte"))?;
         let dir = self.parent(path, shown)?;
-        self.create(dir, path, |d, n| sys::symlinkat(&target, d, n))
+        self.create(dir.as_fd(), path, |d, n| sys::symlinkat(&target, d, n))
             .map_err(io_err("create", shown))?;
-        self.node_meta(dir, path, meta, shown, false)
+        self.node_meta(dir.as_fd(), path, meta, shown, false)
     }
 
     /// Owner, mode (unless a symlink), xattrs and times of a non-regular, non-directory node.
     fn node_meta(
         &self,
-        dir: RawFd,
+        dir: BorrowedFd<'_>,
         path: &Clean,
         meta: &Meta,
         shown: &str,
@@ -925,13 +935,12 @@ impl<'o> Unpacker<'o> {
         }
         let dir = self.parent(path, shown)?;
         // The target's directory: the cached one if it is the same, else opened (not created).
-        let owned;
         let tdir = if target.parent().is_empty() {
-            self.root.as_raw_fd()
+            Rc::clone(&self.root)
         } else if target.parent() == path.parent() {
-            dir
+            Rc::clone(&dir)
         } else {
-            owned = self
+            let owned = self
                 .open_dir(target.parent(), false)
                 .map_err(|e| match errno(&e) {
                     libc::ENOENT | libc::ENOTDIR => refused(
@@ -940,11 +949,11 @@ impl<'o> Unpacker<'o> {
                     ),
                     _ => resolve_error(e, shown, "open the directory of the hard link target of"),
                 })?;
-            owned.as_raw_fd()
+            Rc::new(owned)
         };
         let tname = target.name_c();
         // Check before removing anything that the name may hold.
-        match sys::fstatat(tdir, &tname) {
+        match sys::fstatat(tdir.as_fd(), &tname) {
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
                 return Err(refused(
                     shown,
@@ -960,8 +969,10 @@ impl<'o> Unpacker<'o> {
             }
             Err(e) => return Err(io_err("find the hard link target of", shown)(e)),
         }
-        self.create(dir, path, |d, n| sys::linkat(tdir, &tname, d, n))
-            .map_err(io_err("create", shown))
+        self.create(dir.as_fd(), path, |d, n| {
+            sys::linkat(tdir.as_fd(), &tname, d, n)
+        })
+        .map_err(io_err("create", shown))
     }
 
     fn node(
@@ -973,7 +984,9 @@ impl<'o> Unpacker<'o> {
         shown: &str,
     ) -> Result<(), UnpackError> {
         let dir = self.parent(path, shown)?;
-        match self.create(dir, path, |d, n| sys::mknodat(d, n, fmt | 0o600, dev)) {
+        match self.create(dir.as_fd(), path, |d, n| {
+            sys::mknodat(d, n, fmt | 0o600, dev)
+        }) {
             Ok(()) => {}
             Err(e) if errno(&e) == libc::EPERM && fmt != libc::S_IFIFO => {
                 // Not privileged to make devices (an ordinary user, a user namespace).
@@ -982,7 +995,7 @@ impl<'o> Unpacker<'o> {
             }
             Err(e) => return Err(io_err("create", shown)(e)),
         }
-        self.node_meta(dir, path, meta, shown, true)
+        self.node_meta(dir.as_fd(), path, meta, shown, true)
     }
 
     fn whiteout(&mut self, path: &Clean, name: &[u8], shown: &str) -> Result<(), UnpackError> {
@@ -1003,9 +1016,15 @@ impl<'o> Unpacker<'o> {
             victim.push(b'/');
         }
         victim.extend_from_slice(name);
-        self.remove(dir, &cname, &victim)
+        self.remove(dir.as_fd(), &cname, &victim)
             .map_err(io_err("remove the whited-out", &show(&victim)))?;
-        sys::mknodat(dir, &cname, libc::S_IFCHR | 0o600, libc::makedev(0, 0)).map_err(|e| {
+        sys::mknodat(
+            dir.as_fd(),
+            &cname,
+            libc::S_IFCHR | 0o600,
+            libc::makedev(0, 0),
+        )
+        .map_err(|e| {
             if errno(&e) == libc::EPERM {
                 refused(
                     shown,
@@ -1020,10 +1039,10 @@ impl<'o> Unpacker<'o> {
 
     fn opaque(&mut self, path: &Clean, shown: &str) -> Result<(), UnpackError> {
         let dir = self.parent(path, shown)?;
-        let fd = sys::openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        let fd = sys::openat(dir.as_fd(), c".", OFlags::RDONLY | OFlags::DIRECTORY, 0)
             .map_err(io_err("open the directory of", shown))?;
         let xname = CString::new(OPAQUE_XATTR).expect("constant");
-        sys::fsetxattr(fd.as_raw_fd(), &xname, b"y")
+        sys::fsetxattr(fd.as_fd(), &xname, b"y")
             .map_err(io_err("mark as opaque the directory of", shown))
     }
 
@@ -1047,14 +1066,14 @@ impl<'o> Unpacker<'o> {
             };
             let owned;
             let fd = if k.is_empty() {
-                self.root.as_raw_fd()
+                self.root.as_fd()
             } else {
                 let c = CString::new(k).expect("no NUL in a clean path");
-                let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-                match sys::openat2(self.root.as_raw_fd(), &c, flags, 0, RESOLVE_STRICT) {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
+                match sys::openat2(self.root.as_fd(), &c, flags, 0, RESOLVE_STRICT) {
                     Ok(fd) => {
                         owned = fd;
-                        owned.as_raw_fd()
+                        owned.as_fd()
                     }
                     // Replaced by something else later in the archive.
                     Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR | libc::ELOOP) => {
@@ -1103,8 +1122,7 @@ mod tests {
     use tar::{Builder, EntryType, Header};
 
     fn is_root() -> bool {
-        // SAFETY: always succeeds.
-        unsafe { libc::geteuid() == 0 }
+        rustix::process::geteuid().is_root()
     }
 
     /// A tempdir (under /var/tmp, which has user xattrs) with `target` and a sibling
@@ -1279,25 +1297,22 @@ mod tests {
 
     fn getxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
         use std::os::unix::ffi::OsStrExt;
-        let p = CString::new(p.as_os_str().as_bytes()).unwrap();
-        let n = CString::new(name).unwrap();
         let mut buf = vec![0u8; 4096];
-        // SAFETY: valid strings and buffer.
-        let r =
-            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if r < 0 {
-            None
-        } else {
-            buf.truncate(r as usize);
-            Some(buf)
-        }
+        let n = rustix::fs::lgetxattr(p.as_os_str().as_bytes(), name, &mut buf[..]).ok()?;
+        buf.truncate(n);
+        Some(buf)
     }
 
+    /// The peak resident set size of this process (VmHWM), in KiB.
     fn max_rss_kib() -> i64 {
-        // SAFETY: rusage is plain data.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-        ru.ru_maxrss
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line["VmHWM:".len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     // ---- paths ----
@@ -1943,8 +1958,8 @@ mod tests {
             t.raw(h, b"");
         }
         d.unpack(&t.finish()).unwrap();
-        // SAFETY: always succeed.
-        let (me, mygid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let me = rustix::process::geteuid().as_raw();
+        let mygid = rustix::process::getegid().as_raw();
         for p in ["dir", "file", "link"] {
             let md = std::fs::symlink_metadata(d.t(p)).unwrap();
             if is_root() {

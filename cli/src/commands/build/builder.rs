@@ -183,7 +183,12 @@ impl<'a> Builder<'a> {
 
     /// An image by name, pulled when it is not here (or always with `--pull`).
     fn image(&self, name: &str) -> Result<ImageState> {
-        let policy = if self.opts.pull { "always" } else { "missing" };
+        use crate::commands::run::PullPolicy;
+        let policy = if self.opts.pull {
+            PullPolicy::Always
+        } else {
+            PullPolicy::Missing
+        };
         let ctx = crate::context::Ctx::open(self.store.root())?;
         let (id, _) = crate::commands::run::image_for_run(&ctx, name, policy)?;
         ImageState::load(self.store, &id)

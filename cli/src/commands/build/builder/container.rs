@@ -9,6 +9,7 @@ use super::tree::Root;
 use crate::container::launch::{self, Mode};
 use crate::container::lookup::process_start;
 use crate::container::names::random_bytes;
+use crate::container::plan::ContainerPlan;
 use crate::container::spec::RunConfig;
 use crate::ingest::Ingested;
 use anyhow::{Context, Result};
@@ -87,14 +88,20 @@ impl<'a> BuildContainer<'a> {
 
     /// Its root filesystem, mounted (detached) for writing from here.
     pub fn mount(&self) -> Result<Root> {
-        launch::prepare(&self.dir, &self.cfg)?;
+        let plan = ContainerPlan::new(&self.cfg, &self.dir, "");
+        launch::prepare(&self.dir, &plan)?;
         let fd = launch::overlay(self.store, &self.rec, &self.dir)?;
         Ok(Root::from_fd(fd))
     }
 
     /// Runs its command with strata's standard streams; returns the exit code.
     pub fn run(&self) -> Result<i32> {
-        launch::start(self.store, &self.rec, &self.cfg, Mode::Attached)
+        Ok(launch::start(
+            self.store,
+            &self.rec,
+            &self.cfg,
+            Mode::Attached,
+        )?)
     }
 
     /// Its writable layer as a new layer of `txn`, times clamped to `epoch` when given.

@@ -11,7 +11,7 @@ use super::ignore::clean;
 use super::pattern::{has_wildcard, matches};
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
-use crate::container::process::resolve_user;
+use crate::container::plan::resolve_user;
 use crate::dockerfile::{Add, Copy, Heredoc, StageRef, Step};
 use anyhow::{anyhow, bail, Context, Result};
 

@@ -6,7 +6,7 @@ use super::cache::Key;
 use super::container::BuildContainer;
 use super::metadata::{argv, shell};
 use super::{Builder, StageRun};
-use crate::container::spec::{RunConfig, DEFAULT_PATH};
+use crate::container::spec::{NetworkMode, RunConfig, DEFAULT_PATH};
 use crate::dockerfile::heredoc::parse_word;
 use crate::dockerfile::{CommandLine, Network, Run, Step};
 use anyhow::{bail, Result};
@@ -84,11 +84,10 @@ impl Builder<'_> {
                 .unwrap_or_else(|| "/".into()),
             user: c.user.clone().unwrap_or_default(),
             network: if r.network == Network::None {
-                "none"
+                NetworkMode::None
             } else {
-                "host"
-            }
-            .into(),
+                NetworkMode::Host
+            },
             ..Default::default()
         };
         let ctr = BuildContainer::create(self.store, &run.state, cfg)?;
