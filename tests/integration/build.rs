@@ -409,3 +409,35 @@ fn heredocs_onbuild_and_a_context_on_standard_input() {
     );
     assert!(env.inspect("child")["Config"]["OnBuild"].is_null());
 }
+
+#[test]
+fn a_build_killed_with_sigkill_is_cleaned_up_by_the_next_one() {
+    let env = world();
+    let mounts = host_mounts(env.path());
+    let ctx = context(&env, "c", "FROM bb\nRUN echo started && sleep 30\n", &[]);
+    let mut child = env
+        .cmd(["build", &ctx])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 && !line.contains("started")
+    {
+        line.clear();
+    }
+    assert!(line.contains("started"), "the RUN step started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The next build removes the container the killed one left, and nothing stays mounted.
+    env.write("c/Dockerfile", b"FROM bb\nRUN echo again\n");
+    env.cmd(["build", &ctx]).ok();
+    assert_eq!(env.cmd(["ps", "-a", "-q"]).ok().stdout, "");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while host_mounts(env.path()) != mounts && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(host_mounts(env.path()), mounts);
+}
