@@ -441,3 +441,60 @@ fn a_build_killed_with_sigkill_is_cleaned_up_by_the_next_one() {
     }
     assert_eq!(host_mounts(env.path()), mounts);
 }
+
+#[test]
+fn run_mounts_cache_between_builds_secrets_never_reach_a_layer() {
+    let env = world();
+    env.write("secret.txt", b"s3cr3t-value\n");
+    let df = r#"FROM bb
+RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
+RUN --mount=type=secret,id=tok sh -c 'test "$(cat /run/secrets/tok)" = s3cr3t-value && echo secret-seen'
+RUN --mount=type=bind,source=in.txt,target=/in cat /in > /copied
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/y'
+"#;
+    let ctx = context(&env, "c", df, &[("in.txt", "from the context\n")]);
+    let secret = env.work().join("secret.txt");
+    let secret_arg = format!("id=tok,src={}", secret.display());
+    let out = env
+        .cmd(["build", "-t", "m1", "--secret", &secret_arg, &ctx])
+        .ok();
+    assert!(out.stdout.contains("secret-seen"), "{}", out.stdout);
+    let script = "cat /count /copied; ls /run/secrets /scratch /cache /in 2>&1 | wc -l";
+    assert_eq!(run_in(&env, "m1", script), "1\nfrom the context\n4\n");
+    env.cmd([
+        "build",
+        "-q",
+        "--no-cache",
+        "-t",
+        "m2",
+        "--secret",
+        &secret_arg,
+        &ctx,
+    ])
+    .ok();
+    assert_eq!(
+        run_in(&env, "m2", "cat /count"),
+        "2\n",
+        "the cache mount kept its content"
+    );
+    for f in walk(&env.store().join("blobs"))
+        .into_iter()
+        .chain(walk(&env.store().join("layers")))
+    {
+        if let Ok(data) = std::fs::read(&f) {
+            assert!(
+                !data.windows(12).any(|w| w == b"s3cr3t-value"),
+                "the secret is in {}",
+                f.display()
+            );
+        }
+    }
+    let required = b"FROM bb\nRUN --mount=type=secret,id=tok,required=true true\n";
+    env.write("c/Dockerfile", required);
+    let out = env.cmd(["build", &ctx]).code(1);
+    assert!(
+        out.stderr.contains("secret tok not found"),
+        "{}",
+        out.stderr
+    );
+}

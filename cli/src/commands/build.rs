@@ -249,6 +249,7 @@ fn build_image(
         quiet,
         iidfile: args.iidfile.clone(),
         epoch: source_date_epoch()?,
+        secrets: builder::Secrets::parse(&args.secrets)?,
     };
     let id = builder::build(&ctx.store, df, global, build_args, &context, &opts)?;
     if quiet {

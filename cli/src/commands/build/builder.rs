@@ -14,6 +14,7 @@ mod copy;
 mod copy_step;
 mod ignore;
 mod metadata;
+mod mounts;
 mod output;
 mod pattern;
 mod run_step;
@@ -29,6 +30,7 @@ use crate::reference::familiar;
 use anyhow::{anyhow, bail, Context as _, Result};
 use cache::{Cache, Key};
 pub use context::BuildContext;
+pub use mounts::Secrets;
 use output::Printer;
 use state::ImageState;
 use store_layout::{Digest, Store};
@@ -51,6 +53,8 @@ pub struct Options {
     pub iidfile: Option<std::path::PathBuf>,
     /// `SOURCE_DATE_EPOCH`: the time of everything the build makes.
     pub epoch: Option<i64>,
+    /// `--secret`.
+    pub secrets: Secrets,
 }
 
 /// A build in progress.

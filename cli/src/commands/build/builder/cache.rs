@@ -36,7 +36,8 @@ impl Key {
         self.0.update(bytes);
     }
 
-    fn finish(self) -> String {
+    /// The key as hex.
+    pub fn finish(self) -> String {
         hex::encode(self.0.finalize())
     }
 }

@@ -104,9 +104,14 @@ impl<'a> BuildContainer<'a> {
         )?)
     }
 
+    /// Its upper (writable) directory.
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
     /// Its writable layer as a new layer of `txn`, times clamped to `epoch` when given.
     pub fn layer(&self, txn: &Txn, epoch: Option<i64>) -> Result<Ingested> {
-        let upper = self.dir.join("upper");
+        let upper = self.upper();
         if let Some(t) = epoch {
             clamp_times(&upper, t)
                 .with_context(|| format!("cannot clamp times in {}", upper.display()))?;

@@ -5,11 +5,12 @@
 use super::cache::Key;
 use super::container::BuildContainer;
 use super::metadata::{argv, shell};
+use super::mounts;
 use super::{Builder, StageRun};
 use crate::container::spec::{NetworkMode, RunConfig, DEFAULT_PATH};
 use crate::dockerfile::heredoc::parse_word;
 use crate::dockerfile::{CommandLine, Network, Run, Step};
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
 
 /// A RUN command that exited with a non-zero code.
 #[derive(Debug, thiserror::Error)]
@@ -50,14 +51,12 @@ fn command(config: &crate::image::ContainerConfig, r: &Run) -> Vec<String> {
 
 impl Builder<'_> {
     pub(super) fn run(&mut self, run: &mut StageRun<'_>, step: &Step, r: &Run) -> Result<()> {
-        if !r.mounts.is_empty() {
-            bail!(
-                "{}:{}: RUN --mount is not supported by strata's builder yet",
-                self.df.file,
-                step.line
-            );
-        }
         let c = run.state.config.config.clone().unwrap_or_default();
+        let workdir = c
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
         let argv = command(&c, r);
         let args: Vec<String> = run.scope.args().to_env_strings();
         let mut env = run.scope.run_env().to_env_strings();
@@ -70,6 +69,15 @@ impl Builder<'_> {
             key.add(a.as_bytes());
         }
         key.add(format!("{:?}", r.network).as_bytes());
+        let mounts = mounts::prepare(
+            self.store,
+            self.context,
+            &self.opts.secrets,
+            &r.mounts,
+            &workdir,
+            &mut key,
+        )
+        .with_context(|| format!("{}:{}", self.df.file, step.line))?;
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
             Err(key) => key,
@@ -77,11 +85,9 @@ impl Builder<'_> {
         let cfg = RunConfig {
             cmd: argv.clone(),
             env,
-            working_dir: c
-                .working_dir
-                .clone()
-                .filter(|w| !w.is_empty())
-                .unwrap_or_else(|| "/".into()),
+            working_dir: workdir,
+            mounts: mounts.binds,
+            tmpfs: mounts.tmpfs,
             user: c.user.clone().unwrap_or_default(),
             network: if r.network == Network::None {
                 NetworkMode::None
@@ -105,6 +111,7 @@ impl Builder<'_> {
             }
             .into());
         }
+        mounts::remove_mount_points(self.store, &run.state.layers, &ctr.upper(), &mounts.targets)?;
         let created_by = if args.is_empty() {
             shown
         } else {
