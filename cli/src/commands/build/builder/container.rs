@@ -34,6 +34,15 @@ fn owner_mark() -> String {
     format!("{pid}_{}", process_start(pid).unwrap_or(0))
 }
 
+/// Whether process `pid` has ended and waits to be reaped (a killed build's process
+/// whose parent is gone too).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s[i + 1..].trim_start().chars().next()))
+        .is_some_and(|state| matches!(state, 'Z' | 'X'))
+}
+
 /// Removes build containers whose builder is gone.
 pub fn remove_leftovers(store: &Store) -> Result<()> {
     for c in store.containers()? {
@@ -45,7 +54,7 @@ pub fn remove_leftovers(store: &Store) -> Result<()> {
             continue;
         };
         let alive = match (pid.parse::<i32>(), start.parse::<u64>()) {
-            (Ok(pid), Ok(start)) => process_start(pid) == Some(start),
+            (Ok(pid), Ok(start)) => process_start(pid) == Some(start) && !is_zombie(pid),
             _ => false,
         };
         if !alive {
