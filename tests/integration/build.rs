@@ -498,3 +498,25 @@ RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/y'
         out.stderr
     );
 }
+
+#[test]
+fn independent_stages_are_built_at_the_same_time() {
+    let env = world();
+    // Each stage waits (up to 20 s) for the other to have started: built one after the
+    // other, the first would give up.
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=sync,target=/sync sh -c 'touch /sync/{me}; i=0; \
+             while [ ! -e /sync/{other} ]; do i=$((i+1)); [ $i -lt 40 ] || exit 9; sleep 0.5; done'"
+        )
+    };
+    let df = format!(
+        "FROM bb AS one\n{}\nRUN echo one > /one\nFROM bb AS two\n{}\nRUN echo two > /two\n\
+         FROM bb\nCOPY --from=one /one /one\nCOPY --from=two /two /two\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let ctx = context(&env, "c", &df, &[]);
+    let id = build_id(&env, &ctx, &[]);
+    assert_eq!(run_in(&env, &id, "cat /one /two"), "one\ntwo\n");
+}

@@ -33,6 +33,7 @@ pub use context::BuildContext;
 pub use mounts::Secrets;
 use output::Printer;
 use state::ImageState;
+use std::sync::Mutex;
 use store_layout::{Digest, Store};
 
 /// What the command line asks of a build, beyond the Dockerfile.
@@ -67,8 +68,7 @@ pub struct Builder<'a> {
     opts: &'a Options,
     cache: Cache,
     out: Printer,
-    stages: Vec<Option<ImageState>>,
-    step: usize,
+    stages: Mutex<Vec<Option<ImageState>>>,
     total: usize,
 }
 
@@ -77,6 +77,8 @@ struct StageRun<'s> {
     state: ImageState,
     scope: Scope<'s>,
     cmd_set: bool,
+    /// The number of the stage's next step.
+    step: usize,
 }
 
 /// Builds the Dockerfile and names the result; returns the image ID.
@@ -96,7 +98,7 @@ pub fn build(
         .map(|&i| 1 + df.stages[i].steps.len())
         .sum::<usize>()
         + usize::from(!opts.labels.is_empty());
-    let mut b = Builder {
+    let b = Builder {
         store,
         df,
         global,
@@ -105,15 +107,11 @@ pub fn build(
         opts,
         cache: Cache::new(store, opts.no_cache),
         out: Printer { quiet: opts.quiet },
-        stages: vec![None; df.stages.len()],
-        step: 0,
+        stages: Mutex::new(vec![None; df.stages.len()]),
         total,
     };
-    for &i in &order {
-        let state = b.build_stage(i, i == target)?;
-        b.stages[i] = Some(state);
-    }
-    let last = b.stages[target].take().expect("the target was built");
+    b.build_stages(&order, target)?;
+    let last = b.stage(target);
     let id = last
         .id
         .ok_or_else(|| anyhow!("No image was generated. Is your Dockerfile empty?"))?;
@@ -122,10 +120,66 @@ pub fn build(
 }
 
 impl<'a> Builder<'a> {
-    fn announce(&mut self, source: &str) {
-        self.step += 1;
+    /// The result of stage `i`, built already.
+    fn stage(&self, i: usize) -> ImageState {
+        self.stages.lock().expect("stages")[i]
+            .clone()
+            .expect("built before")
+    }
+
+    /// Builds the stages of `order` (dependencies first), those whose dependencies are
+    /// built at the same time, each in a thread of its own.
+    fn build_stages(&self, order: &[usize], target: usize) -> Result<()> {
+        let mut first_step = vec![0; self.df.stages.len()];
+        let mut n = 1;
+        for &i in order {
+            first_step[i] = n;
+            n += 1 + self.df.stages[i].steps.len();
+        }
+        let mut done: Vec<usize> = Vec::new();
+        while done.len() < order.len() {
+            let mut wave = Vec::new();
+            for &i in order.iter().filter(|i| !done.contains(i)) {
+                if self
+                    .df
+                    .dependencies(i, self.global)?
+                    .iter()
+                    .all(|d| done.contains(d))
+                {
+                    wave.push(i);
+                }
+            }
+            let results: Vec<(usize, Result<ImageState>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = wave
+                    .iter()
+                    .map(|&i| {
+                        let first = first_step[i];
+                        (i, s.spawn(move || self.build_stage(i, i == target, first)))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(i, h)| {
+                        (
+                            i,
+                            h.join()
+                                .unwrap_or_else(|_| Err(anyhow!("a stage's build panicked"))),
+                        )
+                    })
+                    .collect()
+            });
+            for (i, r) in results {
+                self.stages.lock().expect("stages")[i] = Some(r?);
+                done.push(i);
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&self, run: &mut StageRun<'_>, source: &str) {
         self.out
-            .line(&format!("Step {}/{} : {source}", self.step, self.total));
+            .line(&format!("Step {}/{} : {source}", run.step, self.total));
+        run.step += 1;
     }
 
     fn done(&self, state: &ImageState) {
@@ -142,12 +196,15 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn build_stage(&mut self, index: usize, is_target: bool) -> Result<ImageState> {
+    fn build_stage(&self, index: usize, is_target: bool, first_step: usize) -> Result<ImageState> {
         let stage = &self.df.stages[index];
-        self.announce(&stage.source);
+        self.out.line(&format!(
+            "Step {first_step}/{} : {}",
+            self.total, stage.source
+        ));
         let mut state = match self.df.base(index, self.global)? {
             BaseRef::Scratch => ImageState::scratch(),
-            BaseRef::Stage(i) => self.stages[i].clone().expect("built before"),
+            BaseRef::Stage(i) => self.stage(i),
             BaseRef::Image(name) => self.image(&name)?,
         };
         self.done(&state);
@@ -162,6 +219,7 @@ impl<'a> Builder<'a> {
             state,
             scope: Scope::new(self.global, self.build_args, &env),
             cmd_set: false,
+            step: first_step + 1,
         };
         if !triggers.is_empty() {
             self.out.line(&format!(
@@ -174,12 +232,12 @@ impl<'a> Builder<'a> {
             }
         }
         for step in &stage.steps {
-            self.announce(&step.source);
+            self.announce(&mut run, &step.source);
             self.step_in(&mut run, step)?;
         }
         if is_target && !self.opts.labels.is_empty() {
             let step = label_step(&self.opts.labels);
-            self.announce(&step.source);
+            self.announce(&mut run, &step.source);
             self.step_in(&mut run, &step)?;
         }
         Ok(run.state)
@@ -198,7 +256,7 @@ impl<'a> Builder<'a> {
         ImageState::load(self.store, &id)
     }
 
-    fn step_in(&mut self, run: &mut StageRun<'_>, step: &Step) -> Result<()> {
+    fn step_in(&self, run: &mut StageRun<'_>, step: &Step) -> Result<()> {
         let ins = run.scope.expand(step)?;
         match &ins {
             Instruction::Run(r) => self.run(run, step, r)?,
@@ -234,7 +292,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn metadata(&mut self, run: &mut StageRun<'_>, step: &Step, ins: &Instruction) -> Result<()> {
+    fn metadata(&self, run: &mut StageRun<'_>, step: &Step, ins: &Instruction) -> Result<()> {
         let mut key = Key::new(run.state.id.as_ref());
         key.add(format!("{ins:?}").as_bytes());
         let mut config = run.state.config.clone();

@@ -155,19 +155,14 @@ impl<'a> Builder<'a> {
     /// The root `--from` names, with the container that holds it mounted.
     fn source_root(&self, r: &StageRef) -> Result<(Root, BuildContainer<'a>)> {
         let state = match r {
-            StageRef::Stage(i) => self.stages[*i].clone().expect("built before"),
+            StageRef::Stage(i) => self.stage(*i),
             StageRef::Image(name) => self.image(name)?,
         };
         let ctr = BuildContainer::create(self.store, &state, Default::default())?;
         Ok((ctr.mount()?, ctr))
     }
 
-    pub(super) fn copy(
-        &mut self,
-        run: &mut StageRun<'_>,
-        step: &Step,
-        spec: &CopySpec,
-    ) -> Result<()> {
+    pub(super) fn copy(&self, run: &mut StageRun<'_>, step: &Step, spec: &CopySpec) -> Result<()> {
         let mut _from = None;
         let src = match &spec.from {
             None => Source::Context(self.context),
@@ -186,7 +181,7 @@ impl<'a> Builder<'a> {
         let mut key = Key::new(run.state.id.as_ref());
         key.add(format!("{spec:?}").as_bytes());
         if let Some(StageRef::Stage(i)) = &spec.from {
-            let id = self.stages[*i].as_ref().and_then(|s| s.id.clone());
+            let id = self.stage(*i).id;
             key.add(id.map(|d| d.to_string()).unwrap_or_default().as_bytes());
         }
         let own = Ownership {

@@ -4,6 +4,8 @@
 
 use rustix::fd::OwnedFd;
 use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
 
 /// The build's output.
 pub struct Printer {
@@ -27,33 +29,43 @@ impl Printer {
     }
 }
 
-/// Standard output and error pointed at /dev/null, restored on drop.
-pub struct Silence {
-    saved: Vec<(i32, OwnedFd)>,
-}
+/// Standard output and error pointed at /dev/null while any guard lives (stages built
+/// at the same time share it), restored when the last one goes.
+pub struct Silence;
+
+/// How many guards live, and the saved standard streams.
+static SILENCED: Mutex<(usize, Vec<(i32, OwnedFd)>)> = Mutex::new((0, Vec::new()));
 
 impl Silence {
     fn new() -> Option<Silence> {
-        let null = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/null")
-            .ok()?;
-        let mut saved = Vec::new();
-        for fd in [1, 2] {
-            // SAFETY: 1 and 2 are this process's standard streams, open for its life.
-            let cur = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
-            let copy = rustix::io::fcntl_dupfd_cloexec(cur, 3).ok()?;
-            nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd).ok()?;
-            saved.push((fd, copy));
+        let mut s = SILENCED.lock().ok()?;
+        if s.0 == 0 {
+            let null = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .ok()?;
+            for fd in [1, 2] {
+                // SAFETY: 1 and 2 are this process's standard streams, open for its life.
+                let cur = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+                let copy = rustix::io::fcntl_dupfd_cloexec(cur, 3).ok()?;
+                nix::unistd::dup2(null.as_raw_fd(), fd).ok()?;
+                s.1.push((fd, copy));
+            }
         }
-        Some(Silence { saved })
+        s.0 += 1;
+        Some(Silence)
     }
 }
 
 impl Drop for Silence {
     fn drop(&mut self) {
-        for (fd, copy) in &self.saved {
-            let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(copy), *fd);
+        if let Ok(mut s) = SILENCED.lock() {
+            s.0 -= 1;
+            if s.0 == 0 {
+                for (fd, copy) in s.1.drain(..) {
+                    let _ = nix::unistd::dup2(copy.as_raw_fd(), fd);
+                }
+            }
         }
     }
 }

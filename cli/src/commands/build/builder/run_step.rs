@@ -50,7 +50,7 @@ fn command(config: &crate::image::ContainerConfig, r: &Run) -> Vec<String> {
 }
 
 impl Builder<'_> {
-    pub(super) fn run(&mut self, run: &mut StageRun<'_>, step: &Step, r: &Run) -> Result<()> {
+    pub(super) fn run(&self, run: &mut StageRun<'_>, step: &Step, r: &Run) -> Result<()> {
         let c = run.state.config.config.clone().unwrap_or_default();
         let workdir = c
             .working_dir
