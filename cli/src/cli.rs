@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ContainerCommand,
     },
+    /// Manage builds.
+    Builder {
+        /// The builder command.
+        #[command(subcommand)]
+        command: BuilderCommand,
+    },
     /// Manage strata.
     System {
         /// The system command.
@@ -135,6 +141,13 @@ pub enum ContainerCommand {
     Commit(commit::CommitArgs),
 }
 
+/// `strata builder …`.
+#[derive(Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove build cache.
+    Prune(crate::commands::builder::BuilderPruneArgs),
+}
+
 /// `strata system …`.
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -168,6 +181,7 @@ impl Command {
                         | ContainerCommand::Commit(_)
                 }
                 | Command::Rmi(_)
+                | Command::Builder { .. }
                 | Command::Load(_)
                 | Command::Pull(_)
                 | Command::Image {
@@ -312,6 +326,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),
+        Command::Builder {
+            command: BuilderCommand::Prune(a),
+        } => crate::commands::builder::prune(&ctx, a),
         Command::Info
         | Command::System {
             command: SystemCommand::Info,

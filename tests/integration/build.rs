@@ -520,3 +520,20 @@ fn independent_stages_are_built_at_the_same_time() {
     let id = build_id(&env, &ctx, &[]);
     assert_eq!(run_in(&env, &id, "cat /one /two"), "one\ntwo\n");
 }
+
+#[test]
+fn builder_prune_removes_the_cache_and_system_df_counts_it() {
+    let env = world();
+    let df = "FROM bb\nRUN --mount=type=cache,target=/c sh -c 'echo data > /c/f'\nENV A=1\n";
+    let ctx = context(&env, "c", df, &[]);
+    build_id(&env, &ctx, &[]);
+    let format = ["system", "df", "--format", "{{.Type}} {{.TotalCount}}"];
+    let df_out = env.cmd(format).ok();
+    assert!(df_out.stdout.contains("Build Cache 3"), "{}", df_out.stdout);
+    let out = env.cmd(["builder", "prune", "-a", "-f"]).ok();
+    assert_eq!(out.lines()[0], "Deleted build cache objects:");
+    assert_eq!(out.lines().len(), 3 + 3, "{}", out.stdout);
+    assert!(env.cmd(format).ok().stdout.contains("Build Cache 0"));
+    let again = env.cmd(["build", &ctx]).ok();
+    assert!(!again.stdout.contains("Using cache"), "{}", again.stdout);
+}

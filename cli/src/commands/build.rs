@@ -3,6 +3,8 @@
 
 mod builder;
 
+pub use builder::{cache_usage, prune_cache};
+
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
 use crate::layer::decompress::{decompress, detect, Compression};
 use anyhow::{bail, Context, Result};

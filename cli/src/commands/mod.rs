@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod build;
+pub mod builder;
 pub mod commit;
 pub mod diff;
 pub mod history;

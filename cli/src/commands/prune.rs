@@ -23,7 +23,7 @@ pub struct PruneArgs {
 }
 
 /// `until=`: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `90m`).
-fn parse_until(v: &str, now: i64) -> Result<i64> {
+pub(crate) fn parse_until(v: &str, now: i64) -> Result<i64> {
     if let Ok(t) = v.parse::<i64>() {
         return Ok(t);
     }

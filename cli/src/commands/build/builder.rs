@@ -31,6 +31,16 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use cache::{Cache, Key};
 pub use context::BuildContext;
 pub use mounts::Secrets;
+
+/// The build cache's object count and size (`system df`).
+pub fn cache_usage(store: &Store) -> (usize, u64) {
+    cache::usage(store)
+}
+
+/// Removes build cache (`builder prune`); see [`cache::prune`].
+pub fn prune_cache(store: &Store, all: bool, until: Option<i64>) -> Result<cache::Pruned> {
+    Ok(cache::prune(store, all, until)?)
+}
 use output::Printer;
 use state::ImageState;
 use std::sync::Mutex;

@@ -80,3 +80,86 @@ impl Cache {
         }
     }
 }
+
+/// What `builder prune` removed: the cache entries and cache mounts by name, and the
+/// bytes they held.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// Names of what was removed.
+    pub removed: Vec<String>,
+    /// Bytes reclaimed.
+    pub bytes: u64,
+}
+
+fn tree_size(p: &std::path::Path) -> u64 {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(p)
+            .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+fn older_than(p: &std::path::Path, until: Option<i64>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match until {
+        None => true,
+        Some(t) => std::fs::symlink_metadata(p).is_ok_and(|m| m.mtime() < t),
+    }
+}
+
+/// Removes build cache from `store`: cache entries whose image is gone (all of them
+/// with `all`) and cache mounts, those last used before `until` when given.
+pub fn prune(store: &Store, all: bool, until: Option<i64>) -> std::io::Result<Pruned> {
+    let db = store.db().map_err(std::io::Error::other)?;
+    let mut out = Pruned::default();
+    for (sub, is_entry) in [("build-cache", true), ("build-mounts", false)] {
+        let dir = store.root().join(sub);
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stale = || {
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| Digest::parse(t.trim()).ok())
+                    .is_none_or(|id| !db.images().contains_key(&id))
+            };
+            if !older_than(&path, until) || (is_entry && !all && !stale()) {
+                continue;
+            }
+            let size = tree_size(&path);
+            let gone = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if gone.is_ok() {
+                out.bytes += size;
+                out.removed.push(name);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many build cache objects (cache entries and cache mounts) `store` holds, and
+/// their size in bytes (`system df`).
+pub fn usage(store: &Store) -> (usize, u64) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for sub in ["build-cache", "build-mounts"] {
+        if let Ok(rd) = std::fs::read_dir(store.root().join(sub)) {
+            for e in rd.flatten() {
+                count += 1;
+                bytes += tree_size(&e.path());
+            }
+        }
+    }
+    (count, bytes)
+}
