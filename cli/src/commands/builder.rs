@@ -4,7 +4,6 @@
 use crate::context::Ctx;
 use crate::output::{human_size, parse_filters};
 use anyhow::{anyhow, bail, Result};
-use std::io::{BufRead, Write};
 
 /// Arguments of `builder prune`.
 #[derive(clap::Args, Debug)]
@@ -35,11 +34,7 @@ pub fn prune(ctx: &Ctx, args: &BuilderPruneArgs) -> Result<()> {
         } else {
             "WARNING! This will remove all dangling build cache."
         };
-        print!("{what}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        if !super::prune::confirm(what)? {
             return Ok(());
         }
     }
