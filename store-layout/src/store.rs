@@ -257,24 +257,11 @@ impl Store {
         }
         let value = f(&mut db)?;
 
-        let mut used_layers = db.referenced_layers();
-        used_layers.extend(self.container_layers()?);
-        let garbage_layers: Vec<Digest> = before_layers
+        let candidates = before_layers
             .iter()
-            .chain(new_layers.iter().map(|l| &l.chain_id))
-            .filter(|c| !used_layers.contains(*c))
-            .cloned()
-            .collect();
-        for g in &garbage_layers {
-            db.remove_layer(g);
-        }
-        let used_blobs = db.referenced_blobs();
-        db.retain_compressed(&used_blobs);
-        let garbage_blobs: Vec<Digest> = before_blobs
-            .iter()
-            .filter(|b| !used_blobs.contains(*b))
-            .cloned()
-            .collect();
+            .chain(new_layers.iter().map(|l| &l.chain_id));
+        let (garbage_layers, garbage_blobs) =
+            self.collect_garbage(&mut db, candidates, &before_blobs)?;
 
         let journal = Journal {
             layers: new_layers
@@ -343,6 +330,34 @@ impl Store {
             let _ = remove_tree(&t);
         }
         Ok((value, removed))
+    }
+
+    /// Drops from `db` the layers among `candidates` that no image or container uses
+    /// and the compressed copies of blobs nothing uses; returns those layers and the
+    /// blobs of `before_blobs` nothing uses any more.
+    fn collect_garbage<'a>(
+        &self,
+        db: &mut Db,
+        candidates: impl Iterator<Item = &'a Digest>,
+        before_blobs: &BTreeSet<Digest>,
+    ) -> Result<(Vec<Digest>, Vec<Digest>)> {
+        let mut used_layers = db.referenced_layers();
+        used_layers.extend(self.container_layers()?);
+        let garbage_layers: Vec<Digest> = candidates
+            .filter(|c| !used_layers.contains(*c))
+            .cloned()
+            .collect();
+        for g in &garbage_layers {
+            db.remove_layer(g);
+        }
+        let used_blobs = db.referenced_blobs();
+        db.retain_compressed(&used_blobs);
+        let garbage_blobs = before_blobs
+            .iter()
+            .filter(|b| !used_blobs.contains(*b))
+            .cloned()
+            .collect();
+        Ok((garbage_layers, garbage_blobs))
     }
 
     /// Moves a directory into `tmp/` under a trash name; it is deleted later.

@@ -127,14 +127,14 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     config.created = Some(created.clone());
     config.author = args.author.clone().filter(|a| !a.is_empty());
     config.config = Some(container);
-    config.rootfs.diff_ids.push(diff_id.to_string());
-    config.history.push(History {
+    let history = History {
         created: Some(created),
         created_by: Some(cfg.command_line()),
         author: config.author.clone(),
         comment: args.message.clone().filter(|m| !m.is_empty()),
         empty_layer: None,
-    });
+    };
+    config.push_layer(&diff_id, history);
     config.extra.remove("comment");
     if let Some(m) = args.message.as_ref().filter(|m| !m.is_empty()) {
         config
@@ -142,11 +142,8 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
             .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
     let image = NewImage {
-        config: &config,
-        config_bytes: None,
-        manifest: None,
-        layers,
         parent: Some(rec.image.clone()),
+        ..NewImage::new(&config, layers)
     }
     .stage(&txn)?;
     super::commit_new_image(ctx, txn, Assembly::Commit, image, target)

@@ -84,14 +84,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             .extra
             .insert("comment".into(), serde_json::Value::String(m.clone()));
     }
-    let image = NewImage {
-        config: &config,
-        config_bytes: None,
-        manifest: None,
-        layers,
-        parent: None,
-    }
-    .stage(&txn)?;
+    let image = NewImage::new(&config, layers).stage(&txn)?;
     super::commit_new_image(ctx, txn, Assembly::Import, image, target)
 }
 

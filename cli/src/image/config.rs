@@ -114,6 +114,21 @@ impl ImageConfig {
         serde_json::to_vec(self).expect("config serialises")
     }
 
+    /// Records a step that made the layer `diff_id` (commit, build): the DiffID and its
+    /// history entry.
+    pub fn push_layer(&mut self, diff_id: &store_layout::Digest, history: History) {
+        self.rootfs.diff_ids.push(diff_id.to_string());
+        self.history.push(history);
+    }
+
+    /// Records a step that made no layer (build's `ENV`, `CMD`, …).
+    pub fn push_empty_step(&mut self, history: History) {
+        self.history.push(History {
+            empty_layer: Some(true),
+            ..history
+        });
+    }
+
     /// The labels, or an empty map.
     pub fn labels(&self) -> BTreeMap<String, String> {
         self.config

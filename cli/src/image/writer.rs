@@ -182,7 +182,19 @@ pub struct StagedImage {
     record: ImageRecord,
 }
 
-impl NewImage<'_> {
+impl<'a> NewImage<'a> {
+    /// An image made here (import, commit, build): `config` is serialised and an OCI
+    /// manifest is written for `layers`; no parent.
+    pub fn new(config: &'a ImageConfig, layers: ImageLayers) -> NewImage<'a> {
+        NewImage {
+            config,
+            config_bytes: None,
+            manifest: None,
+            layers,
+            parent: None,
+        }
+    }
+
     /// Writes the config and manifest into `txn` and makes the image record.
     pub fn stage(self, txn: &Txn) -> Result<StagedImage, WriteError> {
         let serialised;
@@ -307,5 +319,90 @@ impl ImageWriter {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{History, RootFs};
+
+    /// A one-layer image staged in a new transaction of `store`, as build would stage
+    /// a step: a layer unpacked into a slot, a config with its history entry.
+    fn staged(store: &Store, content: &[u8]) -> (Txn, StagedImage) {
+        let txn = store.begin().unwrap();
+        let (slot, dir) = txn.layer_dir().unwrap();
+        std::fs::write(dir.join("file"), content).unwrap();
+        let blob_digest = txn.put_blob(content).unwrap();
+        let layer = UnpackedLayer {
+            slot,
+            diff_id: blob_digest.clone(),
+            blob: BlobRef {
+                digest: blob_digest.clone(),
+                media_type: crate::image::media_type::LAYER_TAR.into(),
+                size: content.len() as u64,
+            },
+            size: content.len() as u64,
+        };
+        let mut config = ImageConfig {
+            rootfs: RootFs {
+                typ: "layers".into(),
+                diff_ids: Vec::new(),
+            },
+            ..Default::default()
+        };
+        config.push_layer(
+            &blob_digest,
+            History {
+                created_by: Some("COPY file /".into()),
+                ..Default::default()
+            },
+        );
+        let mut layers = ImageLayers::new();
+        layers.push_new(&txn, layer);
+        let image = NewImage::new(&config, layers).stage(&txn).unwrap();
+        (txn, image)
+    }
+
+    #[test]
+    fn one_commit_adds_the_image_its_layer_tag_and_repository_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (txn, image) = staged(&store, b"one");
+        let mut w = ImageWriter::new(Assembly::Build);
+        let id = w.add(image);
+        w.name(
+            &id,
+            ["docker.io/library/a:1".to_string()],
+            Some("a@x".into()),
+        );
+        w.commit(&store, txn).unwrap();
+
+        let db = store.db().unwrap();
+        let record = &db.images()[&id];
+        assert_eq!(db.tags()["docker.io/library/a:1"], id);
+        assert_eq!(record.repo_digests, ["a@x"]);
+        assert_eq!(record.size, 3);
+        assert!(db.layers().contains_key(&record.layers[0]));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&store.read_blob(&record.manifest).unwrap()).unwrap();
+        assert_eq!(manifest["config"]["digest"], id.as_str());
+        assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+        let config = ImageConfig::from_slice(&store.read_blob(&id).unwrap()).unwrap();
+        assert_eq!(config.history[0].created_by.as_deref(), Some("COPY file /"));
+    }
+
+    #[test]
+    fn naming_an_image_that_went_away_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (txn, image) = staged(&store, b"two");
+        let mut w = ImageWriter::new(Assembly::Load);
+        w.add(image);
+        w.name(&Digest::of(b"gone"), Vec::new(), None);
+        let err = w.commit(&store, txn).unwrap_err();
+        assert!(err.to_string().contains("removed while loading"), "{err}");
+        let db = store.db().unwrap();
+        assert!(db.images().is_empty() && db.layers().is_empty());
     }
 }
