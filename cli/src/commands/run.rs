@@ -266,3 +266,38 @@ fn create_record(
     }
     bail!("cannot find a free container name")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn pull_policies_are_dockers() {
+        for (name, policy) in [
+            ("missing", PullPolicy::Missing),
+            ("always", PullPolicy::Always),
+            ("never", PullPolicy::Never),
+        ] {
+            assert_eq!(PullPolicy::from_str(name, false), Ok(policy));
+        }
+        assert!(PullPolicy::from_str("sometimes", false).is_err());
+    }
+
+    #[test]
+    fn a_name_in_use_is_dockers_conflict() {
+        let e = CreateError::NameInUse {
+            name: "web".into(),
+            id: "abc".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Conflict. The container name \"/web\" is already in use by container \"abc\". \
+             You have to remove (or rename) that container to be able to reuse that name."
+        );
+        assert_eq!(
+            CreateError::NoImage("bb".into()).to_string(),
+            "No such image: bb"
+        );
+    }
+}
