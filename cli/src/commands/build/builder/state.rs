@@ -80,11 +80,8 @@ impl ImageState {
         }
         config.history.push(history);
         let staged = NewImage {
-            config: &config,
-            config_bytes: None,
-            manifest: None,
-            layers,
             parent: self.id.clone(),
+            ..NewImage::new(&config, layers)
         }
         .stage(&txn)?;
         let mut writer = ImageWriter::new(Assembly::Build);
