@@ -537,3 +537,30 @@ fn builder_prune_removes_the_cache_and_system_df_counts_it() {
     let again = env.cmd(["build", &ctx]).ok();
     assert!(!again.stdout.contains("Using cache"), "{}", again.stdout);
 }
+
+#[test]
+fn copy_exclude_and_unused_build_args() {
+    let env = world();
+    let files = [("d/a.txt", "a"), ("d/b.log", "b"), ("d/sub/c.log", "c")];
+    let df = "FROM bb\nARG USED\nCOPY --exclude=*.log --exclude=**/*.log d /d/\n";
+    let ctx = context(&env, "c", df, &files);
+    let out = env
+        .cmd([
+            "build",
+            "--build-arg",
+            "USED=1",
+            "--build-arg",
+            "NOPE=2",
+            "-t",
+            "ex",
+            &ctx,
+        ])
+        .ok();
+    assert!(
+        out.stdout
+            .contains("[Warning] One or more build-args [NOPE] were not consumed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(run_in(&env, "ex", "cd /d && find . -type f"), "./a.txt\n");
+}

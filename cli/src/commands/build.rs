@@ -202,6 +202,27 @@ fn source_date_epoch() -> Result<Option<i64>> {
     }
 }
 
+/// The `--build-arg` names no ARG declares (nor the predefined ones), which docker warns
+/// about.
+fn unused_build_args(args: &BuildArgs, df: &Dockerfile) -> Vec<String> {
+    let declared = df.declared_args();
+    let host = Platform::host();
+    let predefined = dockerfile::args::predefined_args(&host, &host);
+    let mut unused: Vec<String> = args
+        .build_args
+        .iter()
+        .map(|a| a.split_once('=').map_or(a.as_str(), |(k, _)| k).to_string())
+        .filter(|k| {
+            !declared.contains(k)
+                && !dockerfile::args::PROXY_ARGS.contains(&k.as_str())
+                && predefined.iter().all(|(p, _)| p != k)
+        })
+        .collect();
+    unused.sort();
+    unused.dedup();
+    unused
+}
+
 /// Runs the checked Dockerfile's steps, then names the image and prints its ID.
 fn build_image(
     root: &Path,
@@ -252,6 +273,7 @@ fn build_image(
         iidfile: args.iidfile.clone(),
         epoch: source_date_epoch()?,
         secrets: builder::Secrets::parse(&args.secrets)?,
+        unused_args: unused_build_args(args, df),
     };
     let id = builder::build(&ctx.store, df, global, build_args, &context, &opts)?;
     if quiet {

@@ -66,6 +66,8 @@ pub struct Options {
     pub epoch: Option<i64>,
     /// `--secret`.
     pub secrets: Secrets,
+    /// `--build-arg` names that no ARG declares.
+    pub unused_args: Vec<String>,
 }
 
 /// A build in progress.
@@ -348,6 +350,12 @@ impl<'a> Builder<'a> {
         if let Some(f) = &self.opts.iidfile {
             std::fs::write(f, id.as_str())
                 .with_context(|| format!("cannot write {}", f.display()))?;
+        }
+        if !self.opts.unused_args.is_empty() {
+            self.out.line(&format!(
+                "[Warning] One or more build-args [{}] were not consumed",
+                self.opts.unused_args.join(" ")
+            ));
         }
         self.out.line(&format!("Successfully built {}", id.short()));
         for t in &self.opts.tags {

@@ -7,7 +7,7 @@ use super::archive;
 use super::cache::Key;
 use super::container::BuildContainer;
 use super::copy::{copy_item, hash_item, mkdir_p, write_file, Ownership, Target};
-use super::ignore::clean;
+use super::ignore::{clean, Ignore};
 use super::pattern::{has_wildcard, matches};
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
@@ -26,6 +26,7 @@ pub struct CopySpec {
     chown: Option<String>,
     chmod: Option<String>,
     unpack: bool,
+    excludes: Vec<String>,
 }
 
 impl CopySpec {
@@ -40,6 +41,7 @@ impl CopySpec {
             chown: c.chown.clone(),
             chmod: c.chmod.clone(),
             unpack: false,
+            excludes: c.excludes.clone(),
         }
     }
 
@@ -61,6 +63,7 @@ impl CopySpec {
             chown: a.chown.clone(),
             chmod: a.chmod.clone(),
             unpack: a.unpack.unwrap_or(true),
+            excludes: a.excludes.clone(),
         })
     }
 }
@@ -79,13 +82,23 @@ impl Source<'_> {
         }
     }
 
-    fn keeps(&self, item: &str) -> impl Fn(&str, bool) -> bool + '_ {
+    /// What of `item` is copied: not what `.dockerignore` (for the context) or
+    /// `--exclude` (paths relative to the item) leave out.
+    fn keeps<'s>(&'s self, item: &str, exclude: &'s Ignore) -> impl Fn(&str, bool) -> bool + 's {
         let item = item.to_string();
-        move |rel: &str, is_dir: bool| match self {
-            Source::Context(c) => c.keeps(&clean(&format!("{item}/{rel}")), is_dir),
-            Source::Other(_) => true,
+        move |rel: &str, is_dir: bool| {
+            let ignored = match self {
+                Source::Context(c) => !c.keeps(&clean(&format!("{item}/{rel}")), is_dir),
+                Source::Other(_) => false,
+            };
+            !ignored && !exclude.excluded(rel)
         }
     }
+}
+
+/// The last element of `path`.
+fn split_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, n)| n)
 }
 
 /// The source items (paths relative to the source root) that `patterns` name.
@@ -172,7 +185,11 @@ impl<'a> Builder<'a> {
                 Source::Other(root)
             }
         };
-        let items = expand_sources(&src, &spec.sources, spec.name)?;
+        let exclude = Ignore::parse(&spec.excludes.join("\n"));
+        let items: Vec<String> = expand_sources(&src, &spec.sources, spec.name)?
+            .into_iter()
+            .filter(|i| !exclude.excluded(split_name(i)))
+            .collect();
         if items.len() + spec.heredocs.len() > 1 && !spec.dest.ends_with('/') {
             bail!("When using {} with more than one source file, the destination must be a directory and end with a /", spec.name);
         }
@@ -191,9 +208,13 @@ impl<'a> Builder<'a> {
         };
         for item in &items {
             key.add(item.as_bytes());
-            hash_item(src.root(), item, &src.keeps(item), &own, &mut |b| {
-                key.stream(b)
-            })
+            hash_item(
+                src.root(),
+                item,
+                &src.keeps(item, &exclude),
+                &own,
+                &mut |b| key.stream(b),
+            )
             .with_context(|| format!("cannot read {item}"))?;
         }
         let key = match self.cached(run, key)? {
@@ -235,7 +256,7 @@ impl<'a> Builder<'a> {
                 None => copy_item(
                     src.root(),
                     item,
-                    &src.keeps(item),
+                    &src.keeps(item, &exclude),
                     &dest,
                     &Target {
                         path: &dest_path,
