@@ -28,9 +28,15 @@ pub struct BuildContainer<'a> {
     dir: PathBuf,
 }
 
-/// This process's mark in build containers' names: its pid and start time.
+/// The build's mark in its containers' names: the pid and start time of the strata
+/// process the user started (for an ordinary user, the parent of this process in the user
+/// namespace, which a SIGKILL ends first).
 fn owner_mark() -> String {
-    let pid = std::process::id() as i32;
+    let parent = crate::userns::in_child()
+        .then(rustix::process::getppid)
+        .flatten()
+        .map(|p| p.as_raw_nonzero().get());
+    let pid = parent.unwrap_or(std::process::id() as i32);
     format!("{pid}_{}", process_start(pid).unwrap_or(0))
 }
 
