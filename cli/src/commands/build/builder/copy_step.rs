@@ -27,6 +27,44 @@ pub struct CopySpec {
     chmod: Option<String>,
     unpack: bool,
     excludes: Vec<String>,
+    checksum: Option<String>,
+}
+
+/// Whether an ADD source is an http(s) URL.
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// Downloads the http(s) `urls` into `dir` (each under the last element of its path, mode
+/// 0600, as docker does), checking `--checksum`; returns the file names.
+fn download(urls: &[String], dir: &std::path::Path, checksum: Option<&str>) -> Result<Vec<String>> {
+    use sha2::Digest as _;
+    use std::os::unix::fs::PermissionsExt;
+    let mut names = Vec::new();
+    for url in urls {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let name = path
+            .rsplit('/')
+            .find(|n| !n.is_empty() && !n.contains(':'))
+            .unwrap_or("download");
+        let resp = ureq::get(url)
+            .call()
+            .map_err(|e| anyhow!("ADD {url}: cannot download: {e}"))?;
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut data)
+            .with_context(|| format!("ADD {url}: cannot download"))?;
+        if let Some(want) = checksum {
+            let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&data)));
+            if got != want {
+                bail!("ADD {url}: checksum mismatch: expected {want}, got {got}");
+            }
+        }
+        let file = dir.join(name);
+        std::fs::write(&file, &data)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        names.push(name.to_string());
+    }
+    Ok(names)
 }
 
 impl CopySpec {
@@ -42,17 +80,22 @@ impl CopySpec {
             chmod: c.chmod.clone(),
             unpack: false,
             excludes: c.excludes.clone(),
+            checksum: None,
         }
     }
 
     /// From an ADD (URLs and git sources are refused).
     pub fn from_add(a: &Add) -> Result<CopySpec> {
-        if let Some(s) = a
-            .sources
-            .iter()
-            .find(|s| s.contains("://") || s.starts_with("git@"))
-        {
-            bail!("ADD {s}: sources from URLs are not supported by strata's builder yet");
+        if let Some(s) = a.sources.iter().find(|s| {
+            (s.contains("://") && !is_url(s)) || s.starts_with("git@") || s.ends_with(".git")
+        }) {
+            bail!(
+                "ADD {s}: git and other remote sources are not supported by strata's builder yet"
+            );
+        }
+        let urls = a.sources.iter().filter(|s| is_url(s)).count();
+        if urls != 0 && urls != a.sources.len() {
+            bail!("ADD: URLs and local files in one ADD are not supported by strata's builder yet");
         }
         Ok(CopySpec {
             name: "ADD",
@@ -62,8 +105,9 @@ impl CopySpec {
             from: None,
             chown: a.chown.clone(),
             chmod: a.chmod.clone(),
-            unpack: a.unpack.unwrap_or(true),
+            unpack: a.unpack.unwrap_or(urls == 0),
             excludes: a.excludes.clone(),
+            checksum: a.checksum.clone(),
         })
     }
 }
@@ -177,7 +221,18 @@ impl<'a> Builder<'a> {
 
     pub(super) fn copy(&self, run: &mut StageRun<'_>, step: &Step, spec: &CopySpec) -> Result<()> {
         let mut _from = None;
+        let mut _downloads = None;
+        let mut sources = spec.sources.clone();
         let src = match &spec.from {
+            None if spec.sources.iter().any(|s| is_url(s)) => {
+                let txn = self.store.begin()?;
+                let dir = txn.scratch().join("add");
+                std::fs::create_dir(&dir)?;
+                sources = download(&spec.sources, &dir, spec.checksum.as_deref())?;
+                let root = Root::open(&dir)?;
+                _downloads = Some(txn);
+                Source::Other(root)
+            }
             None => Source::Context(self.context),
             Some(r) => {
                 let (root, ctr) = self.source_root(r)?;
@@ -186,7 +241,7 @@ impl<'a> Builder<'a> {
             }
         };
         let exclude = Ignore::parse(&spec.excludes.join("\n"));
-        let items: Vec<String> = expand_sources(&src, &spec.sources, spec.name)?
+        let items: Vec<String> = expand_sources(&src, &sources, spec.name)?
             .into_iter()
             .filter(|i| !exclude.excluded(split_name(i)))
             .collect();
