@@ -565,38 +565,11 @@ fn copy_exclude_and_unused_build_args() {
     assert_eq!(run_in(&env, "ex", "cd /d && find . -type f"), "./a.txt\n");
 }
 
-/// Serves `body` on 127.0.0.1 for `max` requests; returns the URL of `name`.
-fn serve(body: &'static [u8], name: &str, max: usize) -> String {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in l.incoming().take(max) {
-            let Ok(mut s) = stream else { continue };
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body);
-        }
-    });
-    format!("http://127.0.0.1:{port}/files/{name}")
-}
-
 #[test]
 fn add_from_a_url_checks_its_checksum() {
     let env = world();
     let body: &[u8] = b"remote content\n";
-    let url = serve(body, "remote.txt", 8);
+    let url = crate::import::serve(body.to_vec(), 8);
     let sum = format!("sha256:{}", sha256_hex(body));
     let df = format!("FROM bb\nADD --checksum={sum} {url} /srv/\n");
     let ctx = context(&env, "c", &df, &[]);
@@ -604,7 +577,7 @@ fn add_from_a_url_checks_its_checksum() {
     let out = run_in(
         &env,
         &id,
-        "cat /srv/remote.txt; stat -c '%a %u' /srv/remote.txt",
+        "cat /srv/rootfs.tar.gz; stat -c '%a %u' /srv/rootfs.tar.gz",
     );
     assert_eq!(out, "remote content\n600 0\n");
     let bad = format!(
