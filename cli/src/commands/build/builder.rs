@@ -287,7 +287,7 @@ impl<'a> Builder<'a> {
         let db = self.store.db()?;
         match self.cache.get(key, &db) {
             (Some(id), _) => {
-                run.state = ImageState::load(self.store, &id)?;
+                run.state = ImageState::load_from(self.store, &db, &id)?;
                 self.out.line(" ---> Using cache");
                 Ok(Ok(()))
             }
@@ -344,9 +344,13 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(&self, id: &Digest) -> Result<()> {
-        let mut writer = ImageWriter::new(Assembly::Build);
-        writer.name(id, self.opts.tags.iter().cloned(), None);
-        writer.update(self.store)?;
+        let db = self.store.db()?;
+        let named = |t: &String| db.tags().get(t.as_str()) == Some(id);
+        if !self.opts.tags.iter().all(named) {
+            let mut writer = ImageWriter::new(Assembly::Build);
+            writer.name(id, self.opts.tags.iter().cloned(), None);
+            writer.update(self.store)?;
+        }
         if let Some(f) = &self.opts.iidfile {
             std::fs::write(f, id.as_str())
                 .with_context(|| format!("cannot write {}", f.display()))?;

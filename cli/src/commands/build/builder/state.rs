@@ -7,7 +7,7 @@
 use crate::image::writer::{Assembly, ImageLayers, ImageWriter, NewImage, UnpackedLayer};
 use crate::image::{ContainerConfig, History, ImageConfig};
 use anyhow::{anyhow, Result};
-use store_layout::{Digest, Store, Txn};
+use store_layout::{Db, Digest, Store, Txn};
 
 /// The PATH docker gives an image built `FROM scratch`.
 const SCRATCH_PATH: &str = crate::container::spec::DEFAULT_PATH;
@@ -47,7 +47,11 @@ impl ImageState {
 
     /// The stored image `id`.
     pub fn load(store: &Store, id: &Digest) -> Result<ImageState> {
-        let db = store.db()?;
+        ImageState::load_from(store, &store.db()?, id)
+    }
+
+    /// The stored image `id`, found in `db` (read already).
+    pub fn load_from(store: &Store, db: &Db, id: &Digest) -> Result<ImageState> {
         let rec = db
             .images()
             .get(id)
