@@ -588,3 +588,22 @@ fn add_from_a_url_checks_its_checksum() {
     let out = env.cmd(["build", &ctx]).code(1);
     assert!(out.stderr.contains("checksum mismatch"), "{}", out.stderr);
 }
+
+#[test]
+fn from_platform_must_be_this_machines() {
+    let env = world();
+    let other = if go_arch() == "arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let ctx = context(&env, "c", &format!("FROM --platform={other} bb\n"), &[]);
+    let out = env.cmd(["build", "-q", &ctx]).code(1);
+    assert!(
+        out.single_error().contains("platform only"),
+        "{}",
+        out.stderr
+    );
+    env.write("c/Dockerfile", b"FROM --platform=$BUILDPLATFORM bb\nRUN true\n");
+    build_id(&env, &ctx, &[]);
+}

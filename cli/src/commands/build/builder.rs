@@ -214,6 +214,21 @@ impl<'a> Builder<'a> {
             "Step {first_step}/{} : {}",
             self.total, stage.source
         ));
+        if let Some(p) = self.global.expand_platform(stage)? {
+            let host = crate::image::platform::Platform::host();
+            let wanted = crate::image::platform::Platform::parse(Some(&p))?;
+            if (wanted.os.as_str(), wanted.architecture.as_str())
+                != (host.os.as_str(), host.architecture.as_str())
+            {
+                bail!(
+                    "{}:{}: FROM --platform={p}: strata builds for this machine's platform only ({}/{})",
+                    self.df.file,
+                    stage.line,
+                    host.os,
+                    host.architecture
+                );
+            }
+        }
         let mut state = match self.df.base(index, self.global)? {
             BaseRef::Scratch => ImageState::scratch(),
             BaseRef::Stage(i) => self.stage(i),
