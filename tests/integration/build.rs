@@ -563,6 +563,13 @@ fn copy_exclude_and_unused_build_args() {
         out.stdout
     );
     assert_eq!(run_in(&env, "ex", "cd /d && find . -type f"), "./a.txt\n");
+    env.write(
+        "c/Dockerfile",
+        b"FROM bb\nCOPY --parents d/sub/c.log d/a.txt /p/\n",
+    );
+    let id = build_id(&env, &ctx, &[]);
+    let out = run_in(&env, &id, "cd /p && find . -type f | sort");
+    assert_eq!(out, "./d/a.txt\n./d/sub/c.log\n");
 }
 
 #[test]
@@ -604,6 +611,9 @@ fn from_platform_must_be_this_machines() {
         "{}",
         out.stderr
     );
-    env.write("c/Dockerfile", b"FROM --platform=$BUILDPLATFORM bb\nRUN true\n");
+    env.write(
+        "c/Dockerfile",
+        b"FROM --platform=$BUILDPLATFORM bb\nRUN true\n",
+    );
     build_id(&env, &ctx, &[]);
 }

@@ -28,6 +28,7 @@ pub struct CopySpec {
     unpack: bool,
     excludes: Vec<String>,
     checksum: Option<String>,
+    parents: bool,
 }
 
 /// Whether an ADD source is an http(s) URL.
@@ -81,6 +82,7 @@ impl CopySpec {
             unpack: false,
             excludes: c.excludes.clone(),
             checksum: None,
+            parents: c.parents,
         }
     }
 
@@ -108,6 +110,7 @@ impl CopySpec {
             unpack: a.unpack.unwrap_or(urls == 0),
             excludes: a.excludes.clone(),
             checksum: a.checksum.clone(),
+            parents: false,
         })
     }
 }
@@ -308,18 +311,31 @@ impl<'a> Builder<'a> {
                     archive::unpack(&f, &dest, &dest_path, &own)
                         .with_context(|| format!("cannot unpack {item}"))?;
                 }
-                None => copy_item(
-                    src.root(),
-                    item,
-                    &src.keeps(item, &exclude),
-                    &dest,
-                    &Target {
-                        path: &dest_path,
-                        is_dir,
-                    },
-                    &own,
-                )
-                .with_context(|| format!("cannot copy {item} to {dest_path}"))?,
+                None => {
+                    // --parents keeps the source's parent directories under the
+                    // destination (`a/b/c` goes to `DEST/a/b/c`).
+                    let parents = item
+                        .rsplit_once('/')
+                        .map(|(d, _)| d)
+                        .filter(|_| spec.parents);
+                    let path = match parents {
+                        Some(d) => format!("{dest_path}/{d}"),
+                        None => dest_path.clone(),
+                    };
+                    let target = Target {
+                        path: &path,
+                        is_dir: is_dir || parents.is_some(),
+                    };
+                    copy_item(
+                        src.root(),
+                        item,
+                        &src.keeps(item, &exclude),
+                        &dest,
+                        &target,
+                        &own,
+                    )
+                    .with_context(|| format!("cannot copy {item} to {path}"))?
+                }
             }
         }
         for h in &spec.heredocs {
