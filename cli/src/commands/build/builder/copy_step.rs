@@ -300,65 +300,90 @@ impl<'a> Builder<'a> {
             .stat(&dest_path)?
             .is_some_and(|st| kind(&st) == libc::S_IFDIR);
         let is_dir = dest_dir_syntax || exists_dir;
-        for item in &items {
-            let file = if spec.unpack {
-                archive_of(src.root(), item)?
-            } else {
-                None
-            };
-            match file {
-                Some(f) => {
-                    archive::unpack(&f, &dest, &dest_path, &own)
-                        .with_context(|| format!("cannot unpack {item}"))?;
-                }
-                None => {
-                    // --parents keeps the source's parent directories under the
-                    // destination (`a/b/c` goes to `DEST/a/b/c`).
-                    let parents = item
-                        .rsplit_once('/')
-                        .map(|(d, _)| d)
-                        .filter(|_| spec.parents);
-                    let path = match parents {
-                        Some(d) => format!("{dest_path}/{d}"),
-                        None => dest_path.clone(),
-                    };
-                    let target = Target {
-                        path: &path,
-                        is_dir: is_dir || parents.is_some(),
-                    };
-                    copy_item(
-                        src.root(),
-                        item,
-                        &src.keeps(item, &exclude),
-                        &dest,
-                        &target,
-                        &own,
-                    )
-                    .with_context(|| format!("cannot copy {item} to {path}"))?
-                }
-            }
-        }
-        for h in &spec.heredocs {
-            let (dir, name) = if is_dir || spec.heredocs.len() > 1 {
-                (dest_path.clone(), h.name.clone())
-            } else {
-                let (d, n) = dest_path.rsplit_once('/').unwrap_or(("", &dest_path));
-                (d.to_string(), n.to_string())
-            };
-            let fd = mkdir_p(&dest, &dir, own.new_dirs())?;
-            let mut st: rustix::fs::Stat = rustix::fs::fstat(&fd)?;
-            st.st_mode = 0o644;
-            st.st_uid = 0;
-            st.st_gid = 0;
-            st.st_mtime = self.opts.epoch.unwrap_or_else(crate::clock::now_unix) as _;
-            st.st_mtime_nsec = 0;
-            write_file(&fd, &name, &mut h.body().as_bytes(), &st, &own)?;
-        }
+        let target = Target {
+            path: &dest_path,
+            is_dir,
+        };
+        write_items(&src, &items, &exclude, spec, &dest, &target, &own)?;
+        let epoch = self.opts.epoch.unwrap_or_else(crate::clock::now_unix);
+        write_heredocs(spec, &dest, &target, &own, epoch)?;
         drop(dest);
         let created_by = format!("/bin/sh -c #(nop) {}", step.source);
         self.store_layer(run, &ctr, created_by, &key)?;
         Ok(())
     }
+}
+
+/// Copies (or, for ADD, unpacks) the source items into `dest`.
+fn write_items(
+    src: &Source<'_>,
+    items: &[String],
+    exclude: &Ignore,
+    spec: &CopySpec,
+    dest: &Root,
+    target: &Target<'_>,
+    own: &Ownership,
+) -> Result<()> {
+    for item in items {
+        let file = if spec.unpack {
+            archive_of(src.root(), item)?
+        } else {
+            None
+        };
+        match file {
+            Some(f) => {
+                archive::unpack(&f, dest, target.path, own)
+                    .with_context(|| format!("cannot unpack {item}"))?;
+            }
+            None => {
+                // --parents keeps the source's parent directories under the
+                // destination (`a/b/c` goes to `DEST/a/b/c`).
+                let parents = item
+                    .rsplit_once('/')
+                    .map(|(d, _)| d)
+                    .filter(|_| spec.parents);
+                let path = match parents {
+                    Some(d) => format!("{}/{d}", target.path),
+                    None => target.path.to_string(),
+                };
+                let to = Target {
+                    path: &path,
+                    is_dir: target.is_dir || parents.is_some(),
+                };
+                copy_item(src.root(), item, &src.keeps(item, exclude), dest, &to, own)
+                    .with_context(|| format!("cannot copy {item} to {path}"))?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the heredoc sources (`COPY <<EOF /file`), mode 0644, owned by root unless
+/// `--chown`, dated `epoch`.
+fn write_heredocs(
+    spec: &CopySpec,
+    dest: &Root,
+    target: &Target<'_>,
+    own: &Ownership,
+    epoch: i64,
+) -> Result<()> {
+    for h in &spec.heredocs {
+        let (dir, name) = if target.is_dir || spec.heredocs.len() > 1 {
+            (target.path.to_string(), h.name.clone())
+        } else {
+            let (d, n) = target.path.rsplit_once('/').unwrap_or(("", target.path));
+            (d.to_string(), n.to_string())
+        };
+        let fd = mkdir_p(dest, &dir, own.new_dirs())?;
+        let mut st: rustix::fs::Stat = rustix::fs::fstat(&fd)?;
+        st.st_mode = 0o644;
+        st.st_uid = 0;
+        st.st_gid = 0;
+        st.st_mtime = epoch as _;
+        st.st_mtime_nsec = 0;
+        write_file(&fd, &name, &mut h.body().as_bytes(), &st, own)?;
+    }
+    Ok(())
 }
 
 /// The file `item` when it is a tar archive that ADD unpacks.
