@@ -161,25 +161,30 @@ impl<'a> Builder<'a> {
                     wave.push(i);
                 }
             }
-            let results: Vec<(usize, Result<ImageState>)> = std::thread::scope(|s| {
-                let handles: Vec<_> = wave
-                    .iter()
-                    .map(|&i| {
-                        let first = first_step[i];
-                        (i, s.spawn(move || self.build_stage(i, i == target, first)))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|(i, h)| {
-                        (
-                            i,
-                            h.join()
-                                .unwrap_or_else(|_| Err(anyhow!("a stage's build panicked"))),
-                        )
-                    })
-                    .collect()
-            });
+            // A stage alone is built on this thread, which then handles signals as
+            // `run` does (passed on to the RUN's command).
+            let results: Vec<(usize, Result<ImageState>)> = match wave.as_slice() {
+                [i] => vec![(*i, self.build_stage(*i, *i == target, first_step[*i]))],
+                _ => std::thread::scope(|s| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|&i| {
+                            let first = first_step[i];
+                            (i, s.spawn(move || self.build_stage(i, i == target, first)))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|(i, h)| {
+                            let r = h.join();
+                            (
+                                i,
+                                r.unwrap_or_else(|_| Err(anyhow!("a stage's build panicked"))),
+                            )
+                        })
+                        .collect()
+                }),
+            };
             for (i, r) in results {
                 self.stages.lock().expect("stages")[i] = Some(r?);
                 done.push(i);
