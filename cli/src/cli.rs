@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ContainerCommand,
     },
+    /// Manage builds.
+    Builder {
+        /// The builder command.
+        #[command(subcommand)]
+        command: BuilderCommand,
+    },
     /// Manage strata.
     System {
         /// The system command.
@@ -137,6 +143,13 @@ pub enum ContainerCommand {
     Commit(commit::CommitArgs),
 }
 
+/// `strata builder …`.
+#[derive(Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove build cache.
+    Prune(crate::commands::builder::BuilderPruneArgs),
+}
+
 /// `strata system …`.
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
@@ -182,6 +195,10 @@ impl Command {
             self,
             Command::Import(_)
                 | Command::Run(_)
+                | Command::Build(crate::commands::build::BuildArgs {
+                    print_ast: false,
+                    ..
+                })
                 | Command::Start(_)
                 | Command::Rm(_)
                 | Command::Diff(_)
@@ -197,6 +214,7 @@ impl Command {
                 | Command::System {
                     command: SystemCommand::Check(_)
                 }
+                | Command::Builder { .. }
                 | Command::Load(_)
                 | Command::Pull(_)
                 | Command::Image {
@@ -388,6 +406,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),
+        Command::Builder {
+            command: BuilderCommand::Prune(a),
+        } => crate::commands::builder::prune(&ctx, a),
         Command::Info(a)
         | Command::System {
             command: SystemCommand::Info(a),

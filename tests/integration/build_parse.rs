@@ -170,16 +170,14 @@ fn errors_name_the_file_line_and_problem() {
 }
 
 #[test]
-fn a_valid_dockerfile_is_checked_and_the_build_stops_clearly() {
+fn a_valid_dockerfile_is_checked_then_built() {
     let env = Env::new();
     let text = "ARG IMG=busybox\nFROM ${IMG} AS base\nENV A=1\nFROM base\nCOPY --from=base /a /b\n";
-    let line = build_error(&env, text, &["--build-arg", "IMG=alpine", "-t", "x:1"]);
-    assert!(
-        line.contains("building images is not available yet"),
-        "{line}"
-    );
-    assert!(
-        !env.store().join("db.json").exists(),
-        "a parse-only build wrote to the store"
-    );
+    env.write("ctx/Dockerfile", text.as_bytes());
+    let out = env
+        .cmd(["build", "--build-arg", "IMG=scratch", "-t", "x:1", "ctx"])
+        .code(1);
+    let line = out.single_error();
+    assert!(line.contains("COPY failed: file not found"), "{line}");
+    assert!(!env.repo_tags().contains(&"x:1".to_string()));
 }

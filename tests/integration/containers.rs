@@ -11,7 +11,7 @@ use strata_tests::*;
 /// paths in the test's own directory, and overlays the helper builds (source `strata`)
 /// wherever they are. Other tests (the helper's FUSE test, other test binaries, a
 /// benchmark) mount and unmount their own things at any moment, elsewhere.
-fn host_mounts(own: &std::path::Path) -> Vec<String> {
+pub(crate) fn host_mounts(own: &std::path::Path) -> Vec<String> {
     let own = own.canonicalize().unwrap();
     let own = own.to_str().unwrap();
     let mut v: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")

@@ -79,7 +79,7 @@ fn import_from_stdin() {
 
 /// Serves `body` once per connection on 127.0.0.1 (HTTP/1.1, Connection: close) and
 /// returns the URL; the server thread ends after `max` requests.
-fn serve(body: Vec<u8>, max: usize) -> String {
+pub(crate) fn serve(body: Vec<u8>, max: usize) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {

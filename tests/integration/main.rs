@@ -2,6 +2,7 @@
 //! `target/debug/strata`) in a private store per test; see the `strata_tests` library for
 //! the harness and the fixture builders.
 
+mod build;
 mod build_parse;
 mod check;
 mod containers;

@@ -1,6 +1,10 @@
 //! `strata build [OPTIONS] CONTEXT|-`: docker's flags. Today it reads and checks the
 //! Dockerfile (`--print-ast` prints the parse); running the steps comes with the builder.
 
+mod builder;
+
+pub use builder::{cache_usage, prune_cache};
+
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
 use crate::layer::decompress::{decompress, detect, Compression};
 use anyhow::{bail, Context, Result};
@@ -57,6 +61,8 @@ pub struct BuildArgs {
 struct Source {
     text: String,
     name: String,
+    /// The context archive read from standard input (`CONTEXT` `-` with a tar).
+    archive: Option<Vec<u8>>,
 }
 
 fn base_name(path: &str) -> String {
@@ -123,17 +129,19 @@ fn read_dockerfile(args: &BuildArgs) -> Result<Source> {
         (Some("-"), _) => Ok(Source {
             text: String::from_utf8_lossy(&read_stdin()?).into_owned(),
             name: "Dockerfile".into(),
+            archive: None,
         }),
         (file, "-") => {
             let data = read_stdin()?;
             let wanted = file.unwrap_or("Dockerfile");
-            let text = match from_tar(&data, wanted)? {
-                Some(t) => t,
-                None => String::from_utf8_lossy(&data).into_owned(),
+            let (text, archive) = match from_tar(&data, wanted)? {
+                Some(t) => (t, Some(data)),
+                None => (String::from_utf8_lossy(&data).into_owned(), None),
             };
             Ok(Source {
                 text,
                 name: base_name(wanted),
+                archive,
             })
         }
         (file, dir) => {
@@ -149,13 +157,14 @@ fn read_dockerfile(args: &BuildArgs) -> Result<Source> {
             Ok(Source {
                 text: String::from_utf8_lossy(&bytes).into_owned(),
                 name: base_name(&path.to_string_lossy()),
+                archive: None,
             })
         }
     }
 }
 
 /// Runs `build`.
-pub fn run(_root: &Path, args: &BuildArgs) -> Result<()> {
+pub fn run(root: &Path, args: &BuildArgs) -> Result<()> {
     if args.context.is_none() && !args.print_ast {
         bail!("\"strata build\" requires exactly 1 argument: the build context (a directory or -)");
     }
@@ -179,8 +188,96 @@ pub fn run(_root: &Path, args: &BuildArgs) -> Result<()> {
     let host = Platform::host();
     let global = GlobalScope::new(&df, &build_args, &host, &host)?;
     df.check(&global, &build_args, args.target.as_deref())?;
-    bail!(
-        "building images is not available yet: {} parses and checks, but strata cannot run its steps",
-        src.name
-    )
+    build_image(root, args, &src, &df, &global, &build_args)
+}
+
+/// `SOURCE_DATE_EPOCH`, when set.
+fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("invalid SOURCE_DATE_EPOCH: {v:?}")),
+        _ => Ok(None),
+    }
+}
+
+/// The `--build-arg` names no ARG declares (nor the predefined ones), which docker warns
+/// about.
+fn unused_build_args(args: &BuildArgs, df: &Dockerfile) -> Vec<String> {
+    let declared = df.declared_args();
+    let host = Platform::host();
+    let predefined = dockerfile::args::predefined_args(&host, &host);
+    let mut unused: Vec<String> = args
+        .build_args
+        .iter()
+        .map(|a| a.split_once('=').map_or(a.as_str(), |(k, _)| k).to_string())
+        .filter(|k| {
+            !declared.contains(k)
+                && !dockerfile::args::PROXY_ARGS.contains(&k.as_str())
+                && predefined.iter().all(|(p, _)| p != k)
+        })
+        .collect();
+    unused.sort();
+    unused.dedup();
+    unused
+}
+
+/// Runs the checked Dockerfile's steps, then names the image and prints its ID.
+fn build_image(
+    root: &Path,
+    args: &BuildArgs,
+    src: &Source,
+    df: &Dockerfile,
+    global: &GlobalScope,
+    build_args: &dockerfile::BuildArgs,
+) -> Result<()> {
+    let ctx = crate::context::Ctx::open(root)?;
+    let quiet = args.quiet || args.progress == "quiet";
+    let mut tags = Vec::new();
+    for t in &args.tags {
+        let tag = super::new_image_tag(Some(t))
+            .with_context(|| format!("invalid argument {t:?} for \"-t, --tag\" flag"))?;
+        tags.extend(tag);
+    }
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            dockerfile::KeyValue {
+                key: k.to_string(),
+                value: v.to_string(),
+            }
+        })
+        .collect();
+    let context = match args.context.as_deref() {
+        Some("-") => builder::BuildContext::archive(&ctx.store, src.archive.as_deref())?,
+        dir => {
+            let dir = Path::new(dir.unwrap_or("."));
+            let beside = args
+                .file
+                .as_deref()
+                .filter(|f| *f != "-")
+                .map(|f| PathBuf::from(format!("{f}.dockerignore")));
+            builder::BuildContext::dir(dir, beside.as_deref().filter(|p| p.exists()))?
+        }
+    };
+    let opts = builder::Options {
+        tags,
+        labels,
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        quiet,
+        iidfile: args.iidfile.clone(),
+        epoch: source_date_epoch()?,
+        secrets: builder::Secrets::parse(&args.secrets)?,
+        unused_args: unused_build_args(args, df),
+    };
+    let id = builder::build(&ctx.store, df, global, build_args, &context, &opts)?;
+    if quiet {
+        crate::output::out(id.as_str())?;
+    }
+    Ok(())
 }

@@ -46,7 +46,7 @@ pub struct CommitArgs {
 /// A new layer from the upper directory, made once: the tar goes to a blob (its digest
 /// is the DiffID) while the kernel copies the files into the layer directory. Only for a
 /// stopped container, whose upper directory cannot change in between.
-fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
+pub(crate) fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
     let (slot, layer_dir) = txn.layer_dir()?;
     let (blob, size) = std::thread::scope(|s| {
         let copy = s.spawn(|| copy_upper(upper, &layer_dir));

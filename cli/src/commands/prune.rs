@@ -23,7 +23,7 @@ pub struct PruneArgs {
 }
 
 /// `until=`: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `90m`).
-fn parse_until(v: &str, now: i64) -> Result<i64> {
+pub(crate) fn parse_until(v: &str, now: i64) -> Result<i64> {
     if let Ok(t) = v.parse::<i64>() {
         return Ok(t);
     }
@@ -57,6 +57,18 @@ fn parse_until(v: &str, now: i64) -> Result<i64> {
     Ok(now - total as i64)
 }
 
+/// Prints `what` and docker's question, and reads the answer: whether to go on.
+pub(crate) fn confirm(what: &str) -> Result<bool> {
+    print!("{what}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 /// Runs `image prune`.
 pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     let used = super::rmi::images_in_use(ctx)?;
@@ -82,11 +94,7 @@ pub fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        print!("{what}\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        if !confirm(what)? {
             return Ok(());
         }
     }

@@ -133,7 +133,7 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
 /// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only
 /// when no local image has that name), with docker's lines on standard error.
 /// Returns the image's ID and the database it was found in.
-fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, Db)> {
+pub(crate) fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, Db)> {
     let db = ctx.store.db()?;
     let local = resolve(&db, name);
     let fetch = matches!(

@@ -67,12 +67,14 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         return print(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS);
     }
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
+    let (cache_count, cache_bytes) = super::build::cache_usage(&ctx.store);
     let rows = vec![
         json!({"Type": "Images", "TotalCount": db.images().len(), "Active": 0, "Size": human_size(total),
                "Reclaimable": format!("{} ({}%)", human_size(total), pct(total, total))}),
         json!({"Type": "Containers", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
-        json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": cache_count, "Active": 0, "Size": human_size(cache_bytes),
+               "Reclaimable": human_size(cache_bytes)}),
     ];
     print(
         args.format.as_deref(),

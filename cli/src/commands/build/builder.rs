@@ -1,0 +1,417 @@
+//! The builder: runs a checked Dockerfile's stages as docker's classic builder does.
+//! Each step starts from the stage's current image and stores its result as a new
+//! (intermediate) image: RUN runs in a build container and COPY/ADD write into one, and
+//! the container's upper directory becomes the step's one layer; the other instructions
+//! change the config and add a history entry without a layer. A step whose key (parent
+//! image, expanded instruction, build args used, content of copied sources) is in the
+//! [`cache::Cache`] is not run again. Only the stages the target needs are built.
+
+mod archive;
+mod cache;
+mod container;
+mod context;
+mod copy;
+mod copy_step;
+mod ignore;
+mod metadata;
+mod mounts;
+mod output;
+mod pattern;
+mod run_step;
+mod state;
+mod tree;
+
+use crate::dockerfile::{
+    BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
+};
+use crate::image::writer::{Assembly, ImageWriter};
+use crate::image::History;
+use crate::reference::familiar;
+use anyhow::{anyhow, bail, Context as _, Result};
+use cache::{Cache, Key};
+pub use context::BuildContext;
+pub use mounts::Secrets;
+
+/// The build cache's object count and size (`system df`).
+pub fn cache_usage(store: &Store) -> (usize, u64) {
+    cache::usage(store)
+}
+
+/// Removes build cache (`builder prune`); see [`cache::prune`].
+pub fn prune_cache(store: &Store, all: bool, until: Option<i64>) -> Result<cache::Pruned> {
+    Ok(cache::prune(store, all, until)?)
+}
+use output::Printer;
+use state::ImageState;
+use std::sync::Mutex;
+use store_layout::{Digest, Store};
+
+/// What the command line asks of a build, beyond the Dockerfile.
+pub struct Options {
+    /// `-t`: full references.
+    pub tags: Vec<String>,
+    /// `--label`.
+    pub labels: Vec<KeyValue>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`: pull base images even when they are here.
+    pub pull: bool,
+    /// `-q` or `--progress quiet`.
+    pub quiet: bool,
+    /// `--iidfile`.
+    pub iidfile: Option<std::path::PathBuf>,
+    /// `SOURCE_DATE_EPOCH`: the time of everything the build makes.
+    pub epoch: Option<i64>,
+    /// `--secret`.
+    pub secrets: Secrets,
+    /// `--build-arg` names that no ARG declares.
+    pub unused_args: Vec<String>,
+}
+
+/// A build in progress.
+pub struct Builder<'a> {
+    store: &'a Store,
+    df: &'a Dockerfile,
+    global: &'a GlobalScope,
+    build_args: &'a BuildArgs,
+    context: &'a BuildContext,
+    opts: &'a Options,
+    cache: Cache,
+    out: Printer,
+    stages: Mutex<Vec<Option<ImageState>>>,
+    total: usize,
+}
+
+/// Where one stage stands while its steps run.
+struct StageRun<'s> {
+    state: ImageState,
+    scope: Scope<'s>,
+    cmd_set: bool,
+    /// The number of the stage's next step.
+    step: usize,
+}
+
+/// Builds the Dockerfile and names the result; returns the image ID.
+pub fn build(
+    store: &Store,
+    df: &Dockerfile,
+    global: &GlobalScope,
+    build_args: &BuildArgs,
+    context: &BuildContext,
+    opts: &Options,
+) -> Result<Digest> {
+    container::remove_leftovers(store)?;
+    let target = df.target(opts.target.as_deref())?;
+    let order = df.stages_for(target, global)?;
+    let total = order
+        .iter()
+        .map(|&i| 1 + df.stages[i].steps.len())
+        .sum::<usize>()
+        + usize::from(!opts.labels.is_empty());
+    let b = Builder {
+        store,
+        df,
+        global,
+        build_args,
+        context,
+        opts,
+        cache: Cache::new(store, opts.no_cache),
+        out: Printer { quiet: opts.quiet },
+        stages: Mutex::new(vec![None; df.stages.len()]),
+        total,
+    };
+    b.build_stages(&order, target)?;
+    let last = b.stage(target);
+    let id = last
+        .id
+        .ok_or_else(|| anyhow!("No image was generated. Is your Dockerfile empty?"))?;
+    b.finish(&id)?;
+    Ok(id)
+}
+
+impl<'a> Builder<'a> {
+    /// The result of stage `i`, built already.
+    fn stage(&self, i: usize) -> ImageState {
+        self.stages.lock().expect("stages")[i]
+            .clone()
+            .expect("built before")
+    }
+
+    /// Builds the stages of `order` (dependencies first), those whose dependencies are
+    /// built at the same time, each in a thread of its own.
+    fn build_stages(&self, order: &[usize], target: usize) -> Result<()> {
+        let mut first_step = vec![0; self.df.stages.len()];
+        let mut n = 1;
+        for &i in order {
+            first_step[i] = n;
+            n += 1 + self.df.stages[i].steps.len();
+        }
+        let mut done: Vec<usize> = Vec::new();
+        while done.len() < order.len() {
+            let mut wave = Vec::new();
+            for &i in order.iter().filter(|i| !done.contains(i)) {
+                if self
+                    .df
+                    .dependencies(i, self.global)?
+                    .iter()
+                    .all(|d| done.contains(d))
+                {
+                    wave.push(i);
+                }
+            }
+            // A stage alone is built on this thread, which then handles signals as
+            // `run` does (passed on to the RUN's command).
+            let results: Vec<(usize, Result<ImageState>)> = match wave.as_slice() {
+                [i] => vec![(*i, self.build_stage(*i, *i == target, first_step[*i]))],
+                _ => std::thread::scope(|s| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|&i| {
+                            let first = first_step[i];
+                            (i, s.spawn(move || self.build_stage(i, i == target, first)))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|(i, h)| {
+                            let r = h.join();
+                            (
+                                i,
+                                r.unwrap_or_else(|_| Err(anyhow!("a stage's build panicked"))),
+                            )
+                        })
+                        .collect()
+                }),
+            };
+            for (i, r) in results {
+                self.stages.lock().expect("stages")[i] = Some(r?);
+                done.push(i);
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&self, run: &mut StageRun<'_>, source: &str) {
+        self.out
+            .line(&format!("Step {}/{} : {source}", run.step, self.total));
+        run.step += 1;
+    }
+
+    fn done(&self, state: &ImageState) {
+        if let Some(id) = &state.id {
+            self.out.line(&format!(" ---> {}", id.short()));
+        }
+    }
+
+    /// The time the build writes into what it makes.
+    fn created(&self) -> String {
+        match self.opts.epoch {
+            Some(t) => crate::output::rfc3339(t, 0),
+            None => crate::clock::now_rfc3339(),
+        }
+    }
+
+    fn build_stage(&self, index: usize, is_target: bool, first_step: usize) -> Result<ImageState> {
+        let stage = &self.df.stages[index];
+        self.out.line(&format!(
+            "Step {first_step}/{} : {}",
+            self.total, stage.source
+        ));
+        if let Some(p) = self.global.expand_platform(stage)? {
+            let host = crate::image::platform::Platform::host();
+            let wanted = crate::image::platform::Platform::parse(Some(&p))?;
+            if (wanted.os.as_str(), wanted.architecture.as_str())
+                != (host.os.as_str(), host.architecture.as_str())
+            {
+                bail!(
+                    "{}:{}: FROM --platform={p}: strata builds for this machine's platform only ({}/{})",
+                    self.df.file,
+                    stage.line,
+                    host.os,
+                    host.architecture
+                );
+            }
+        }
+        let mut state = match self.df.base(index, self.global)? {
+            BaseRef::Scratch => ImageState::scratch(),
+            BaseRef::Stage(i) => self.stage(i),
+            BaseRef::Image(name) => self.image(&name)?,
+        };
+        self.done(&state);
+        let triggers = take_triggers(&mut state)?;
+        let env = state
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.env.clone())
+            .unwrap_or_default();
+        let mut run = StageRun {
+            state,
+            scope: Scope::new(self.global, self.build_args, &env),
+            cmd_set: false,
+            step: first_step + 1,
+        };
+        if !triggers.is_empty() {
+            self.out.line(&format!(
+                "# Executing {} build trigger{}",
+                triggers.len(),
+                if triggers.len() == 1 { "" } else { "s" }
+            ));
+            for t in &triggers {
+                self.step_in(&mut run, t)?;
+            }
+        }
+        for step in &stage.steps {
+            self.announce(&mut run, &step.source);
+            self.step_in(&mut run, step)?;
+        }
+        if is_target && !self.opts.labels.is_empty() {
+            let step = label_step(&self.opts.labels);
+            self.announce(&mut run, &step.source);
+            self.step_in(&mut run, &step)?;
+        }
+        Ok(run.state)
+    }
+
+    /// An image by name, pulled when it is not here (or always with `--pull`).
+    fn image(&self, name: &str) -> Result<ImageState> {
+        use crate::config::PullPolicy;
+        let policy = if self.opts.pull {
+            PullPolicy::Always
+        } else {
+            PullPolicy::Missing
+        };
+        let ctx = crate::context::Ctx::open(self.store.root())?;
+        let (id, _) = crate::commands::run::image_for_run(&ctx, name, policy)?;
+        ImageState::load(self.store, &id)
+    }
+
+    fn step_in(&self, run: &mut StageRun<'_>, step: &Step) -> Result<()> {
+        let ins = run.scope.expand(step)?;
+        match &ins {
+            Instruction::Run(r) => self.run(run, step, r)?,
+            Instruction::Copy(c) => self.copy(run, step, &copy_step::CopySpec::from_copy(c))?,
+            Instruction::Add(a) => self.copy(run, step, &copy_step::CopySpec::from_add(a)?)?,
+            Instruction::From(_) => bail!("{}:{}: FROM inside a stage", self.df.file, step.line),
+            other => self.metadata(run, step, other)?,
+        }
+        run.scope.apply(&ins);
+        self.done(&run.state);
+        Ok(())
+    }
+
+    /// Looks `key` up; on a hit, moves the stage to the cached image.
+    fn cached(&self, run: &mut StageRun<'_>, key: Key) -> Result<Result<(), String>> {
+        let db = self.store.db()?;
+        match self.cache.get(key, &db) {
+            (Some(id), _) => {
+                run.state = ImageState::load_from(self.store, &db, &id)?;
+                self.out.line(" ---> Using cache");
+                Ok(Ok(()))
+            }
+            (None, key) => Ok(Err(key)),
+        }
+    }
+
+    fn history(&self, created_by: String, empty: bool) -> History {
+        History {
+            created: Some(self.created()),
+            created_by: Some(created_by),
+            empty_layer: empty.then_some(true),
+            ..Default::default()
+        }
+    }
+
+    fn metadata(&self, run: &mut StageRun<'_>, step: &Step, ins: &Instruction) -> Result<()> {
+        let mut key = Key::new(run.state.id.as_ref());
+        key.add(format!("{ins:?}").as_bytes());
+        let mut config = run.state.config.clone();
+        metadata::apply(&mut config, ins, &mut run.cmd_set)
+            .with_context(|| format!("{}:{}", self.df.file, step.line))?;
+        let key = match self.cached(run, key)? {
+            Ok(()) => return Ok(()),
+            Err(key) => key,
+        };
+        config.created = Some(self.created());
+        let history = self.history(format!("/bin/sh -c #(nop)  {}", step.source), true);
+        let txn = self.store.begin()?;
+        run.state = run.state.commit(self.store, txn, config, None, history)?;
+        self.cache.put(&key, run.state.id.as_ref().expect("stored"));
+        Ok(())
+    }
+
+    /// Stores the build container's writable layer as the stage's next image, with a
+    /// history entry, and records it under the step's cache `key`.
+    fn store_layer(
+        &self,
+        run: &mut StageRun<'_>,
+        ctr: &container::BuildContainer<'_>,
+        created_by: String,
+        key: &str,
+    ) -> Result<()> {
+        let txn = self.store.begin()?;
+        let layer = ctr.layer(&txn, self.opts.epoch)?;
+        let mut config = run.state.config.clone();
+        config.created = Some(self.created());
+        let history = self.history(created_by, false);
+        run.state = run
+            .state
+            .commit(self.store, txn, config, Some(layer.into_layer()), history)?;
+        self.cache.put(key, run.state.id.as_ref().expect("stored"));
+        Ok(())
+    }
+
+    fn finish(&self, id: &Digest) -> Result<()> {
+        let db = self.store.db()?;
+        let named = |t: &String| db.tags().get(t.as_str()) == Some(id);
+        if !self.opts.tags.iter().all(named) {
+            let mut writer = ImageWriter::new(Assembly::Build);
+            writer.name(id, self.opts.tags.iter().cloned(), None);
+            writer.update(self.store)?;
+        }
+        if let Some(f) = &self.opts.iidfile {
+            std::fs::write(f, id.as_str())
+                .with_context(|| format!("cannot write {}", f.display()))?;
+        }
+        if !self.opts.unused_args.is_empty() {
+            self.out.line(&format!(
+                "[Warning] One or more build-args [{}] were not consumed",
+                self.opts.unused_args.join(" ")
+            ));
+        }
+        self.out.line(&format!("Successfully built {}", id.short()));
+        for t in &self.opts.tags {
+            self.out
+                .line(&format!("Successfully tagged {}", familiar(t)));
+        }
+        Ok(())
+    }
+}
+
+/// The base image's ONBUILD triggers, parsed, taken out of the stage's config.
+fn take_triggers(state: &mut ImageState) -> Result<Vec<Step>> {
+    let Some(c) = state.config.config.as_mut() else {
+        return Ok(Vec::new());
+    };
+    let Some(v) = c.extra.remove("OnBuild") else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<String> = serde_json::from_value(v).unwrap_or_default();
+    Ok(crate::dockerfile::stage::parse_triggers(&list, "ONBUILD")?)
+}
+
+/// The LABEL step `--label` adds at the end of the target stage.
+fn label_step(labels: &[KeyValue]) -> Step {
+    let text: Vec<String> = labels
+        .iter()
+        .map(|kv| format!("{}={:?}", kv.key, kv.value))
+        .collect();
+    Step {
+        line: 0,
+        end_line: 0,
+        source: format!("LABEL {}", text.join(" ")),
+        instruction: Instruction::Label(labels.to_vec()),
+    }
+}

@@ -1,0 +1,399 @@
+//! COPY and ADD: sources from the context (`.dockerignore` applied, never outside its
+//! root), another stage or an image (`--from`), or heredocs; wildcards in the last
+//! path element; directory sources copy their content; a destination ending in `/` (or
+//! an existing directory) takes files by their names. ADD unpacks local tar archives.
+
+use super::archive;
+use super::cache::Key;
+use super::container::BuildContainer;
+use super::copy::{copy_item, hash_item, mkdir_p, write_file, Ownership, Target};
+use super::ignore::{clean, Ignore};
+use super::pattern::{has_wildcard, matches};
+use super::tree::{kind, Root};
+use super::{Builder, StageRun};
+use crate::container::plan::resolve_user;
+use crate::dockerfile::{Add, Copy, Heredoc, StageRef, Step};
+use anyhow::{anyhow, bail, Context, Result};
+
+/// What COPY and ADD share.
+#[derive(Debug)]
+pub struct CopySpec {
+    name: &'static str,
+    sources: Vec<String>,
+    heredocs: Vec<Heredoc>,
+    dest: String,
+    from: Option<StageRef>,
+    chown: Option<String>,
+    chmod: Option<String>,
+    unpack: bool,
+    excludes: Vec<String>,
+    checksum: Option<String>,
+    parents: bool,
+}
+
+/// Whether an ADD source is an http(s) URL.
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// Downloads the http(s) `urls` into `dir` (each under the last element of its path, mode
+/// 0600, as docker does), checking `--checksum`; returns the file names.
+fn download(urls: &[String], dir: &std::path::Path, checksum: Option<&str>) -> Result<Vec<String>> {
+    use sha2::Digest as _;
+    use std::os::unix::fs::PermissionsExt;
+    let mut names = Vec::new();
+    for url in urls {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let name = path
+            .rsplit('/')
+            .find(|n| !n.is_empty() && !n.contains(':'))
+            .unwrap_or("download");
+        let resp = ureq::get(url)
+            .call()
+            .map_err(|e| anyhow!("ADD {url}: cannot download: {e}"))?;
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut data)
+            .with_context(|| format!("ADD {url}: cannot download"))?;
+        if let Some(want) = checksum {
+            let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&data)));
+            if got != want {
+                bail!("ADD {url}: checksum mismatch: expected {want}, got {got}");
+            }
+        }
+        let file = dir.join(name);
+        std::fs::write(&file, &data)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+impl CopySpec {
+    /// From a COPY.
+    pub fn from_copy(c: &Copy) -> CopySpec {
+        CopySpec {
+            name: "COPY",
+            sources: c.sources.clone(),
+            heredocs: c.heredocs.clone(),
+            dest: c.dest.clone(),
+            from: c.from.clone(),
+            chown: c.chown.clone(),
+            chmod: c.chmod.clone(),
+            unpack: false,
+            excludes: c.excludes.clone(),
+            checksum: None,
+            parents: c.parents,
+        }
+    }
+
+    /// From an ADD (URLs and git sources are refused).
+    pub fn from_add(a: &Add) -> Result<CopySpec> {
+        if let Some(s) = a.sources.iter().find(|s| {
+            (s.contains("://") && !is_url(s)) || s.starts_with("git@") || s.ends_with(".git")
+        }) {
+            bail!(
+                "ADD {s}: git and other remote sources are not supported by strata's builder yet"
+            );
+        }
+        let urls = a.sources.iter().filter(|s| is_url(s)).count();
+        if urls != 0 && urls != a.sources.len() {
+            bail!("ADD: URLs and local files in one ADD are not supported by strata's builder yet");
+        }
+        Ok(CopySpec {
+            name: "ADD",
+            sources: a.sources.clone(),
+            heredocs: a.heredocs.clone(),
+            dest: a.dest.clone(),
+            from: None,
+            chown: a.chown.clone(),
+            chmod: a.chmod.clone(),
+            unpack: a.unpack.unwrap_or(urls == 0),
+            excludes: a.excludes.clone(),
+            checksum: a.checksum.clone(),
+            parents: false,
+        })
+    }
+}
+
+/// Where sources are read from.
+enum Source<'c> {
+    Context(&'c super::BuildContext),
+    Other(Root),
+}
+
+impl Source<'_> {
+    fn root(&self) -> &Root {
+        match self {
+            Source::Context(c) => &c.root,
+            Source::Other(r) => r,
+        }
+    }
+
+    /// What of `item` is copied: not what `.dockerignore` (for the context) or
+    /// `--exclude` (paths relative to the item) leave out.
+    fn keeps<'s>(&'s self, item: &str, exclude: &'s Ignore) -> impl Fn(&str, bool) -> bool + 's {
+        let item = item.to_string();
+        move |rel: &str, is_dir: bool| {
+            let ignored = match self {
+                Source::Context(c) => !c.keeps(&clean(&format!("{item}/{rel}")), is_dir),
+                Source::Other(_) => false,
+            };
+            !ignored && !exclude.excluded(rel)
+        }
+    }
+}
+
+/// The last element of `path`.
+fn split_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, n)| n)
+}
+
+/// The source items (paths relative to the source root) that `patterns` name.
+fn expand_sources(src: &Source<'_>, patterns: &[String], what: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let not_found = |p: &str| {
+        anyhow!("{what} failed: file not found in build context or excluded by .dockerignore: stat {p}: file does not exist")
+    };
+    for p in patterns {
+        let rel = clean(p);
+        let excluded =
+            |r: &str| matches!(src, Source::Context(c) if !r.is_empty() && c.ignore.excluded(r));
+        if !has_wildcard(&rel) {
+            if excluded(&rel) || src.root().stat(&rel)?.is_none() {
+                return Err(not_found(p));
+            }
+            out.push(rel);
+            continue;
+        }
+        let (dir, pat) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        let names = src.root().list(dir).unwrap_or_default();
+        let before = out.len();
+        for n in names {
+            let full = if dir.is_empty() {
+                n.clone()
+            } else {
+                format!("{dir}/{n}")
+            };
+            if matches(pat, &n, false) && !excluded(&full) {
+                out.push(full);
+            }
+        }
+        if out.len() == before {
+            return Err(not_found(p));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_chmod(s: &str) -> Result<u32> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| anyhow!("invalid chmod parameter: {s}"))
+}
+
+/// `--chown=user[:group]` resolved against the container's /etc/passwd and /etc/group.
+fn chown_ids(root: &Root, spec: &str) -> Result<(u32, u32)> {
+    let text = |p: &str| -> Result<String> {
+        Ok(String::from_utf8_lossy(&root.read(p)?.unwrap_or_default()).into_owned())
+    };
+    let spec = if spec.contains(':') {
+        spec.to_string()
+    } else {
+        // A bare user keeps root's group unless it is numeric (docker: gid = uid).
+        match spec.parse::<u32>() {
+            Ok(n) => format!("{n}:{n}"),
+            Err(_) => spec.to_string(),
+        }
+    };
+    let id = resolve_user(&spec, &text("etc/passwd")?, &text("etc/group")?)
+        .map_err(|e| anyhow!("unable to convert uid/gid chown string to host mapping: {e}"))?;
+    Ok((id.uid, id.gid))
+}
+
+impl<'a> Builder<'a> {
+    /// The root `--from` names, with the container that holds it mounted.
+    fn source_root(&self, r: &StageRef) -> Result<(Root, BuildContainer<'a>)> {
+        let state = match r {
+            StageRef::Stage(i) => self.stage(*i),
+            StageRef::Image(name) => self.image(name)?,
+        };
+        let ctr = BuildContainer::create(self.store, &state, Default::default())?;
+        Ok((ctr.mount()?, ctr))
+    }
+
+    pub(super) fn copy(&self, run: &mut StageRun<'_>, step: &Step, spec: &CopySpec) -> Result<()> {
+        let mut _from = None;
+        let mut _downloads = None;
+        let mut sources = spec.sources.clone();
+        let src = match &spec.from {
+            None if spec.sources.iter().any(|s| is_url(s)) => {
+                let txn = self.store.begin()?;
+                let dir = txn.scratch().join("add");
+                std::fs::create_dir(&dir)?;
+                sources = download(&spec.sources, &dir, spec.checksum.as_deref())?;
+                let root = Root::open(&dir)?;
+                _downloads = Some(txn);
+                Source::Other(root)
+            }
+            None => Source::Context(self.context),
+            Some(r) => {
+                let (root, ctr) = self.source_root(r)?;
+                _from = Some(ctr);
+                Source::Other(root)
+            }
+        };
+        let exclude = Ignore::parse(&spec.excludes.join("\n"));
+        let items: Vec<String> = expand_sources(&src, &sources, spec.name)?
+            .into_iter()
+            .filter(|i| !exclude.excluded(split_name(i)))
+            .collect();
+        if items.len() + spec.heredocs.len() > 1 && !spec.dest.ends_with('/') {
+            bail!("When using {} with more than one source file, the destination must be a directory and end with a /", spec.name);
+        }
+        let mode = spec.chmod.as_deref().map(parse_chmod).transpose()?;
+        let preserve = spec.from.is_some();
+        let mut key = Key::new(run.state.id.as_ref());
+        key.add(format!("{spec:?}").as_bytes());
+        if let Some(StageRef::Stage(i)) = &spec.from {
+            let id = self.stage(*i).id;
+            key.add(id.map(|d| d.to_string()).unwrap_or_default().as_bytes());
+        }
+        let own = Ownership {
+            owner: None,
+            preserve,
+            mode,
+        };
+        for item in &items {
+            key.add(item.as_bytes());
+            hash_item(
+                src.root(),
+                item,
+                &src.keeps(item, &exclude),
+                &own,
+                &mut |b| key.stream(b),
+            )
+            .with_context(|| format!("cannot read {item}"))?;
+        }
+        let key = match self.cached(run, key)? {
+            Ok(()) => return Ok(()),
+            Err(key) => key,
+        };
+        let c = run.state.config.config.clone().unwrap_or_default();
+        let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
+        let dest_path = super::metadata::workdir(Some(&workdir), &spec.dest);
+        let dest_dir_syntax =
+            spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
+        let ctr = BuildContainer::create(self.store, &run.state, Default::default())?;
+        let dest = ctr.mount()?;
+        let owner = spec
+            .chown
+            .as_deref()
+            .map(|s| chown_ids(&dest, s))
+            .transpose()?;
+        let own = Ownership {
+            owner,
+            preserve,
+            mode,
+        };
+        let exists_dir = dest
+            .stat(&dest_path)?
+            .is_some_and(|st| kind(&st) == libc::S_IFDIR);
+        let is_dir = dest_dir_syntax || exists_dir;
+        let target = Target {
+            path: &dest_path,
+            is_dir,
+        };
+        write_items(&src, &items, &exclude, spec, &dest, &target, &own)?;
+        let epoch = self.opts.epoch.unwrap_or_else(crate::clock::now_unix);
+        write_heredocs(spec, &dest, &target, &own, epoch)?;
+        drop(dest);
+        let created_by = format!("/bin/sh -c #(nop) {}", step.source);
+        self.store_layer(run, &ctr, created_by, &key)?;
+        Ok(())
+    }
+}
+
+/// Copies (or, for ADD, unpacks) the source items into `dest`.
+fn write_items(
+    src: &Source<'_>,
+    items: &[String],
+    exclude: &Ignore,
+    spec: &CopySpec,
+    dest: &Root,
+    target: &Target<'_>,
+    own: &Ownership,
+) -> Result<()> {
+    for item in items {
+        let file = if spec.unpack {
+            archive_of(src.root(), item)?
+        } else {
+            None
+        };
+        match file {
+            Some(f) => {
+                archive::unpack(&f, dest, target.path, own)
+                    .with_context(|| format!("cannot unpack {item}"))?;
+            }
+            None => {
+                // --parents keeps the source's parent directories under the
+                // destination (`a/b/c` goes to `DEST/a/b/c`).
+                let parents = item
+                    .rsplit_once('/')
+                    .map(|(d, _)| d)
+                    .filter(|_| spec.parents);
+                let path = match parents {
+                    Some(d) => format!("{}/{d}", target.path),
+                    None => target.path.to_string(),
+                };
+                let to = Target {
+                    path: &path,
+                    is_dir: target.is_dir || parents.is_some(),
+                };
+                copy_item(src.root(), item, &src.keeps(item, exclude), dest, &to, own)
+                    .with_context(|| format!("cannot copy {item} to {path}"))?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the heredoc sources (`COPY <<EOF /file`), mode 0644, owned by root unless
+/// `--chown`, dated `epoch`.
+fn write_heredocs(
+    spec: &CopySpec,
+    dest: &Root,
+    target: &Target<'_>,
+    own: &Ownership,
+    epoch: i64,
+) -> Result<()> {
+    for h in &spec.heredocs {
+        let (dir, name) = if target.is_dir || spec.heredocs.len() > 1 {
+            (target.path.to_string(), h.name.clone())
+        } else {
+            let (d, n) = target.path.rsplit_once('/').unwrap_or(("", target.path));
+            (d.to_string(), n.to_string())
+        };
+        let fd = mkdir_p(dest, &dir, own.new_dirs())?;
+        let mut st: rustix::fs::Stat = rustix::fs::fstat(&fd)?;
+        st.st_mode = 0o644;
+        st.st_uid = 0;
+        st.st_gid = 0;
+        st.st_mtime = epoch as _;
+        st.st_mtime_nsec = 0;
+        write_file(&fd, &name, &mut h.body().as_bytes(), &st, own)?;
+    }
+    Ok(())
+}
+
+/// The file `item` when it is a tar archive that ADD unpacks.
+fn archive_of(root: &Root, item: &str) -> Result<Option<std::fs::File>> {
+    let Some(st) = root.stat(item)? else {
+        return Ok(None);
+    };
+    if kind(&st) != libc::S_IFREG {
+        return Ok(None);
+    }
+    let f = std::fs::File::from(root.open_at(item, rustix::fs::OFlags::RDONLY)?);
+    Ok(archive::is_archive(&f)?.then_some(f))
+}
