@@ -11,13 +11,15 @@
 //! - `image` holds the documents strata reads and writes and assembles images (the
 //!   layer plan and the one image writer); `image_filter` chooses which a listing shows.
 //! - `archive` reads and writes save/load archives; `registry` talks to registries
-//!   (pull, push, auth); `dockerfile` parses and expands Dockerfiles.
+//!   (pull, push, auth); `dockerfile` parses and expands Dockerfiles, and `build` runs
+//!   them (docker's classic builder: a build container per RUN, a cache in the store).
 //! - `container` is the runtime (spec, plan, applier, launch, changes); `userns` runs an
 //!   ordinary user's file work inside a user namespace.
 //! - `commands` implements each verb (arguments, orchestration, output) and `cli`
 //!   parses the command line and dispatches; nothing below them imports them.
 
 pub mod archive;
+pub mod build;
 pub mod cli;
 pub mod clock;
 pub mod commands;

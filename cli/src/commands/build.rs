@@ -1,9 +1,7 @@
-//! `strata build [OPTIONS] CONTEXT|-`: docker's flags. Today it reads and checks the
-//! Dockerfile (`--print-ast` prints the parse); running the steps comes with the builder.
+//! `strata build [OPTIONS] CONTEXT|-`: docker's flags; reads and checks the Dockerfile
+//! (`--print-ast` prints the parse), then hands the steps to the builder (`crate::build`).
 
-mod builder;
-
-pub use builder::{cache_usage, prune_cache};
+use crate::build as builder;
 
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
 use crate::layer::decompress::{decompress, detect, Compression};

@@ -38,7 +38,7 @@ pub fn prune(ctx: &Ctx, args: &BuilderPruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let pruned = super::build::prune_cache(&ctx.store, args.all, until)?;
+    let pruned = crate::build::prune_cache(&ctx.store, args.all, until)?;
     if !pruned.removed.is_empty() {
         crate::output::out("Deleted build cache objects:")?;
         for r in &pruned.removed {

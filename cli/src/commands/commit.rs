@@ -6,20 +6,18 @@
 //! copy, so later changes in the container never reach the image.
 
 use crate::clock::now_rfc3339;
-use crate::container::changes::{copy_upper, write_layer_tar};
+use crate::container::changes::{layer_from_upper, write_layer_tar};
 use crate::container::lookup::find;
 use crate::container::lookup::live_state;
 use crate::container::spec::RunConfig;
 use crate::context::Ctx;
 use crate::image::changes::apply_change;
-use crate::image::media_type::LAYER_TAR;
 use crate::image::writer::{Assembly, ImageLayers, NewImage};
 use crate::image::{History, ImageConfig};
 use crate::ingest::{ingest_layer, Ingested};
-use crate::layer::unpack::UnpackStats;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
-use store_layout::{BlobRef, Digest, Txn};
+use store_layout::Txn;
 
 /// Arguments of `commit`.
 #[derive(clap::Args, Debug)]
@@ -41,41 +39,6 @@ pub struct CommitArgs {
     pub container: String,
     /// Name for the new image.
     pub reference: Option<String>,
-}
-
-/// A new layer from the upper directory, made once: the tar goes to a blob (its digest
-/// is the DiffID) while the kernel copies the files into the layer directory. Only for a
-/// stopped container, whose upper directory cannot change in between.
-pub(crate) fn copied(txn: &Txn, upper: &Path) -> Result<Ingested> {
-    let (slot, layer_dir) = txn.layer_dir()?;
-    let (blob, size) = std::thread::scope(|s| {
-        let copy = s.spawn(|| copy_upper(upper, &layer_dir));
-        let blob = (|| -> Result<(Digest, u64)> {
-            let mut w = txn.blob_writer()?;
-            write_layer_tar(upper, std::io::BufWriter::with_capacity(1 << 20, &mut w))
-                .with_context(|| format!("cannot read {}", upper.display()))?;
-            Ok(txn.finish_blob(w, None)?)
-        })();
-        let size = copy
-            .join()
-            .map_err(|_| anyhow!("the copying thread panicked"))?
-            .with_context(|| format!("cannot copy {}", upper.display()))?;
-        Ok::<_, anyhow::Error>((blob?, size))
-    })?;
-    let (digest, blob_size) = blob;
-    Ok(Ingested {
-        slot,
-        diff_id: digest.clone(),
-        blob: BlobRef {
-            digest,
-            media_type: LAYER_TAR.to_string(),
-            size: blob_size,
-        },
-        stats: UnpackStats {
-            size,
-            ..Default::default()
-        },
-    })
 }
 
 /// A new layer from the upper directory of a running container: one tar stream, which
@@ -118,7 +81,7 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
     let layer = if running {
         through_pipeline(&txn, &upper)?
     } else {
-        copied(&txn, &upper)?
+        layer_from_upper(&txn, &upper)?
     };
     let diff_id = layer.diff_id.clone();
     layers.push_new(&txn, layer.into_layer());

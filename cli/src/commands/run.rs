@@ -9,14 +9,10 @@ use crate::container::spec::{self, RunConfig, RunFlags};
 use crate::context::Ctx;
 use crate::error::SilentExit;
 use crate::image::ImageConfig;
-use crate::reference::Reference;
-use crate::registry::progress::Reporter;
-use crate::registry::pull::pull;
-use crate::registry::Options;
-use crate::resolve::{resolve, ResolveError};
+use crate::registry::pull::image_for_run;
 use anyhow::{anyhow, bail, Result};
 use std::io::IsTerminal;
-use store_layout::{ContainerRecord, Db, Digest};
+use store_layout::ContainerRecord;
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
@@ -130,38 +126,10 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     Ok(launch::start(&ctx.store, &rec, &cfg, Mode::Attached)?)
 }
 
-/// The image `run` starts from, pulled first as `--pull` says (docker's `missing`: only
-/// when no local image has that name), with docker's lines on standard error.
-/// Returns the image's ID and the database it was found in.
-pub(crate) fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, Db)> {
-    let db = ctx.store.db()?;
-    let local = resolve(&db, name);
-    let fetch = matches!(
-        (&local, policy),
-        (_, PullPolicy::Always) | (Err(ResolveError::NotFound(_)), PullPolicy::Missing)
-    );
-    if !fetch {
-        let (id, _) = local.map_err(|e| anyhow!("{e}"))?;
-        return Ok((id, db));
-    }
-    let r = Reference::parse(name)
-        .map_err(|e| anyhow!("{e}"))?
-        .with_default_tag();
-    if local.is_err() {
-        eprintln!("Unable to find image '{}' locally", r.familiar_string());
-    }
-    let rep = Reporter::stderr_lines();
-    let platform = crate::image::platform::Platform::host();
-    pull(&ctx.store, &r, &platform, &Options::default(), &rep)?;
-    let db = ctx.store.db()?;
-    let (id, _) = resolve(&db, &r.full_string()).map_err(|e| anyhow!("{e}"))?;
-    Ok((id, db))
-}
-
 /// Creates the container record (and its directories) for `run`.
 fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     let policy = args.pull.unwrap_or_else(|| crate::config::current().pull());
-    let (image, db) = image_for_run(ctx, args.image(), policy)?;
+    let (image, db) = image_for_run(&ctx.store, args.image(), policy)?;
     let config_bytes = ctx.store.read_blob(&image)?;
     let config = ImageConfig::from_slice(&config_bytes)
         .map_err(|e| anyhow!("image {}: invalid config: {e}", image.short()))?;

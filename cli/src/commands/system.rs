@@ -67,7 +67,7 @@ pub fn df(ctx: &Ctx, args: &DfArgs) -> Result<()> {
         return print(args.format.as_deref(), VERBOSE, &rows, IMAGES_HEADERS);
     }
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
-    let (cache_count, cache_bytes) = super::build::cache_usage(&ctx.store);
+    let (cache_count, cache_bytes) = crate::build::cache_usage(&ctx.store);
     let rows = vec![
         json!({"Type": "Images", "TotalCount": db.images().len(), "Active": 0, "Size": human_size(total),
                "Reclaimable": format!("{} ({}%)", human_size(total), pct(total, total))}),

@@ -401,3 +401,74 @@ fn copy_dir(
     }
     Ok(())
 }
+/// Why a container's upper directory could not become a layer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpperLayerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store_layout::StoreError),
+    /// The upper directory could not be read into the layer tar.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The upper directory.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The upper directory could not be copied into the layer directory.
+    #[error("cannot copy {}: {source}", path.display())]
+    Copy {
+        /// The upper directory.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The copying thread panicked.
+    #[error("the copying thread panicked")]
+    Panicked,
+}
+
+/// A new layer from the upper directory, made once: the tar goes to a blob (its digest
+/// is the DiffID) while the kernel copies the files into the layer directory. Only for a
+/// stopped container, whose upper directory cannot change in between (commit, build).
+pub fn layer_from_upper(
+    txn: &store_layout::Txn,
+    upper: &Path,
+) -> Result<crate::ingest::Ingested, UpperLayerError> {
+    let (slot, layer_dir) = txn.layer_dir()?;
+    let (blob, size) = std::thread::scope(|s| {
+        let copy = s.spawn(|| copy_upper(upper, &layer_dir));
+        let blob = (|| -> Result<(store_layout::Digest, u64), UpperLayerError> {
+            let mut w = txn.blob_writer()?;
+            write_layer_tar(upper, io::BufWriter::with_capacity(1 << 20, &mut w)).map_err(
+                |source| UpperLayerError::Read {
+                    path: upper.to_path_buf(),
+                    source,
+                },
+            )?;
+            Ok(txn.finish_blob(w, None)?)
+        })();
+        let size = copy
+            .join()
+            .map_err(|_| UpperLayerError::Panicked)?
+            .map_err(|source| UpperLayerError::Copy {
+                path: upper.to_path_buf(),
+                source,
+            })?;
+        Ok::<_, UpperLayerError>((blob?, size))
+    })?;
+    let (digest, blob_size) = blob;
+    Ok(crate::ingest::Ingested {
+        slot,
+        diff_id: digest.clone(),
+        blob: store_layout::BlobRef {
+            digest,
+            media_type: crate::image::media_type::LAYER_TAR.to_string(),
+            size: blob_size,
+        },
+        stats: crate::layer::unpack::UnpackStats {
+            size,
+            ..Default::default()
+        },
+    })
+}

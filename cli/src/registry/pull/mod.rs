@@ -15,8 +15,10 @@
 mod error;
 mod find;
 mod layers;
+mod policy;
 
 pub use error::{Cancelled, PullError};
+pub use policy::{image_for_run, ImageForRunError};
 
 use super::client::{Client, MAX_MANIFEST};
 use super::endpoint::endpoint;

@@ -283,8 +283,7 @@ impl<'a> Builder<'a> {
         } else {
             PullPolicy::Missing
         };
-        let ctx = crate::context::Ctx::open(self.store.root())?;
-        let (id, _) = crate::commands::run::image_for_run(&ctx, name, policy)?;
+        let (id, _) = crate::registry::pull::image_for_run(self.store, name, policy)?;
         ImageState::load(self.store, &id)
     }
 

@@ -134,7 +134,7 @@ impl<'a> BuildContainer<'a> {
             clamp_times(&upper, t)
                 .with_context(|| format!("cannot clamp times in {}", upper.display()))?;
         }
-        crate::commands::commit::copied(txn, &upper)
+        Ok(crate::container::changes::layer_from_upper(txn, &upper)?)
     }
 }
 
