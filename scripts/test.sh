@@ -134,6 +134,12 @@ PY
     [ -n "$exe" ] && cp "$exe" "$ci/bin/"
   done <"$list"
   chmod -R a+rX "$ci/bin"
+  # The helper's setuid mode (tests/integration/setuid.rs): a setuid-root copy, as an
+  # administrator would make it with dpkg-statoverride.
+  mkdir -p "$ci/setuid" && chmod 755 "$ci/setuid"
+  if [ -x "$ci/bin/strata-helper" ]; then
+    cp "$ci/bin/strata-helper" "$ci/setuid/" && chmod 4755 "$ci/setuid/strata-helper"
+  fi
   echo "copied to $ci/bin:"; ls "$ci/bin"
   [ -x "$ci/bin/strata" ] || echo "warning: no strata binary was built" >&2
 
@@ -185,6 +191,7 @@ PY
     (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
       HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
       STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
+      STRATA_TEST_SETUID_HELPER="$ci/setuid/strata-helper" \
       ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
       "$ci/bin/$name")
     rc=$?

@@ -92,10 +92,16 @@ pub fn is_rootless() -> bool {
 /// Must run before any thread is started.
 pub fn enter_as_child() -> Result<()> {
     let spec = std::env::var(ENV_CHILD).unwrap_or_default();
-    let (ready, go) = spec
-        .split_once(',')
-        .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
-        .ok_or(UsernsError::Handover)?;
+    let fds: Vec<i32> = spec.split(',').filter_map(|f| f.parse().ok()).collect();
+    let (ready, go, broker) = match fds[..] {
+        [r, g] => (r, g, None),
+        [r, g, b] => (r, g, Some(b)),
+        _ => return Err(UsernsError::Handover),
+    };
+    if let Some(b) = broker {
+        // SAFETY: the parent passed the broker's end on this descriptor; nothing else owns it.
+        crate::setuid_helper::take_broker(unsafe { OwnedFd::from_raw_fd(b) })?;
+    }
     // Descriptors inherited across exec, as with socket activation: only a raw number.
     // SAFETY: the parent passed these two pipe ends to us and nothing else owns them.
     let (mut ready, mut go) = unsafe {
@@ -130,9 +136,12 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let (ready_r, ready_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let (go_r, go_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let exe = fs::read_link("/proc/self/exe").map_err(at("cannot find the strata executable"))?;
+    // Outside the namespace, where the kernel honours a setuid helper (see setuid_helper).
+    let broker = crate::setuid_helper::start_broker().map_err(at("the setuid helper's broker"))?;
+    let broker_fd = broker.as_ref().map(|b| b.as_raw_fd());
     let mut cmd = Command::new(exe);
     cmd.args(std::env::args_os().skip(1))
-        .env(ENV_CHILD, "3,4")
+        .env(ENV_CHILD, if broker.is_some() { "3,4,5" } else { "3,4" })
         .env("STRATA_ROOT", store_root);
     // Blocked from before the child exists until the forwarding thread takes them; the
     // child starts with them unblocked.
@@ -148,6 +157,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         cmd.pre_exec(move || {
             nix::unistd::dup2(rw, 3)?;
             nix::unistd::dup2(gr, 4)?;
+            if let Some(b) = broker_fd {
+                nix::unistd::dup2(b, 5)?;
+            }
             let _ = rustix::process::set_parent_process_death_signal(Some(
                 rustix::process::Signal::KILL,
             ));
@@ -160,6 +172,7 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         .map_err(at("cannot start strata in a user namespace"))?;
     drop(ready_w);
     drop(go_r);
+    drop(broker);
     let mut ready = fs::File::from(ready_r);
     let mut go = fs::File::from(go_w);
     let mut b = [0u8; 1];

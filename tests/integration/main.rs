@@ -16,5 +16,6 @@ mod prune;
 mod registry;
 mod rmi;
 mod save_load;
+mod setuid;
 mod system;
 mod tag;
