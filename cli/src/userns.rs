@@ -19,6 +19,24 @@ use std::process::Command;
 
 const ENV_CHILD: &str = "_STRATA_USERNS_CHILD";
 
+/// In the child, when the parent mapped only the user's own uid (no subordinate range):
+/// that uid on the host.
+static ALONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What to add to a failure to take on an image's `uid`/`gid` (`kind`) that `errno` says
+/// is not mapped (EINVAL) when the user has no subordinate range; empty otherwise.
+pub fn unmapped_hint(kind: &str, id: u32, errno: rustix::io::Errno) -> String {
+    let Some(name) = ALONE
+        .get()
+        .filter(|_| errno == rustix::io::Errno::INVAL && id != 0)
+    else {
+        return String::new();
+    };
+    format!(
+        " ({kind} {id} is not mapped: user {name} has no subordinate ids, so strata maps only its own uid, as root; as root give it a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}` (the lines `{name}:100000:65536` in /etc/subuid and /etc/subgid); without one, only images and --user that run as root work)"
+    )
+}
+
 /// Why strata could not run itself in a user namespace.
 #[derive(Debug, thiserror::Error)]
 pub enum UsernsError {
@@ -119,8 +137,18 @@ pub fn enter_as_child() -> Result<()> {
     ready.write_all(b"1")?;
     drop(ready);
     let mut b = [0u8; 1];
-    if go.read(&mut b)? != 1 || b[0] != b'1' {
+    if go.read(&mut b)? != 1 || !matches!(b[0], b'1' | b's') {
         return Err(UsernsError::NotMapped);
+    }
+    if b[0] == b's' {
+        let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let host: Option<u32> = map.split_whitespace().nth(1).and_then(|u| u.parse().ok());
+        let host = host.unwrap_or(u32::MAX);
+        // The name now: the container's own /etc/passwd replaces the host's later.
+        let user = User::from_uid(nix::unistd::Uid::from_raw(host))
+            .ok()
+            .flatten();
+        let _ = ALONE.set(user.map_or_else(|| host.to_string(), |u| u.name));
     }
     // Still single-threaded, so the thread's ids are the process's.
     rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
@@ -180,12 +208,15 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         Ok(1) => write_maps(Pid::from_raw(child.id() as i32)),
         _ => Err(UsernsError::ChildGone),
     };
-    if let Err(e) = mapped {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
-    go.write_all(b"1")?;
+    let alone = match mapped {
+        Ok(alone) => alone,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    go.write_all(if alone { b"s" } else { b"1" })?;
     drop(go);
     // A signal sent to this process (kill PID) is passed on to the child. One the
     // terminal sends (Ctrl-C, Ctrl-\, a hangup) goes to the whole foreground process
@@ -250,7 +281,8 @@ pub fn sub_range(file: &str, name: &str, id: u32) -> Option<(u32, u32)> {
     })
 }
 
-fn write_maps(pid: Pid) -> Result<()> {
+/// Writes the child's maps; true when only the user's own uid is mapped.
+fn write_maps(pid: Pid) -> Result<bool> {
     let (uid, gid) = (getuid().as_raw(), getgid().as_raw());
     let name = User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
@@ -267,7 +299,7 @@ fn write_maps(pid: Pid) -> Result<()> {
         match (uids, gids) {
             (Ok(u), Ok(g)) => {
                 let (u, g) = (finish_map("newuidmap", u), finish_map("newgidmap", g));
-                return u.and(g);
+                return u.and(g).map(|()| false);
             }
             (Ok(c), Err(e)) | (Err(e), Ok(c)) => {
                 let _ = c.wait_with_output();
@@ -290,7 +322,7 @@ fn write_maps(pid: Pid) -> Result<()> {
     fs::write(format!("{proc}/setgroups"), "deny").map_err(at("cannot write setgroups"))?;
     fs::write(format!("{proc}/gid_map"), format!("0 {gid} 1\n"))
         .map_err(at("cannot write the gid map"))?;
-    Ok(())
+    Ok(true)
 }
 
 fn spawn_map(

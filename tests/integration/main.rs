@@ -6,6 +6,7 @@ mod build_parse;
 mod containers;
 mod crash;
 mod errors;
+mod first_errors;
 mod helper;
 mod history;
 mod hostile;
