@@ -212,6 +212,9 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = store_root(cli.root.clone())?;
+    if !matches!(cli.command, Command::Version) {
+        crate::userns::check_store_owner(&root)?;
+    }
     if cli.command.changes_layers()
         && !nix::unistd::getuid().is_root()
         && !crate::userns::in_child()

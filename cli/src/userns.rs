@@ -75,6 +75,19 @@ pub enum UsernsError {
     /// The signal mask.
     #[error(transparent)]
     Signal(#[from] nix::errno::Errno),
+    /// An ordinary user's store root is another user's directory.
+    #[error(
+        "the store {} belongs to {owner}, not to you, {you}: each user has a store of their own; leave --root and STRATA_ROOT unset to use yours (~/.local/share/strata), or give a directory you own; to use its images, run strata as its owner",
+        .path.display()
+    )]
+    ForeignStore {
+        /// The store root.
+        path: std::path::PathBuf,
+        /// Its owner: name and uid.
+        owner: String,
+        /// The caller: name and uid.
+        you: String,
+    },
     /// `unshare`.
     #[error("{what}")]
     Sys {
@@ -104,6 +117,36 @@ pub fn in_child() -> bool {
 /// Whether files are owned for real (root on the host) or through a user namespace.
 pub fn is_rootless() -> bool {
     in_child() || !getuid().is_root()
+}
+
+/// "name (uid N)", or "uid N" for an id without a name.
+fn who(uid: u32) -> String {
+    match User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+    {
+        Some(u) => format!("{} (uid {uid})", u.name),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// For an ordinary user: refuses a store root that exists and belongs to another uid
+/// (strata would fail on its first file there, or write files its owner cannot remove).
+/// Root, and the child inside its namespace, may use any.
+pub fn check_store_owner(root: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = getuid().as_raw();
+    if me == 0 || in_child() {
+        return Ok(());
+    }
+    match fs::metadata(root) {
+        Ok(m) if m.uid() != me => Err(UsernsError::ForeignStore {
+            path: root.to_path_buf(),
+            owner: who(m.uid()),
+            you: who(me),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// In the child: enter the user namespace and wait until the parent has mapped it.

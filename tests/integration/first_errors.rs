@@ -19,7 +19,13 @@ fn owned_by(dir: &Path, uid: u32) {
 
 /// Runs strata with `args` in `env` as `uid` (root pass) or as this user.
 fn strata_as(env: &Env, uid: Option<u32>, socket: &Path, args: &[&str]) -> Output {
-    let mut c = env.cmd(args).env("STRATA_HELPER_SOCKET", socket).command();
+    run_as(
+        env.cmd(args).env("STRATA_HELPER_SOCKET", socket).command(),
+        uid,
+    )
+}
+
+fn run_as(mut c: std::process::Command, uid: Option<u32>) -> Output {
     if let Some(u) = uid {
         c.uid(u).gid(u);
     }
@@ -94,4 +100,32 @@ fn an_unmapped_image_user_says_how_to_add_a_subordinate_range() {
         "{}",
         root.stderr
     );
+}
+
+/// An ordinary user's --root or STRATA_ROOT that another user owns (here /tmp, root's)
+/// is refused before anything is written there, naming its owner and what to do.
+#[test]
+fn a_store_of_another_user_says_whose_it_is() {
+    let env = Env::new();
+    let uid = is_root().then_some(NOBODY);
+    if let Some(u) = uid {
+        owned_by(env.path(), u);
+    }
+    let me = uid.unwrap_or_else(|| rustix::process::getuid().as_raw());
+    let none = env.path().join("no-helper.sock");
+    let by_flag = strata_as(&env, uid, &none, &["--root", "/tmp", "images"]);
+    let by_env = run_as(
+        env.cmd(["pull", "busybox"])
+            .env("STRATA_ROOT", "/tmp")
+            .command(),
+        uid,
+    );
+    for out in [by_flag, by_env] {
+        assert_eq!(out.code, 1, "{out:?}");
+        let err = out.single_error();
+        let want = "Error: the store /tmp belongs to root (uid 0), not to you, ";
+        assert!(err.starts_with(want), "{err}");
+        assert!(err.contains(&format!("(uid {me}): each user has a store of their own; leave --root and STRATA_ROOT unset to use yours (~/.local/share/strata), or give a directory you own")), "{err}");
+    }
+    assert!(!Path::new("/tmp/blobs").exists() && !Path::new("/tmp/layers").exists());
 }
