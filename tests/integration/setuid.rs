@@ -327,6 +327,13 @@ fn run_through_the_setuid_helper() {
         .env("STRATA_HELPER_BIN", &h.path)
         .ok();
     assert_eq!(out.stdout, "through-setuid\n");
+    let info = env
+        .cmd(["info"])
+        .env("STRATA_HELPER_SOCKET", &none)
+        .env("STRATA_HELPER_BIN", &h.path)
+        .ok();
+    let want = format!("the setuid helper {} mounts instead", h.path.display());
+    assert!(info.stdout.contains(&want), "strata info: {}", info.stdout);
     // A helper binary that is not setuid (any existing file that is not: the first place
     // strata looks is STRATA_HELPER_BIN): strata says what to do.
     let out = env
