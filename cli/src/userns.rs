@@ -207,13 +207,6 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let (ready_r, ready_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let (go_r, go_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let exe = fs::read_link("/proc/self/exe").map_err(at("cannot find the strata executable"))?;
-    // Outside the namespace, where the kernel honours a setuid helper (see setuid_helper).
-    let broker = crate::setuid_helper::start_broker().map_err(at("the setuid helper's broker"))?;
-    let broker_fd = broker.as_ref().map(|b| b.as_raw_fd());
-    let mut cmd = Command::new(exe);
-    cmd.args(std::env::args_os().skip(1))
-        .env(ENV_CHILD, if broker.is_some() { "3,4,5" } else { "3,4" })
-        .env("STRATA_ROOT", store_root);
     // Blocked from before the child exists until the forwarding thread takes them; the
     // child starts with them unblocked.
     let mut passed = SigSet::empty();
@@ -221,6 +214,14 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         passed.add(*s);
     }
     passed.thread_block()?;
+    // Outside the namespace, where the kernel honours a setuid helper (see setuid_helper);
+    // its thread starts with the relayed signals blocked, so they reach the forwarder.
+    let broker = crate::setuid_helper::start_broker().map_err(at("the setuid helper's broker"))?;
+    let broker_fd = broker.as_ref().map(|b| b.as_raw_fd());
+    let mut cmd = Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
+        .env(ENV_CHILD, if broker.is_some() { "3,4,5" } else { "3,4" })
+        .env("STRATA_ROOT", store_root);
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
     // std offers code between fork and exec only as an unsafe hook.
     // SAFETY: only async-signal-safe system calls between fork and exec, no allocation.
