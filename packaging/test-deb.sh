@@ -11,7 +11,9 @@
 #      and runs containers through it as the test user, with the package's binary, plus
 #      the integration suite's container tests (STRATA_BIN=/usr/bin/strata) as root and
 #      as the test user; where systemd runs (PID 1), also through the real socket unit;
-#   5. removes and purges the package and checks nothing is left but users' stores.
+#   5. makes the installed helper setuid root (dpkg-statoverride) and, with no helper socket
+#      answering, runs containers and the setuid integration tests as the test user;
+#   6. removes and purges the package and checks nothing is left but users' stores.
 # Every check runs; the exit status is non-zero if any failed. Nothing is skipped: a
 # missing tool is a failure.
 #
@@ -57,6 +59,7 @@ work=$(mktemp -d /tmp/strata-deb-test.XXXX)
 chmod 755 "$work"
 cleanup() {
   [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null
+  dpkg-statoverride --remove /usr/libexec/strata/strata-helper >/dev/null 2>&1
   # A test that stopped half-way leaves no package behind.
   if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
     apt-get purge -y -q strata >/dev/null 2>&1 || echo "could not purge strata" >&2
@@ -344,7 +347,33 @@ fi
 kill "$helper_pid" 2>/dev/null; wait "$helper_pid" 2>/dev/null; helper_pid=
 echo "helper log:"; sed 's/^/  /' "$work/helper.log" | tail -5
 
-# ---- 5. remove and purge
+step "the setuid mode: dpkg-statoverride, no helper socket, containers as $TEST_USER"
+# As an administrator without systemd would: the installed helper setuid root, and no
+# socket answering (STRATA_HELPER_SOCKET names a path nothing listens on).
+installed_helper=/usr/libexec/strata/strata-helper
+no_socket="$work/no-helper.sock"
+check "dpkg-statoverride --update --add root root 4755 $installed_helper" \
+  dpkg-statoverride --update --add root root 4755 "$installed_helper"
+check "$installed_helper is setuid root (4755 root:root)" test "$(stat -c '%a %U:%G' "$installed_helper")" = "4755 root:root"
+check "nothing listens on $no_socket" test ! -e "$no_socket"
+out=$(as_user env STRATA_HELPER_SOCKET="$no_socket" /usr/bin/strata run --rm deb-test:1 /bin/sh -c 'echo setuid mode $(id -u)' 2>&1)
+check "$TEST_USER: strata run through the setuid helper ($out)" test "$out" = "setuid mode 0"
+out=$(as_user "$installed_helper" serve --socket "$work/tmp/root.sock" 2>&1); rc=$?
+check "$TEST_USER: the setuid helper refuses serve (exit $rc: $out)" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'refusing to run \"serve\" setuid' <<<\"\$1\" && [ ! -e '$work/tmp/root.sock' ]" _ "$out"
+if [ -n "${exe:-}" ] && [ -x "$work/integration" ]; then
+  if as_user env STRATA_BIN=/usr/bin/strata TMPDIR="$work/tmp" STRATA_HELPER_SOCKET="$no_socket" \
+    STRATA_TEST_SETUID_HELPER="$installed_helper" "$work/integration" setuid:: containers:: -q >"$work/it-setuid.log" 2>&1; then
+    ok "integration setuid:: and containers:: as $TEST_USER through the setuid helper: $(grep -o '[0-9]* passed' "$work/it-setuid.log")"
+  else
+    tail -40 "$work/it-setuid.log" >&2; fail "integration setuid:: and containers:: as $TEST_USER through the setuid helper"
+  fi
+fi
+check "dpkg-statoverride --remove $installed_helper" dpkg-statoverride --remove "$installed_helper"
+chmod 0755 "$installed_helper"
+check "$installed_helper is back to 0755" test "$(stat -c %a "$installed_helper")" = 755
+
+# ---- 6. remove and purge
 step "apt-get remove, then purge"
 if apt-get remove -y -q strata >"$work/remove.log" 2>&1; then ok "apt-get remove"; else cat "$work/remove.log" >&2; fail "apt-get remove"; fi
 check "/usr/bin/strata is gone after remove" test ! -e /usr/bin/strata

@@ -2,9 +2,10 @@
 # scripts/install.sh install|uninstall (`make install`, `make uninstall`), for machines
 # without the Debian package. Variables (make's or the environment's):
 #   PREFIX   default /usr/local;  DESTDIR  a staging root, default none
-#   STRATA_BIN, STRATA_HELPER_BIN  prebuilt binaries (default: `cargo build --release`;
-#            STRATA_HELPER_BIN defaults to strata-helper next to STRATA_BIN)
-#   MAN_SRC  a directory of generated man pages (strata*.1 ... .8) to install, if any
+#   STRATA_BIN, STRATA_HELPER_BIN, STRATA_DOCGEN  prebuilt binaries (default: `cargo
+#            build --release`; the other two default to the ones next to STRATA_BIN)
+#   MAN_SRC  a directory of man pages (strata*.1 ... .8) to install instead of the ones
+#            strata-docgen generates
 # What install places, and uninstall removes:
 #   $PREFIX/bin/strata                              0755
 #   $PREFIX/libexec/strata/strata-helper            0755 (not on PATH)
@@ -12,7 +13,8 @@
 #   $PREFIX/lib/systemd/system/strata-helper.service 0644, ExecStart= the helper above
 #   $PREFIX/lib/sysusers.d/strata-helper.conf       0644 (the helper's system user)
 #   $PREFIX/lib/tmpfiles.d/strata.conf              0644 (/run/strata)
-#   man pages from MAN_SRC, and completions when `strata completion SHELL` prints them
+#   $PREFIX/share/man/man1/strata*.1, man5/strata-config.toml.5   0644 (strata-docgen)
+#   bash, zsh and fish completions (`strata completion SHELL`)    0644
 # uninstall removes exactly those files (and their directories left empty); it stops and
 # disables the socket first when DESTDIR is empty and systemd runs. It never touches
 # stores (/var/lib/strata, users' ~/.local/share/strata) or the strata-helper user.
@@ -36,19 +38,26 @@ COMPLETIONS=(bash:share/bash-completion/completions/strata
              fish:share/fish/vendor_completions.d/strata.fish)
 d=$DESTDIR
 
-# The man pages of MAN_SRC (strata*.1 to .8), one path a line.
+# The man pages (strata*.1 to .8), one path a line: MAN_SRC's, else generated into $1 by
+# strata-docgen ($2).
 man_pages() {
-  [ -n "${MAN_SRC:-}" ] && [ -d "$MAN_SRC" ] || return 0
-  find "$MAN_SRC" -maxdepth 1 -type f -name 'strata*.[1-8]' | sort
+  local src=${MAN_SRC:-}
+  if [ -z "$src" ]; then
+    src=$1
+    "$2" man "$src" >&2 || { echo "$2 man failed" >&2; return 1; }
+  fi
+  [ -d "$src" ] || { echo "no man page directory $src" >&2; return 1; }
+  find "$src" -maxdepth 1 -type f -name 'strata*.[1-8]' | sort
 }
 
 systemd_runs() { [ -z "$d" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 
 install_files() {
-  local strata helper
+  local strata helper docgen
   if [ -n "${STRATA_BIN:-}" ]; then
     strata=$STRATA_BIN
     helper=${STRATA_HELPER_BIN:-$(dirname "$STRATA_BIN")/strata-helper}
+    docgen=${STRATA_DOCGEN:-$(dirname "$STRATA_BIN")/strata-docgen}
   else
     cargo build --release -p strata -p strata-helper
     local target
@@ -56,7 +65,10 @@ install_files() {
              python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
     strata=$target/release/strata
     helper=$target/release/strata-helper
+    docgen=$target/release/strata-docgen
   fi
+  [ -n "${MAN_SRC:-}" ] || [ -x "$docgen" ] ||
+    { echo "no executable $docgen to generate the man pages (build it with cargo build -p strata, or set STRATA_DOCGEN or MAN_SRC)" >&2; exit 1; }
   for f in "$strata" "$helper"; do
     [ -x "$f" ] || { echo "no executable $f" >&2; exit 1; }
   done
@@ -71,18 +83,22 @@ install_files() {
     { echo "systemd/strata-helper.service: no ExecStart=.../strata-helper serve to point at $HELPER" >&2; exit 1; }
   install -D -m 0644 systemd/strata-helper.sysusers.conf "$d$SYSUSERS"
   install -D -m 0644 systemd/strata.tmpfiles.conf "$d$TMPFILES"
-  local page shell rest out
+  local page shell rest out gen pages
+  gen=$(mktemp -d)
+  pages=$(man_pages "$gen" "$docgen") || { rm -rf "$gen"; exit 1; }
+  [ -n "$pages" ] || { echo "no man pages to install" >&2; rm -rf "$gen"; exit 1; }
   while read -r page; do
-    [ -n "$page" ] || continue
     install -D -m 0644 "$page" "$d$MANDIR/man${page##*.}/$(basename "$page")"
-  done < <(man_pages)
+  done <<<"$pages"
+  rm -rf "$gen"
   for c in "${COMPLETIONS[@]}"; do
     shell=${c%%:*}; rest=${c#*:}
-    if out=$("$strata" completion "$shell" 2>/dev/null) && [ -n "$out" ]; then
-      install -d "$d$PREFIX/$(dirname "$rest")"
-      printf '%s\n' "$out" >"$d$PREFIX/$rest"
-      chmod 0644 "$d$PREFIX/$rest"
+    if ! out=$("$strata" completion "$shell") || [ -z "$out" ]; then
+      echo "$strata completion $shell printed nothing" >&2; exit 1
     fi
+    install -d "$d$PREFIX/$(dirname "$rest")"
+    printf '%s\n' "$out" >"$d$PREFIX/$rest"
+    chmod 0644 "$d$PREFIX/$rest"
   done
   echo "installed strata in $d$BINDIR, strata-helper in $d$(dirname "$HELPER"), its units in $d$UNITDIR"
   if [ -z "$d" ]; then
@@ -106,8 +122,11 @@ uninstall_files() {
   rm -f "$d$MANDIR"/man[1-8]/strata*.[1-8]
   # The directories install made, when nothing else is in them (never the case for /usr's).
   for f in "$(dirname "$HELPER")" "$UNITDIR" "$PREFIX/lib/systemd" "$(dirname "$SYSUSERS")" \
-           "$(dirname "$TMPFILES")"; do
-    rmdir "$d$f" 2>/dev/null || true
+           "$(dirname "$TMPFILES")" "$MANDIR"/man{1..8} \
+           "${COMPLETIONS[@]/#*:/$PREFIX/}"; do
+    case "$f" in */share/*/strata|*/_strata|*/strata.fish) f=$(dirname "$f") ;; esac
+    # And its parents up to PREFIX (share/man, share/zsh, ...) once empty.
+    while [ "$f" != "$PREFIX" ] && rmdir "$d$f" 2>/dev/null; do f=$(dirname "$f"); done
   done
   if systemd_runs; then systemctl daemon-reload || true; fi
   echo "removed strata, strata-helper and its units from $d$PREFIX (stores and the strata-helper user are left)"

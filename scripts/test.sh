@@ -41,7 +41,23 @@ check_install() {
     if ! got=$(stat -c %a "$dest$f" 2>/dev/null); then echo "not installed: $f" >&2; rc=1
     elif [ "$got" != "$mode" ]; then echo "$f: mode $got, not $mode" >&2; rc=1; fi
   done <<<"$want"
-  # Nothing else, but for completions and man pages once the tree generates them.
+  # The man pages strata-docgen generates (one per subcommand, here a sample) and the
+  # completions, 0644.
+  local pages="$prefix/share/man/man1/strata.1 $prefix/share/man/man1/strata-run.1
+$prefix/share/man/man1/strata-image-pull.1 $prefix/share/man/man5/strata-config.toml.5
+$prefix/share/bash-completion/completions/strata $prefix/share/zsh/vendor-completions/_strata
+$prefix/share/fish/vendor_completions.d/strata.fish"
+  for f in $pages; do
+    if ! got=$(stat -c %a "$dest$f" 2>/dev/null); then echo "not installed: $f" >&2; rc=1
+    elif [ "$got" != 644 ]; then echo "$f: mode $got, not 644" >&2; rc=1; fi
+  done
+  [ "$(find "$dest$prefix/share/man" -name 'strata*' | wc -l)" -ge 10 ] ||
+    { echo "fewer than 10 man pages installed under $prefix/share/man" >&2; rc=1; }
+  man -l "$dest$prefix/share/man/man1/strata-run.1" 2>/dev/null | grep -q -- '--rm' ||
+    { echo "$prefix/share/man/man1/strata-run.1 does not document --rm" >&2; rc=1; }
+  grep -q 'strata' "$dest$prefix/share/bash-completion/completions/strata" ||
+    { echo "the bash completion is empty" >&2; rc=1; }
+  # Nothing else.
   while read -r f; do
     case "$f" in
       "$prefix"/share/man/man[1-8]/strata*|"$prefix"/share/bash-completion/completions/strata) ;;
@@ -66,6 +82,8 @@ check_install() {
   f=$(cd "$dest" && find . ! -type d)
   [ -z "$f" ] || { echo "left by make uninstall: $f" >&2; rc=1; }
   [ ! -e "$dest$prefix/libexec/strata" ] || { echo "make uninstall left $prefix/libexec/strata" >&2; rc=1; }
+  f=$(cd "$dest" && find . -mindepth 1 -type d -path '*/share/*' | sed 's/^\.//')
+  [ -z "$f" ] || { echo "make uninstall left the directories $f" >&2; rc=1; }
   rm -rf "$dest"
   ((rc == 0)) && echo "make install and make uninstall with PREFIX=$prefix: every file in place, then gone"
   return $rc
@@ -127,13 +145,19 @@ PY
   mkdir -p "$ci/bin" "$ci/tmp"
   chown "$TEST_USER:" "$ci/tmp"
   chmod 700 "$ci/tmp"
-  for b in strata strata-helper; do
+  for b in strata strata-helper strata-docgen; do
     if [ -x "$target/debug/$b" ]; then cp "$target/debug/$b" "$ci/bin/"; fi
   done
   while read -r exe; do
     [ -n "$exe" ] && cp "$exe" "$ci/bin/"
   done <"$list"
   chmod -R a+rX "$ci/bin"
+  # The helper's setuid mode (tests/integration/setuid.rs): a setuid-root copy, as an
+  # administrator would make it with dpkg-statoverride.
+  mkdir -p "$ci/setuid" && chmod 755 "$ci/setuid"
+  if [ -x "$ci/bin/strata-helper" ]; then
+    cp "$ci/bin/strata-helper" "$ci/setuid/" && chmod 4755 "$ci/setuid/strata-helper"
+  fi
   echo "copied to $ci/bin:"; ls "$ci/bin"
   [ -x "$ci/bin/strata" ] || echo "warning: no strata binary was built" >&2
 
@@ -185,6 +209,7 @@ PY
     (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
       HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
       STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
+      STRATA_TEST_SETUID_HELPER="$ci/setuid/strata-helper" \
       ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
       "$ci/bin/$name")
     rc=$?

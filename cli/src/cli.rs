@@ -300,6 +300,9 @@ fn unknown_command(e: &clap::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = store_root(cli.root.clone())?;
+    if !matches!(cli.command, Command::Version(_)) {
+        crate::userns::check_store_owner(&root)?;
+    }
     if cli.command.changes_layers()
         && !rustix::process::getuid().is_root()
         && !crate::userns::in_child()

@@ -39,6 +39,7 @@ pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
+pub mod setuid_helper;
 pub mod userns;
 
 pub use error::SilentExit;

@@ -20,6 +20,8 @@ const STRATA_EXTRA: &[(&str, &[&str])] = &[
         "THE HELPER",
         &[
             "An ordinary user's containers are mounted by strata-helper, a small privileged service reached over /run/strata/helper.sock (socket-activated by strata-helper.socket). Start it with: systemctl enable --now strata-helper.socket. Root mounts in process and needs no helper.",
+            "Setuid mode, for machines without systemd (containers, CI runners, other init systems), never the default: the administrator makes the installed helper setuid root with: dpkg-statoverride --update --add root root 4755 /usr/libexec/strata/strata-helper (undo with dpkg-statoverride --remove /usr/libexec/strata/strata-helper and chmod 0755). When nothing answers on the helper socket, strata then starts strata-helper once itself for each mount, over a socket pair: it serves that one request with the same checks and capabilities as the service, for the real uid, and exits. It clears the environment, closes every inherited descriptor, resets signals, resource limits, umask and working directory, and refuses to run serve setuid.",
+            "Which helper binary: STRATA_HELPER_BIN, else strata-helper next to strata, else ../libexec/strata/strata-helper from strata's directory, else /usr/libexec/strata/strata-helper; the first that exists, used in setuid mode only when it is owned by root and setuid.",
         ],
     ),
     (
@@ -27,6 +29,7 @@ const STRATA_EXTRA: &[(&str, &[&str])] = &[
         &[
             "STRATA_ROOT: the store root (after --root).",
             "STRATA_HELPER_SOCKET: the helper's socket (over helper-socket).",
+            "STRATA_HELPER_BIN: the helper binary of the setuid mode (see THE HELPER).",
             "STRATA_INSECURE_REGISTRIES: host:port,... added to insecure-registries.",
             "STRATA_NO_PROGRESS: no progress bars.",
             "XDG_CONFIG_HOME, XDG_DATA_HOME, HOME: where the user's configuration and store are.",

@@ -19,6 +19,24 @@ use std::process::Command;
 
 const ENV_CHILD: &str = "_STRATA_USERNS_CHILD";
 
+/// In the child, when the parent mapped only the user's own uid (no subordinate range):
+/// that uid on the host.
+static ALONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What to add to a failure to take on an image's `uid`/`gid` (`kind`) that `errno` says
+/// is not mapped (EINVAL) when the user has no subordinate range; empty otherwise.
+pub fn unmapped_hint(kind: &str, id: u32, errno: rustix::io::Errno) -> String {
+    let Some(name) = ALONE
+        .get()
+        .filter(|_| errno == rustix::io::Errno::INVAL && id != 0)
+    else {
+        return String::new();
+    };
+    format!(
+        " ({kind} {id} is not mapped: user {name} has no subordinate ids, so strata maps only its own uid, as root; as root give it a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}` (the lines `{name}:100000:65536` in /etc/subuid and /etc/subgid); without one, only images and --user that run as root work)"
+    )
+}
+
 /// Why strata could not run itself in a user namespace.
 #[derive(Debug, thiserror::Error)]
 pub enum UsernsError {
@@ -57,6 +75,19 @@ pub enum UsernsError {
     /// The signal mask.
     #[error(transparent)]
     Signal(#[from] nix::errno::Errno),
+    /// An ordinary user's store root is another user's directory.
+    #[error(
+        "the store {} belongs to {owner}, not to you, {you}: each user has a store of their own; leave --root and STRATA_ROOT unset to use yours (~/.local/share/strata), or give a directory you own; to use its images, run strata as its owner",
+        .path.display()
+    )]
+    ForeignStore {
+        /// The store root.
+        path: std::path::PathBuf,
+        /// Its owner: name and uid.
+        owner: String,
+        /// The caller: name and uid.
+        you: String,
+    },
     /// `unshare`.
     #[error("{what}")]
     Sys {
@@ -88,14 +119,50 @@ pub fn is_rootless() -> bool {
     in_child() || !getuid().is_root()
 }
 
+/// "name (uid N)", or "uid N" for an id without a name.
+fn who(uid: u32) -> String {
+    match User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+    {
+        Some(u) => format!("{} (uid {uid})", u.name),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// For an ordinary user: refuses a store root that exists and belongs to another uid
+/// (strata would fail on its first file there, or write files its owner cannot remove).
+/// Root, and the child inside its namespace, may use any.
+pub fn check_store_owner(root: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = getuid().as_raw();
+    if me == 0 || in_child() {
+        return Ok(());
+    }
+    match fs::metadata(root) {
+        Ok(m) if m.uid() != me => Err(UsernsError::ForeignStore {
+            path: root.to_path_buf(),
+            owner: who(m.uid()),
+            you: who(me),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// In the child: enter the user namespace and wait until the parent has mapped it.
 /// Must run before any thread is started.
 pub fn enter_as_child() -> Result<()> {
     let spec = std::env::var(ENV_CHILD).unwrap_or_default();
-    let (ready, go) = spec
-        .split_once(',')
-        .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
-        .ok_or(UsernsError::Handover)?;
+    let fds: Vec<i32> = spec.split(',').filter_map(|f| f.parse().ok()).collect();
+    let (ready, go, broker) = match fds[..] {
+        [r, g] => (r, g, None),
+        [r, g, b] => (r, g, Some(b)),
+        _ => return Err(UsernsError::Handover),
+    };
+    if let Some(b) = broker {
+        // SAFETY: the parent passed the broker's end on this descriptor; nothing else owns it.
+        crate::setuid_helper::take_broker(unsafe { OwnedFd::from_raw_fd(b) })?;
+    }
     // Descriptors inherited across exec, as with socket activation: only a raw number.
     // SAFETY: the parent passed these two pipe ends to us and nothing else owns them.
     let (mut ready, mut go) = unsafe {
@@ -113,8 +180,18 @@ pub fn enter_as_child() -> Result<()> {
     ready.write_all(b"1")?;
     drop(ready);
     let mut b = [0u8; 1];
-    if go.read(&mut b)? != 1 || b[0] != b'1' {
+    if go.read(&mut b)? != 1 || !matches!(b[0], b'1' | b's') {
         return Err(UsernsError::NotMapped);
+    }
+    if b[0] == b's' {
+        let map = fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let host: Option<u32> = map.split_whitespace().nth(1).and_then(|u| u.parse().ok());
+        let host = host.unwrap_or(u32::MAX);
+        // The name now: the container's own /etc/passwd replaces the host's later.
+        let user = User::from_uid(nix::unistd::Uid::from_raw(host))
+            .ok()
+            .flatten();
+        let _ = ALONE.set(user.map_or_else(|| host.to_string(), |u| u.name));
     }
     // Still single-threaded, so the thread's ids are the process's.
     rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
@@ -130,10 +207,6 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
     let (ready_r, ready_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let (go_r, go_w) = rustix::pipe::pipe().map_err(at("pipe"))?;
     let exe = fs::read_link("/proc/self/exe").map_err(at("cannot find the strata executable"))?;
-    let mut cmd = Command::new(exe);
-    cmd.args(std::env::args_os().skip(1))
-        .env(ENV_CHILD, "3,4")
-        .env("STRATA_ROOT", store_root);
     // Blocked from before the child exists until the forwarding thread takes them; the
     // child starts with them unblocked.
     let mut passed = SigSet::empty();
@@ -141,6 +214,14 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         passed.add(*s);
     }
     passed.thread_block()?;
+    // Outside the namespace, where the kernel honours a setuid helper (see setuid_helper);
+    // its thread starts with the relayed signals blocked, so they reach the forwarder.
+    let broker = crate::setuid_helper::start_broker().map_err(at("the setuid helper's broker"))?;
+    let broker_fd = broker.as_ref().map(|b| b.as_raw_fd());
+    let mut cmd = Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
+        .env(ENV_CHILD, if broker.is_some() { "3,4,5" } else { "3,4" })
+        .env("STRATA_ROOT", store_root);
     let (rw, gr) = (ready_w.as_raw_fd(), go_r.as_raw_fd());
     // std offers code between fork and exec only as an unsafe hook.
     // SAFETY: only async-signal-safe system calls between fork and exec, no allocation.
@@ -148,6 +229,9 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         cmd.pre_exec(move || {
             nix::unistd::dup2(rw, 3)?;
             nix::unistd::dup2(gr, 4)?;
+            if let Some(b) = broker_fd {
+                nix::unistd::dup2(b, 5)?;
+            }
             let _ = rustix::process::set_parent_process_death_signal(Some(
                 rustix::process::Signal::KILL,
             ));
@@ -160,23 +244,29 @@ pub fn run_in_userns(store_root: &std::path::Path) -> Result<i32> {
         .map_err(at("cannot start strata in a user namespace"))?;
     drop(ready_w);
     drop(go_r);
+    drop(broker);
     let mut ready = fs::File::from(ready_r);
     let mut go = fs::File::from(go_w);
     let mut b = [0u8; 1];
     let mapped = match ready.read(&mut b) {
-        Ok(1) => write_maps(Pid::from_raw(child.id() as i32)).map(|map| {
-            if let UidMap::Single(why) = map {
+        Ok(1) => write_maps(Pid::from_raw(child.id() as i32)).map(|map| match map {
+            UidMap::Single(why) => {
                 note_single_uid_once(store_root, &why);
+                true
             }
+            UidMap::Range => false,
         }),
         _ => Err(UsernsError::ChildGone),
     };
-    if let Err(e) = mapped {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
-    go.write_all(b"1")?;
+    let alone = match mapped {
+        Ok(alone) => alone,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    go.write_all(if alone { b"s" } else { b"1" })?;
     drop(go);
     // A signal sent to this process (kill PID) is passed on to the child. One the
     // terminal sends (Ctrl-C, Ctrl-\, a hangup) goes to the whole foreground process

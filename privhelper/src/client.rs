@@ -16,13 +16,13 @@ use crate::proto::{
 /// How long the client waits for the whole exchange (the mount of 500 layers included).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-const SOCKET_HINT: &str = "is strata-helper.socket running? start it with `systemctl start strata-helper.socket`, or run `strata-helper serve --socket PATH` and set STRATA_HELPER_SOCKET";
+const SOCKET_HINT: &str = "start it with `systemctl enable --now strata-helper.socket`, or as root run `strata-helper serve --socket PATH` and set STRATA_HELPER_SOCKET=PATH, or (no systemd) have root make it setuid: `dpkg-statoverride --update --add root root 4755 /usr/libexec/strata/strata-helper` (see strata(1), THE HELPER)";
 
 /// Why the helper did not give us a mount. Each displays as one lower-case line.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The socket is missing, refuses connections or may not be opened.
-    #[error("cannot reach the strata helper at {}: {source}; {}", .socket.display(), connect_hint(.source))]
+    #[error("no strata-helper answers on {} ({source}): {}", .socket.display(), connect_hint(.source))]
     Connect {
         /// The socket path.
         socket: PathBuf,
@@ -55,7 +55,7 @@ pub enum ClientError {
         /// What was wrong.
         what: String,
     },
-    /// The request itself is impossible (checked before connecting).
+    /// The request itself is impossible (checked before sending).
     #[error("an overlay takes 1 to {MAX_LOWERS} lower layers, got {0}")]
     LowerCount(usize),
 }
@@ -78,13 +78,25 @@ pub fn request_mount(
     upper: BorrowedFd<'_>,
     work: BorrowedFd<'_>,
 ) -> Result<OwnedFd, ClientError> {
-    if lowers.is_empty() || lowers.len() > MAX_LOWERS {
-        return Err(ClientError::LowerCount(lowers.len()));
-    }
     let stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
         socket: socket.to_path_buf(),
         source,
     })?;
+    request_mount_over(&stream, socket, lowers, upper, work)
+}
+
+/// [`request_mount`] on a connection already made (the setuid mode's socket pair);
+/// `socket` names the helper in errors.
+pub fn request_mount_over(
+    stream: &UnixStream,
+    socket: &Path,
+    lowers: &[BorrowedFd<'_>],
+    upper: BorrowedFd<'_>,
+    work: BorrowedFd<'_>,
+) -> Result<OwnedFd, ClientError> {
+    if lowers.is_empty() || lowers.len() > MAX_LOWERS {
+        return Err(ClientError::LowerCount(lowers.len()));
+    }
     let sock = stream.as_fd();
     let io = |step, errno| ClientError::Io {
         socket: socket.to_path_buf(),

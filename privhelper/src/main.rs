@@ -3,6 +3,10 @@
 //! `strata-helper serve [--socket PATH] [--timeout SECS]`: with `--socket`, listen on
 //! PATH (mode 0666); without it, take the listening socket from systemd (`LISTEN_FDS`,
 //! descriptor 3), or else listen on the default socket.
+//!
+//! `strata-helper once`: the setuid mode. strata starts it with a socket pair on
+//! descriptor 0; it serves that one request for the real uid and exits. Setuid, it runs
+//! nothing else.
 
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -13,9 +17,10 @@ use std::time::Duration;
 
 use strata_helper::{privilege, server, DEFAULT_SOCKET};
 
-const USAGE: &str = "usage: strata-helper serve [--socket PATH] [--timeout SECS]
+const USAGE: &str = "usage: strata-helper serve [--socket PATH] [--timeout SECS] | once
   --socket PATH   listen on PATH (mode 0666) instead of systemd's socket or /run/strata/helper.sock
-  --timeout SECS  time limit for reading one request (default 10)";
+  --timeout SECS  time limit for reading one request (default 10)
+  once            serve the one request on descriptor 0 (setuid mode; strata starts it)";
 
 fn main() -> ExitCode {
     match run() {
@@ -29,14 +34,24 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
+    let first = args.next();
+    if privilege::is_setuid() && first.as_deref() != Some("once") {
+        return Err(format!(
+            "refusing to run {:?} setuid (real uid {}, effective uid {}): installed setuid root, the helper only serves strata's one request (`once`); a setuid `serve` would let any user bind root's sockets",
+            first.unwrap_or_default(),
+            rustix::process::getuid().as_raw(),
+            rustix::process::geteuid().as_raw()
+        ));
+    }
     let mut socket: Option<PathBuf> = None;
     let mut opts = server::Options::default();
-    match args.next().as_deref() {
+    match first.as_deref() {
         Some("--version") | Some("version") => {
             println!("strata-helper {}", env!("CARGO_PKG_VERSION"));
             return Ok(());
         }
         Some("serve") => {}
+        Some("once") if args.next().is_none() => return once(),
         Some("--help") | Some("-h") | Some("help") => {
             println!("{USAGE}");
             return Ok(());
@@ -60,7 +75,8 @@ fn run() -> Result<(), String> {
         }
     }
     let activated = socket.is_none() && systemd_socket();
-    let caps = privilege::confine(activated.then_some(3)).map_err(|e| format!("confining: {e}"))?;
+    let caps = privilege::confine(activated.then_some(3), privilege::KEEP)
+        .map_err(|e| format!("confining: {e}"))?;
     let listener = if activated {
         // SAFETY: systemd passed descriptor 3 (LISTEN_FDS=1, LISTEN_PID=us) and nothing
         // else owns it.
@@ -87,6 +103,21 @@ fn run() -> Result<(), String> {
         );
     }
     server::serve(listener, opts).map_err(|e| e.to_string())
+}
+
+/// The setuid mode: one request on descriptor 0, for the real uid, after distrusting
+/// everything the invoker passed. An ordinary user's layers hold no device nodes, so,
+/// as in the service, no `CAP_MKNOD`.
+fn once() -> Result<(), String> {
+    let uid = rustix::process::getuid().as_raw();
+    let conn = privilege::distrust_invoker().map_err(|e| format!("setuid start: {e}"))?;
+    let mut keep = privilege::KEEP;
+    if uid != 0 {
+        keep.remove(rustix::thread::CapabilitySet::MKNOD);
+    }
+    privilege::confine(None, keep).map_err(|e| format!("confining: {e}"))?;
+    server::serve_one(conn, uid, &server::Options::default());
+    Ok(())
 }
 
 /// True when systemd passed us exactly one socket.

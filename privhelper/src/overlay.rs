@@ -69,7 +69,9 @@ fn hint(errno: Errno) -> &'static str {
             " (the kernel refused the overlay options, or the layers are not in the helper's \
              mount namespace, e.g. a systemd unit with ProtectSystem=; see dmesg for overlayfs)"
         }
-        Errno::NODEV => " (overlayfs is not available: modprobe overlay)",
+        Errno::NODEV => {
+            " (this kernel has no overlayfs loaded: as root run `modprobe overlay`, and add a line `overlay` to /etc/modules-load.d/strata.conf to load it at boot)"
+        }
         _ => "",
     }
 }

@@ -35,6 +35,16 @@ pub enum PrivilegeError {
         /// The kernel's answer.
         errno: Errno,
     },
+    /// The invoker's hard limit is below what the setuid helper needs.
+    #[error("the invoker's hard {resource:?} limit {hard} is under the {floor} the helper needs")]
+    Limit {
+        /// The resource.
+        resource: rustix::process::Resource,
+        /// The invoker's hard limit.
+        hard: u64,
+        /// The least the helper needs.
+        floor: u64,
+    },
 }
 
 fn sys<T>(step: &'static str, r: rustix::io::Result<T>) -> Result<T, PrivilegeError> {
@@ -45,9 +55,10 @@ fn sys<T>(step: &'static str, r: rustix::io::Result<T>) -> Result<T, PrivilegeEr
 /// the descriptor limit, drops every capability not in [`KEEP`] from all five sets (the
 /// bounding set when it may, i.e. holding `CAP_SETPCAP`; under systemd the unit's
 /// `CapabilityBoundingSet` did it) and sets `NO_NEW_PRIVS`. Returns the effective set.
+/// `keep` is [`KEEP`], or less.
 ///
 /// Call it first thing in `main`, while the process has one thread.
-pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
+pub fn confine(keep_fd: Option<i32>, keep: CapabilitySet) -> Result<CapabilitySet, PrivilegeError> {
     for (k, _) in std::env::vars_os() {
         std::env::remove_var(k);
     }
@@ -58,7 +69,7 @@ pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
     if now.effective.contains(CapabilitySet::SETPCAP) {
         for bit in 0..64u32 {
             let cap = CapabilitySet::from_bits_retain(1 << bit);
-            if KEEP.contains(cap) {
+            if keep.contains(cap) {
                 continue;
             }
             match remove_capability_from_bounding_set(cap) {
@@ -77,8 +88,8 @@ pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
     // unit) and the unit's system call filter denies capset; started by hand as root,
     // the permitted set holds everything and capset cuts it down.
     let now = sys("capget", capabilities(None))?;
-    if !(KEEP.contains(now.permitted) && KEEP.contains(now.inheritable)) {
-        let keep = now.permitted & KEEP;
+    if !(keep.contains(now.permitted) && keep.contains(now.inheritable)) {
+        let keep = now.permitted & keep;
         sys(
             "capset",
             set_capabilities(
@@ -93,6 +104,69 @@ pub fn confine(keep_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
     }
     sys("PR_SET_NO_NEW_PRIVS", set_no_new_privs(true))?;
     Ok(sys("capget", capabilities(None))?.effective)
+}
+
+/// Sets the disposition of a signal the C library keeps for itself (32 and 33, which
+/// `signal` refuses) to default, with the kernel's own call.
+fn reset_reserved_signal(sig: i32) {
+    /// The kernel's `struct sigaction` (handler, flags, restorer, mask) on the
+    /// architectures Debian builds strata for.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction (which neither rustix nor libc wraps for these signals) reads
+    // the struct above, valid for the call, and installs no handler; the old action is
+    // not asked for. SIGKILL and SIGSTOP fail harmlessly.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &default,
+            std::ptr::null_mut::<u8>(),
+            8usize,
+        )
+    };
+}
+
+/// Sets `resource` to `safe` (None: unlimited) both ways. Without `CAP_SYS_RESOURCE` (a
+/// container's root may lack it) a lowered hard limit stays: the soft one rises to it,
+/// and a hard limit under `floor` is refused.
+fn reset_limit(
+    resource: rustix::process::Resource,
+    safe: Option<u64>,
+    floor: u64,
+) -> Result<(), PrivilegeError> {
+    use rustix::process::{getrlimit, setrlimit, Rlimit};
+    let exact = Rlimit {
+        current: safe,
+        maximum: safe,
+    };
+    if setrlimit(resource, exact).is_ok() {
+        return Ok(());
+    }
+    let hard = getrlimit(resource).maximum;
+    if let Some(h) = hard.filter(|h| *h < floor) {
+        return Err(PrivilegeError::Limit {
+            resource,
+            hard: h,
+            floor,
+        });
+    }
+    let raised = Rlimit {
+        current: hard,
+        maximum: hard,
+    };
+    sys("setrlimit", setrlimit(resource, raised))
 }
 
 /// Closes every descriptor numbered `from` or above, except `keep`.
@@ -139,4 +213,84 @@ pub fn names(set: CapabilitySet) -> String {
     } else {
         v.join(",")
     }
+}
+
+/// Whether this process runs setuid or setgid: real and effective ids differ.
+pub fn is_setuid() -> bool {
+    use rustix::process::{getegid, geteuid, getgid, getuid};
+    getuid() != geteuid() || getgid() != getegid()
+}
+
+/// For `once`, which an ordinary user starts (the helper installed setuid root): trusts
+/// nothing the invoker passed. Closes every descriptor but 0 (which must be a unix stream
+/// socket: the request comes on it), puts `/dev/null` on 1 and 2, resets every signal's
+/// disposition and clears the mask, sets every resource limit that could stop the helper
+/// part way to a safe value (it holds every capability here, so it may), sets the umask to
+/// 077 and the working directory to `/`. [`confine`] then clears the environment.
+pub fn distrust_invoker() -> Result<std::os::unix::net::UnixStream, PrivilegeError> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::net::{sockopt, AddressFamily, SocketType};
+    use rustix::process::Resource;
+    use std::os::fd::{BorrowedFd, FromRawFd};
+    for sig in 1..=libc::SIGRTMAX() {
+        let action = if sig == libc::SIGPIPE {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        // SAFETY: resetting a disposition to default (or ignoring SIGPIPE, as Rust's
+        // runtime does) installs no handler; SIGKILL and SIGSTOP fail harmlessly.
+        if unsafe { libc::signal(sig, action) } == libc::SIG_ERR {
+            reset_reserved_signal(sig);
+        }
+    }
+    // SAFETY: an empty set, valid for the call; no old mask asked for.
+    let unmasked = unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut())
+    };
+    if unmasked != 0 {
+        return Err(PrivilegeError::Sys {
+            step: "sigprocmask",
+            errno: Errno::INVAL,
+        });
+    }
+    let mib = 1 << 20;
+    for (resource, safe, floor) in [
+        (Resource::Cpu, None, 10),
+        (Resource::Fsize, None, 0),
+        (Resource::Data, None, 256 * mib),
+        (Resource::As, None, 256 * mib),
+        (Resource::Stack, Some(8 * mib), mib),
+        (Resource::Core, Some(0), 0),
+        (Resource::Nofile, Some(1024), 64),
+        (Resource::Locks, None, 0),
+        (Resource::Rttime, None, 0),
+    ] {
+        reset_limit(resource, safe, floor)?;
+    }
+    rustix::process::umask(Mode::from_raw_mode(0o077));
+    sys("chdir /", rustix::process::chdir("/"))?;
+    // Last: whoever watches the invoker's descriptors sees them closed once all is done.
+    close_from(3, None);
+    let null = sys(
+        "/dev/null",
+        rustix::fs::open("/dev/null", OFlags::RDWR, Mode::empty()),
+    )?;
+    sys("dup2 1", rustix::stdio::dup2_stdout(&null))?;
+    sys("dup2 2", rustix::stdio::dup2_stderr(&null))?;
+    drop(null);
+    // SAFETY: descriptor 0 is open (Rust's runtime opens /dev/null on a closed one) and
+    // this process owns it; it is only borrowed here.
+    let zero = unsafe { BorrowedFd::borrow_raw(0) };
+    let unix = sys("descriptor 0", sockopt::socket_domain(zero))? == AddressFamily::UNIX;
+    if !unix || sys("descriptor 0", sockopt::socket_type(zero))? != SocketType::STREAM {
+        return Err(PrivilegeError::Sys {
+            step: "descriptor 0 is not a unix stream socket",
+            errno: Errno::NOTSOCK,
+        });
+    }
+    // SAFETY: descriptor 0 is a unix stream socket (checked above) that nothing else owns.
+    Ok(unsafe { std::os::unix::net::UnixStream::from_raw_fd(0) })
 }

@@ -152,6 +152,13 @@ pub fn serve(listener: UnixListener, opts: Options) -> std::io::Result<()> {
     }
 }
 
+/// Serves the one request of `conn` for `uid` (the setuid mode: the caller is the real
+/// uid, and the connection a socket pair the caller's strata made).
+pub fn serve_one(conn: UnixStream, uid: u32, opts: &Options) {
+    let pid = sockopt::socket_peercred(&conn).map_or(0, |c| c.pid.as_raw_nonzero().get());
+    handle(conn, Peer { uid, pid }, opts);
+}
+
 /// Serves one connection: reads and checks the request, mounts, replies, logs one line.
 fn handle(conn: UnixStream, peer: Peer, opts: &Options) {
     let deadline = Instant::now() + opts.timeout;

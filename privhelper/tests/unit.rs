@@ -141,3 +141,17 @@ fn the_readme_states_the_line_count() {
         "privhelper/README.md must say {want:?} (`wc -l src/*.rs`); update it, or the list of files here"
     );
 }
+
+/// A kernel without overlayfs (fsopen says ENODEV) gets told how to load it. The test
+/// machine has overlayfs, so this checks the message the mount error carries.
+#[test]
+fn no_overlayfs_says_modprobe_overlay() {
+    let e = strata_helper::MountError::Sys {
+        step: "fsopen overlay".into(),
+        errno: rustix::io::Errno::NODEV,
+    };
+    let text = e.to_string();
+    assert!(text.starts_with("fsopen overlay: "), "{text}");
+    assert!(text.contains("as root run `modprobe overlay`"), "{text}");
+    assert!(text.contains("/etc/modules-load.d/"), "{text}");
+}

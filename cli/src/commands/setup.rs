@@ -63,9 +63,15 @@ fn helper(is_root: bool) -> String {
     let state = match std::os::unix::net::UnixStream::connect(&socket) {
         Ok(_) => "answers".to_string(),
         Err(e) if is_root => format!("not answering: {e}"),
-        Err(e) => format!(
-            "not answering: {e}; start it with `systemctl enable --now strata-helper.socket`"
-        ),
+        Err(e) => match crate::setuid_helper::setuid_binary() {
+            Some(bin) => format!(
+                "not answering: {e}; the setuid helper {} mounts instead",
+                bin.display()
+            ),
+            None => format!(
+                "not answering: {e}; start it with `systemctl enable --now strata-helper.socket`, or make the helper setuid (man strata, THE HELPER)"
+            ),
+        },
     };
     let who = if is_root {
         "none needed, root mounts in process; "

@@ -173,7 +173,7 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
     let lower_fds: Vec<_> = lowers.iter().map(|l| l.as_fd()).collect();
     if crate::userns::in_child() {
         let socket = crate::config::helper_socket();
-        Ok(strata_helper::client::request_mount(
+        Ok(crate::setuid_helper::request_mount(
             &socket,
             &lower_fds,
             upper.as_fd(),

@@ -102,12 +102,30 @@ fn become_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
     }
     let g = Gid::from_raw(gid);
     let u = Uid::from_raw(uid);
-    rustix::thread::set_thread_res_gid(g, g, g)
-        .map_err(|e| fail(125, format!("setgid {gid}: {}", nix_desc(e))))?;
-    rustix::thread::set_thread_res_uid(u, u, u)
-        .map_err(|e| fail(125, format!("setuid {uid}: {}", nix_desc(e))))?;
+    rustix::thread::set_thread_res_gid(g, g, g).map_err(|e| {
+        fail(
+            125,
+            format!(
+                "setgid {gid}: {}{}",
+                nix_desc(e),
+                unmapped_hint("gid", gid, e)
+            ),
+        )
+    })?;
+    rustix::thread::set_thread_res_uid(u, u, u).map_err(|e| {
+        fail(
+            125,
+            format!(
+                "setuid {uid}: {}{}",
+                nix_desc(e),
+                unmapped_hint("uid", uid, e)
+            ),
+        )
+    })?;
     Ok(())
 }
+
+use crate::userns::unmapped_hint;
 
 /// An errno shown as nix shows it (`EPERM: Operation not permitted`), as before.
 fn nix_desc(e: rustix::io::Errno) -> nix::errno::Errno {
