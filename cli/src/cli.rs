@@ -35,6 +35,8 @@ pub enum Command {
     Start(start::StartArgs),
     /// Remove one or more containers.
     Rm(rm::RmArgs),
+    #[command(flatten)]
+    Life(crate::commands::lifecycle::LifeCommand),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
     /// Create a new image from a container's changes.
@@ -131,6 +133,8 @@ pub enum ContainerCommand {
     /// Remove one or more containers.
     #[command(visible_alias = "remove")]
     Rm(rm::RmArgs),
+    #[command(flatten)]
+    Life(crate::commands::lifecycle::LifeCommand),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
     /// Create a new image from a container's changes.
@@ -150,6 +154,13 @@ impl Command {
     /// Whether the command writes or deletes layer files, and so must run inside the
     /// user namespace when strata runs as an ordinary user.
     fn changes_layers(&self) -> bool {
+        if let Command::Life(c)
+        | Command::Container {
+            command: ContainerCommand::Life(c),
+        } = self
+        {
+            return c.changes_layers();
+        }
         matches!(
             self,
             Command::Import(_)
@@ -259,6 +270,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Rm(a),
         } => rm::run(&ctx, a),
+        Command::Life(c)
+        | Command::Container {
+            command: ContainerCommand::Life(c),
+        } => c.run(&ctx),
         Command::Diff(a)
         | Command::Container {
             command: ContainerCommand::Diff(a),

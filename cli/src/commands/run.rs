@@ -159,7 +159,7 @@ fn image_for_run(ctx: &Ctx, name: &str, policy: PullPolicy) -> Result<(Digest, D
 }
 
 /// Creates the container record (and its directories) for `run`.
-fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
+pub(super) fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     let policy = args.pull.unwrap_or_else(|| crate::config::current().pull());
     let (image, db) = image_for_run(ctx, args.image(), policy)?;
     let config_bytes = ctx.store.read_blob(&image)?;

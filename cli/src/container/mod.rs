@@ -8,11 +8,14 @@
 pub mod apply;
 pub mod changes;
 pub mod create;
+pub mod exec;
 pub mod launch;
+pub mod logs;
 pub mod lookup;
 pub mod names;
 pub mod plan;
 pub mod process;
 pub mod rootfs;
+pub mod signal;
 pub mod spec;
 pub mod tty;
