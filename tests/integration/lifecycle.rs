@@ -309,3 +309,76 @@ fn create_restart_and_rename() {
     );
     w.cmd(["rm", "-f", "renamed", "other"]).ok();
 }
+
+#[test]
+fn cp_never_follows_a_containers_symlink_out_of_its_root() {
+    let w = World::new();
+    detached(
+        &w,
+        "files",
+        "ln -s /etc /hostetc; ln -s /etc/hostname /name; mkdir -p /d/sub; echo in > /d/sub/f; \
+         ln -s ../../../../etc/passwd /d/up; echo ready; sleep 600",
+    );
+    wait_for_log(&w, "files", "ready");
+    let out = w.work().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = out.to_str().unwrap();
+    // A symlink is copied as a link, never as the host file it names.
+    w.cmd(["cp", "files:/hostetc", o]).ok();
+    assert_eq!(
+        std::fs::read_link(out.join("hostetc")).unwrap(),
+        std::path::Path::new("/etc")
+    );
+    // Through a link, the path resolves inside the container's root.
+    w.cmd(["cp", "files:/hostetc/passwd", &format!("{o}/pw")])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("pw")).unwrap(),
+        BUSYBOX_PASSWD,
+        "the container's /etc/passwd, not the host's"
+    );
+    w.cmd(["cp", "files:/d", o]).ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/sub/f")).unwrap(),
+        "in\n"
+    );
+    assert!(out.join("d/up").is_symlink());
+    let e = w.cmd(["cp", "files:/d/up/x", o]).code(1);
+    assert!(e.stderr.contains("Could not find the file"), "{}", e.stderr);
+    // Into the container: a destination through a link stays inside too.
+    let src = w.write("hello", b"hi\n");
+    w.cmd(["cp", src.to_str().unwrap(), "files:/hostetc/"]).ok();
+    assert_eq!(
+        w.cmd(["exec", "files", "cat", "/etc/hello"]).ok().stdout,
+        "hi\n"
+    );
+    w.cmd(["cp", src.to_str().unwrap(), "files:/name"]).ok();
+    assert_eq!(w.cmd(["exec", "files", "cat", "/name"]).ok().stdout, "hi\n");
+    // Stopped: through its layers.
+    w.cmd(["stop", "-t", "0", "files"]).ok();
+    w.cmd(["cp", src.to_str().unwrap(), "files:/stopped"]).ok();
+    w.cmd(["cp", "files:/etc/hello", &format!("{o}/back")]).ok();
+    assert_eq!(std::fs::read_to_string(out.join("back")).unwrap(), "hi\n");
+    let tar = w.cmd(["export", "files"]).ok();
+    assert!(
+        tar.stdout.contains("stopped"),
+        "export holds the copied file"
+    );
+    let listed = w.sh("\"$STRATA\" export files | tar tf -").ok();
+    for want in ["bin/busybox", "d/sub/f", "stopped", "etc/hello", "proc"] {
+        assert!(listed.lines().contains(&want), "{want}: {}", listed.stdout);
+    }
+    w.cmd(["start", "files"]).ok();
+    wait_for_log(&w, "files", "ready\nready\n");
+    assert_eq!(
+        w.cmd(["exec", "files", "cat", "/stopped"]).ok().stdout,
+        "hi\n"
+    );
+    let listed = w.sh("\"$STRATA\" export files | tar tf -").ok();
+    assert!(listed.lines().contains(&"proc"));
+    assert!(
+        !listed.lines().iter().any(|l| l.starts_with("proc/")),
+        "a running container's /proc is left out"
+    );
+    w.cmd(["rm", "-f", "files"]).ok();
+}

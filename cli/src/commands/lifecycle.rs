@@ -1,6 +1,6 @@
 //! The container life-cycle verbs, shared by the top level and `strata container …`.
 
-use super::{exec, logs, rename, run, stop};
+use super::{cp, exec, logs, rename, run, stop};
 use crate::context::Ctx;
 use anyhow::Result;
 use clap::Subcommand;
@@ -24,6 +24,10 @@ pub enum LifeCommand {
     Rename(rename::RenameArgs),
     /// Execute a command in a running container.
     Exec(exec::ExecArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(cp::ExportArgs),
 }
 
 impl LifeCommand {
@@ -45,6 +49,8 @@ impl LifeCommand {
             LifeCommand::Logs(a) => logs::run(ctx, a),
             LifeCommand::Rename(a) => rename::rename(ctx, a),
             LifeCommand::Exec(a) => exec::run(ctx, a),
+            LifeCommand::Cp(a) => cp::cp(ctx, a),
+            LifeCommand::Export(a) => cp::export(ctx, a),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod commit;
 pub mod completion;
+pub mod cp;
 pub mod diff;
 pub mod exec;
 pub mod history;

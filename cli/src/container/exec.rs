@@ -116,6 +116,23 @@ fn plan(
     Ok(plan)
 }
 
+/// Joins the user namespace `fd` (a container's, when strata runs as an ordinary user):
+/// as its owner strata gets every right in it, and may then open the container's root
+/// and join its other namespaces. The process must be single-threaded.
+pub fn enter_user_ns(fd: rustix::fd::BorrowedFd<'_>) -> rustix::io::Result<()> {
+    rustix::thread::move_into_link_name_space(fd, Some(LinkNameSpaceType::User))
+}
+
+/// Joins the user namespace of process `pid` unless strata is in it already.
+pub fn join_user_ns_of(pid: i32) -> rustix::io::Result<()> {
+    let theirs = format!("/proc/{pid}/ns/user");
+    if ns_inode(&theirs) == ns_inode("/proc/self/ns/user") {
+        return Ok(());
+    }
+    let fd = rustix::fs::open(&theirs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    enter_user_ns(fd.as_fd())
+}
+
 fn ns_inode(path: &str) -> Option<u64> {
     rustix::fs::stat(path).ok().map(|s| s.st_ino)
 }
@@ -144,9 +161,8 @@ fn join(pid: i32, start: Option<u64>) -> Result<(), ExecError> {
         }
     }
     let mut rest = fds.into_iter().peekable();
-    if let Some((fd, kind, _)) = rest.next_if(|(_, k, _)| *k == LinkNameSpaceType::User) {
-        rustix::thread::move_into_link_name_space(fd.as_fd(), Some(kind))
-            .map_err(join_err("join the container's user namespace"))?;
+    if let Some((fd, _, _)) = rest.next_if(|(_, k, _)| *k == LinkNameSpaceType::User) {
+        enter_user_ns(fd.as_fd()).map_err(join_err("join the container's user namespace"))?;
     }
     // After the user namespace: its rights let an ordinary user open the root.
     let root = rustix::fs::open(

@@ -166,7 +166,12 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
 /// The container's overlay as a detached mount: from the helper for an ordinary user,
 /// made in-process for root (after the helper's own descriptor checks).
 pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<OwnedFd> {
-    let mut lowers = vec![open_dir(&dir.join("init"))?];
+    // A container that never started has no init layer yet (`cp`, `export`).
+    let init = dir.join("init");
+    let mut lowers = Vec::new();
+    if init.exists() {
+        lowers.push(open_dir(&init)?);
+    }
     for chain in rec.layers.iter().rev() {
         lowers.push(open_dir(&store.layer_dir(chain))?);
     }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod changes;
+pub mod copy;
 pub mod create;
 pub mod exec;
 pub mod launch;
