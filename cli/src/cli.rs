@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    commit, completion, diff, history, images, import, inspect, load, login, prune, ps, pull, push,
-    rm, rmi, run, save, start, system, tag,
+    commit, completion, containers, diff, history, images, import, inspect, load, login, prune, ps,
+    pull, push, rm, rmi, run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -139,6 +139,10 @@ pub enum ContainerCommand {
     Diff(diff::DiffArgs),
     /// Create a new image from a container's changes.
     Commit(commit::CommitArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(containers::ContainerInspectArgs),
+    /// Remove all stopped containers.
+    Prune(containers::ContainerPruneArgs),
 }
 
 /// `strata system …`.
@@ -148,6 +152,8 @@ pub enum SystemCommand {
     Df(system::DfArgs),
     /// Display system-wide information.
     Info,
+    /// Remove unused data.
+    Prune(containers::SystemPruneArgs),
 }
 
 impl Command {
@@ -175,6 +181,10 @@ impl Command {
                         | ContainerCommand::Rm(_)
                         | ContainerCommand::Diff(_)
                         | ContainerCommand::Commit(_)
+                        | ContainerCommand::Prune(_)
+                }
+                | Command::System {
+                    command: SystemCommand::Prune(_)
                 }
                 | Command::Rmi(_)
                 | Command::Load(_)
@@ -328,6 +338,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::System {
             command: SystemCommand::Df(a),
         } => system::df(&ctx, a),
+        Command::System {
+            command: SystemCommand::Prune(a),
+        } => containers::prune_system(&ctx, a),
+        Command::Container {
+            command: ContainerCommand::Inspect(a),
+        } => containers::inspect_containers(&ctx, a),
+        Command::Container {
+            command: ContainerCommand::Prune(a),
+        } => containers::prune_containers(&ctx, a),
         Command::Info
         | Command::System {
             command: SystemCommand::Info,

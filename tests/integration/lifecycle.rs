@@ -382,3 +382,157 @@ fn cp_never_follows_a_containers_symlink_out_of_its_root() {
     );
     w.cmd(["rm", "-f", "files"]).ok();
 }
+
+#[test]
+fn inspect_of_a_container_follows_docker() {
+    let w = World::new();
+    let id = detached(&w, "seen", "echo ready; sleep 600");
+    wait_for_log(&w, "seen", "ready");
+    for args in [
+        &["container", "inspect", "seen"][..],
+        &["inspect", "seen"][..],
+    ] {
+        let out = w.cmd(args).ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let c = &v[0];
+        assert_eq!(c["Id"], id);
+        assert_eq!(c["Name"], "/seen");
+        assert_eq!(c["Path"], "sh");
+        assert_eq!(c["Args"][0], "-c");
+        assert_eq!(c["State"]["Status"], "running");
+        assert_eq!(c["State"]["Running"], true);
+        assert!(c["State"]["Pid"].as_i64().unwrap() > 1);
+        assert_eq!(c["Config"]["Image"], "bb");
+        assert!(c["Mounts"].is_array());
+        assert!(c["NetworkSettings"].is_object());
+    }
+    // docker's key order: the top-level keys as printed.
+    let out = w.cmd(["container", "inspect", "seen"]).ok();
+    let top: Vec<&str> = out
+        .lines()
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("    \"")?.split_once('"').map(|(k, _)| k))
+        .collect();
+    let want = [
+        "Id",
+        "Created",
+        "Path",
+        "Args",
+        "State",
+        "Image",
+        "Name",
+        "Mounts",
+        "Config",
+        "NetworkSettings",
+    ];
+    let shown: Vec<&str> = top.iter().copied().filter(|k| want.contains(k)).collect();
+    assert_eq!(shown, want, "{top:?}");
+    let f = w
+        .cmd([
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "seen",
+        ])
+        .ok();
+    assert_eq!(f.stdout, "running 0\n");
+    w.cmd(["kill", "seen"]).ok();
+    w.cmd(["wait", "seen"]).ok();
+    let f = w
+        .cmd([
+            "container",
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}",
+            "seen",
+        ])
+        .ok();
+    assert_eq!(f.stdout, "exited 137 0\n");
+    let out = w.cmd(["container", "inspect", "nosuch"]).code(1);
+    assert_eq!(out.stderr, "Error: No such container: nosuch\n");
+    w.cmd(["rm", "seen"]).ok();
+}
+
+#[test]
+fn ps_filters_latest_last_and_sizes() {
+    let w = World::new();
+    w.cmd(["run", "--name", "three", "bb", "sh", "-c", "exit 3"])
+        .code(3);
+    w.cmd(["run", "--name", "zero", "bb", "true"]).ok();
+    detached(&w, "alive", "sleep 600");
+    let names = |args: &[&str]| {
+        let mut a = vec!["ps", "--format", "{{.Names}}"];
+        a.extend_from_slice(args);
+        w.cmd(a)
+            .ok()
+            .lines()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&[]), ["alive"]);
+    assert_eq!(names(&["-f", "status=exited"]), ["zero", "three"]);
+    assert_eq!(names(&["-f", "exited=3"]), ["three"]);
+    assert_eq!(names(&["-a", "-f", "name=ze"]), ["zero"]);
+    assert_eq!(
+        names(&["-a", "-f", "ancestor=bb", "-f", "status=running"]),
+        ["alive"]
+    );
+    assert_eq!(names(&["-l"]), ["alive"]);
+    assert_eq!(names(&["-n", "2"]), ["alive", "zero"]);
+    let id = w
+        .cmd(["ps", "-q", "--no-trunc", "-f", "name=three", "-a"])
+        .ok();
+    assert_eq!(
+        names(&["-a", "-f", &format!("id={}", &id.stdout[..8])]),
+        ["three"]
+    );
+    let out = w.cmd(["ps", "-f", "bogus=1"]).code(1);
+    assert_eq!(out.single_error(), "Error: invalid filter 'bogus'");
+    let sized = w.cmd(["ps", "-s"]).ok();
+    let t = Table::parse(&sized.stdout);
+    assert!(
+        t.column("SIZE")[0].contains("(virtual "),
+        "{}",
+        sized.stdout
+    );
+
+    // top: the container's processes only.
+    let top = w.cmd(["top", "alive"]).ok();
+    assert!(top.lines()[0].contains("PID"), "{}", top.stdout);
+    assert_eq!(top.lines().len(), 2, "{}", top.stdout);
+    assert!(top.lines()[1].ends_with("sleep 600"), "{}", top.stdout);
+
+    // container prune: the stopped ones, not the running one.
+    let out = w.cmd(["container", "prune", "-f"]).ok();
+    assert!(
+        out.stdout.starts_with("Deleted Containers:\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Total reclaimed space: "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(names(&["-a"]), ["alive"]);
+    w.cmd(["rm", "-f", "alive"]).ok();
+    // system prune -a: and then the unused image.
+    let out = w.cmd(["system", "prune", "-a", "-f"]).ok();
+    assert!(out.stdout.contains("untagged: bb:latest"), "{}", out.stdout);
+    assert!(w.cmd(["images", "-q"]).ok().stdout.is_empty());
+}
+
+#[test]
+fn attach_shows_the_output_and_returns_the_exit_code() {
+    let w = World::new();
+    detached(&w, "att", "echo early; sleep 1; echo late; exit 4");
+    wait_for_log(&w, "att", "early");
+    let out = w.cmd(["attach", "att"]).code(4);
+    assert_eq!(out.stdout, "late\n", "from the moment of attaching");
+    let out = w.cmd(["attach", "att"]).code(1);
+    assert!(out
+        .stderr
+        .contains("You cannot attach to a stopped container"));
+    w.cmd(["rm", "att"]).ok();
+}

@@ -115,6 +115,14 @@ pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Value> {
 
 /// Runs `inspect`.
 pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
+    if args.typ.as_deref() == Some("container") {
+        let c = super::containers::ContainerInspectArgs {
+            format: args.format.clone(),
+            size: false,
+            containers: args.images.clone(),
+        };
+        return super::containers::inspect_containers(ctx, &c);
+    }
     if let Some(t) = args.typ.as_deref().filter(|t| *t != "image") {
         anyhow::bail!("unsupported type {t:?}: strata inspects images");
     }
@@ -125,8 +133,15 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
         match resolve(&db, a) {
             Ok((id, _)) => values.push(inspect_value(&ctx.store, &db, &id)?),
             Err(crate::resolve::ResolveError::NotFound(_)) => {
-                eprintln!("Error: No such object: {a}");
-                failed = true;
+                match crate::container::lookup::find(&ctx.store, a) {
+                    Ok(c) => values.push(serde_json::to_value(
+                        crate::container::inspect::inspect(&ctx.store, &c)?,
+                    )?),
+                    Err(_) => {
+                        eprintln!("Error: No such object: {a}");
+                        failed = true;
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("Error: {e}");

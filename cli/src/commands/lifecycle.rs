@@ -1,6 +1,6 @@
 //! The container life-cycle verbs, shared by the top level and `strata container …`.
 
-use super::{cp, exec, logs, rename, run, stop};
+use super::{cp, exec, logs, rename, run, stop, top};
 use crate::context::Ctx;
 use anyhow::Result;
 use clap::Subcommand;
@@ -28,6 +28,10 @@ pub enum LifeCommand {
     Cp(cp::CpArgs),
     /// Export a container's filesystem as a tar archive.
     Export(cp::ExportArgs),
+    /// Display the running processes of a container.
+    Top(top::TopArgs),
+    /// Attach to a running container's output.
+    Attach(top::AttachArgs),
 }
 
 impl LifeCommand {
@@ -51,6 +55,8 @@ impl LifeCommand {
             LifeCommand::Exec(a) => exec::run(ctx, a),
             LifeCommand::Cp(a) => cp::cp(ctx, a),
             LifeCommand::Export(a) => cp::export(ctx, a),
+            LifeCommand::Top(a) => top::top(ctx, a),
+            LifeCommand::Attach(a) => top::attach(ctx, a),
         }
     }
 }

@@ -28,7 +28,8 @@ pub struct LogsArgs {
     pub container: String,
 }
 
-fn show(entries: &[Entry], timestamps: bool) -> Result<()> {
+/// Writes entries to standard output or error, as they were written.
+pub(super) fn show(entries: &[Entry], timestamps: bool) -> Result<()> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     for e in entries {
         let w: &mut dyn Write = if e.stream == "stderr" {
@@ -65,20 +66,26 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> Result<()> {
         None => None,
     };
     let dir = ctx.store.container_dir(&rec.id)?;
-    let (entries, mut offset) = logs::read(&dir, &Filter { since, tail })?;
+    let (entries, offset) = logs::read(&dir, &Filter { since, tail })?;
     show(&entries, args.timestamps)?;
-    if !args.follow {
-        return Ok(());
+    if args.follow {
+        follow(ctx, &rec.id, offset, args.timestamps)?;
     }
+    Ok(())
+}
+
+/// Shows what the container writes after `offset` of its log until it ends.
+pub(super) fn follow(ctx: &Ctx, id: &str, mut offset: u64, timestamps: bool) -> Result<()> {
+    let dir = ctx.store.container_dir(id)?;
     loop {
         // Read once more after it ended: what it wrote last is in the log by then.
         let running = matches!(
-            live_state(&ctx.store, &rec.id),
+            live_state(&ctx.store, id),
             Ok(s) if s.status == ContainerStatus::Running
         );
         let (more, next) = logs::read_from(&dir, offset)?;
         offset = next;
-        show(&more, args.timestamps)?;
+        show(&more, timestamps)?;
         if !running {
             return Ok(());
         }

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod commit;
 pub mod completion;
+pub mod containers;
 pub mod cp;
 pub mod diff;
 pub mod exec;
@@ -29,6 +30,7 @@ pub mod stop;
 pub mod system;
 pub mod table;
 pub mod tag;
+pub mod top;
 
 use crate::image::writer::{Assembly, ImageWriter, StagedImage};
 use crate::output::out;
