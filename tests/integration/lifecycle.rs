@@ -337,6 +337,14 @@ fn cp_never_follows_a_containers_symlink_out_of_its_root() {
         BUSYBOX_PASSWD,
         "the container's /etc/passwd, not the host's"
     );
+    // -L: what the link names, inside the container, under the link's name.
+    w.cmd(["cp", "-L", "files:/d/up", &format!("{o}/followed")])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(out.join("followed")).unwrap(),
+        BUSYBOX_PASSWD,
+        "../../../../etc/passwd stays inside the container's root"
+    );
     w.cmd(["cp", "files:/d", o]).ok();
     assert_eq!(
         std::fs::read_to_string(out.join("d/sub/f")).unwrap(),

@@ -77,13 +77,19 @@ pub fn cp(ctx: &Ctx, args: &CpArgs) -> Result<()> {
                 let mut sink = TarSink {
                     tar: tar::Builder::new(std::io::stdout().lock()),
                 };
-                copy::copy_out(root.fd.as_fd(), name, src, &mut sink)?;
+                copy::copy_out(root.fd.as_fd(), name, src, args.follow_link, &mut sink)?;
                 sink.tar.into_inner()?.flush()?;
                 return Ok(());
             }
             let dest = copy::host_target(src, Path::new(&args.dest));
             let mut sink = HostSink { dest };
-            Ok(copy::copy_out(root.fd.as_fd(), name, src, &mut sink)?)
+            Ok(copy::copy_out(
+                root.fd.as_fd(),
+                name,
+                src,
+                args.follow_link,
+                &mut sink,
+            )?)
         }
         (None, Some((name, dest))) => {
             if args.src == "-" {

@@ -300,24 +300,44 @@ impl<W: Write> Sink for TarSink<W> {
 }
 
 /// Copies `src` of the container (its root `root`, named `cname` in messages) into
-/// `sink`, as docker's `cp CONTAINER:SRC`: a symlink is copied as a link; `SRC/.`
+/// `sink`, as docker's `cp CONTAINER:SRC`: a symlink is copied as a link (with
+/// `follow`, what it names, inside the container, under the link's name); `SRC/.`
 /// copies a directory's contents.
 pub fn copy_out(
     root: BorrowedFd<'_>,
     cname: &str,
     src: &str,
+    follow: bool,
     sink: &mut dyn Sink,
 ) -> Result<(), CopyError> {
     let not_found = || CopyError::NotFound(src.to_string(), cname.to_string());
-    let (parent, name) = split(src);
-    let dir = resolve(root, &parent, OFlags::PATH | OFlags::DIRECTORY).map_err(|_| not_found())?;
-    rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(|_| not_found())?;
-    let top = if name == "." {
-        ".".to_string()
-    } else {
-        name.clone()
-    };
-    walk(dir.as_fd(), &name, Path::new(&top), sink, None)
+    let (_, shown_name) = split(src);
+    let mut path = src.to_string();
+    for _ in 0..40 {
+        let (parent, name) = split(&path);
+        let dir =
+            resolve(root, &parent, OFlags::PATH | OFlags::DIRECTORY).map_err(|_| not_found())?;
+        let st =
+            rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(|_| not_found())?;
+        if follow && FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            let target =
+                rustix::fs::readlinkat(&dir, &name, Vec::new()).map_err(|_| not_found())?;
+            let target = target.to_string_lossy().into_owned();
+            path = if target.starts_with('/') {
+                target
+            } else {
+                format!("{parent}/{target}")
+            };
+            continue;
+        }
+        let top = if shown_name == "." {
+            ".".to_string()
+        } else {
+            shown_name
+        };
+        return walk(dir.as_fd(), &name, Path::new(&top), sink, None);
+    }
+    Err(not_found())
 }
 
 /// Writes the container's whole filesystem, without what is mounted on it, to `sink`.
