@@ -1,8 +1,8 @@
 //! The command line: clap definitions, dispatch, and how errors are shown.
 
 use crate::commands::{
-    commit, completion, diff, history, images, import, inspect, load, login, prune, ps, pull, push,
-    rm, rmi, run, save, start, system, tag,
+    commit, completion, containers, diff, history, images, import, inspect, load, login, prune, ps,
+    pull, push, rm, rmi, run, save, start, system, tag,
 };
 use crate::context::{store_root, Ctx};
 use crate::error::{error_line, SilentExit};
@@ -35,6 +35,8 @@ pub enum Command {
     Start(start::StartArgs),
     /// Remove one or more containers.
     Rm(rm::RmArgs),
+    #[command(flatten)]
+    Life(crate::commands::lifecycle::LifeCommand),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
     /// Create a new image from a container's changes.
@@ -137,10 +139,16 @@ pub enum ContainerCommand {
     /// Remove one or more containers.
     #[command(visible_alias = "remove")]
     Rm(rm::RmArgs),
+    #[command(flatten)]
+    Life(crate::commands::lifecycle::LifeCommand),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
     /// Create a new image from a container's changes.
     Commit(commit::CommitArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(containers::ContainerInspectArgs),
+    /// Remove all stopped containers.
+    Prune(containers::ContainerPruneArgs),
 }
 
 /// `strata builder …`.
@@ -159,6 +167,8 @@ pub enum SystemCommand {
     Info(system::InfoArgs),
     /// Verify the whole store; with --repair, remove what is broken or unused.
     Check(crate::commands::check::CheckArgs),
+    /// Remove unused data.
+    Prune(containers::SystemPruneArgs),
 }
 
 impl Command {
@@ -191,6 +201,13 @@ impl Command {
     /// Whether the command writes or deletes layer files, and so must run inside the
     /// user namespace when strata runs as an ordinary user.
     fn changes_layers(&self) -> bool {
+        if let Command::Life(c)
+        | Command::Container {
+            command: ContainerCommand::Life(c),
+        } = self
+        {
+            return c.changes_layers();
+        }
         matches!(
             self,
             Command::Import(_)
@@ -209,6 +226,10 @@ impl Command {
                         | ContainerCommand::Rm(_)
                         | ContainerCommand::Diff(_)
                         | ContainerCommand::Commit(_)
+                        | ContainerCommand::Prune(_)
+                }
+                | Command::System {
+                    command: SystemCommand::Prune(_)
                 }
                 | Command::Rmi(_)
                 | Command::System {
@@ -355,6 +376,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Container {
             command: ContainerCommand::Rm(a),
         } => rm::run(&ctx, a),
+        Command::Life(c)
+        | Command::Container {
+            command: ContainerCommand::Life(c),
+        } => c.run(&ctx),
         Command::Diff(a)
         | Command::Container {
             command: ContainerCommand::Diff(a),
@@ -412,6 +437,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Builder {
             command: BuilderCommand::Prune(a),
         } => crate::commands::builder::prune(&ctx, a),
+        Command::System {
+            command: SystemCommand::Prune(a),
+        } => containers::prune_system(&ctx, a),
+        Command::Container {
+            command: ContainerCommand::Inspect(a),
+        } => containers::inspect_containers(&ctx, a),
+        Command::Container {
+            command: ContainerCommand::Prune(a),
+        } => containers::prune_containers(&ctx, a),
         Command::Info(a)
         | Command::System {
             command: SystemCommand::Info(a),

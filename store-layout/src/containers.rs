@@ -90,6 +90,13 @@ pub struct ContainerState {
     /// The last exit code.
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// Host pid of the container's first process, while running (for `exec`, `kill`,
+    /// `cp`, `top`); absent in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_pid: Option<i32>,
+    /// That process's start time, to tell a reused pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_start: Option<u64>,
 }
 
 /// Whether `id` is a well-formed container ID (so that it can become a path).
@@ -187,6 +194,28 @@ impl Store {
         write_quick(&path, &serde_json::to_vec(state).expect("state serialises"))
     }
 
+    /// Renames a container under the store lock; `check` sees the existing containers
+    /// first (the new name free) and may refuse.
+    pub fn rename_container<E>(
+        &self,
+        id: &str,
+        name: &str,
+        check: impl FnOnce(&[ContainerRecord]) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        let _lock = self.lock()?;
+        let all = self.containers()?;
+        if let Err(e) = check(&all) {
+            return Ok(Err(e));
+        }
+        let Some(mut rec) = all.into_iter().find(|c| c.id == id) else {
+            return Err(StoreError::NotFound(format!("container {id}")));
+        };
+        rec.name = name.to_string();
+        let data = serde_json::to_vec_pretty(&rec).expect("record serialises");
+        write_quick(&self.container_dir(id)?.join("container.json"), &data)?;
+        Ok(Ok(()))
+    }
+
     /// Removes a container under the store lock, then any layers that only it used
     /// (an image removed with `rmi -f` while the container existed).
     pub fn remove_container(&self, id: &str) -> Result<()> {
@@ -243,5 +272,13 @@ mod tests {
             assert_eq!(v.to_string(), s);
         }
         assert!(serde_json::from_str::<ContainerState>(r#"{"status":"paused"}"#).is_err());
+        let st = ContainerState {
+            init_pid: Some(8),
+            init_start: Some(10),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&st).unwrap();
+        assert!(text.ends_with(r#""init_pid":8,"init_start":10}"#));
+        assert_eq!(serde_json::from_str::<ContainerState>(&text).unwrap(), st);
     }
 }

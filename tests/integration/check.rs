@@ -152,7 +152,8 @@ fn opening_the_store_removes_a_stale_temporary_copy_of_the_database() {
     std::fs::copy(env.store().join("db.json"), &tmp).unwrap();
     env.cmd(["images"]).ok();
     assert!(tmp.exists(), "a read-only command cleaned the store");
-    env.cmd(["tag", "demo/busybox:1.0", "demo/busybox:2.0"]).ok();
+    env.cmd(["tag", "demo/busybox:1.0", "demo/busybox:2.0"])
+        .ok();
     assert!(!tmp.exists(), "the stale copy of db.json is still there");
     check(&env, &[]).ok();
 }

@@ -31,13 +31,13 @@ pub(crate) fn host_mounts(own: &std::path::Path) -> Vec<String> {
 
 /// An environment with the busybox image as `bb`, and a check on drop that strata
 /// left no mount in the host's mount table.
-struct World {
+pub(crate) struct World {
     env: Env,
     mounts: Vec<String>,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let env = Env::new();
         env.import_busybox("bb");
         World {

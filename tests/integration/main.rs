@@ -17,6 +17,7 @@ mod hostile;
 mod images;
 mod import;
 mod inspect;
+mod lifecycle;
 mod limits;
 mod prune;
 mod registry;

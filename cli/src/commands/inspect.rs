@@ -202,8 +202,42 @@ pub fn inspect_value(store: &Store, db: &Db, id: &Digest) -> Result<Ordered> {
         ))
 }
 
+/// What `inspect` shows for one argument: an image, or a container when no image has
+/// the name.
+enum Inspected {
+    Image(Ordered),
+    Container(Box<crate::container::inspect::ContainerJson>),
+}
+
+impl serde::Serialize for Inspected {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Inspected::Image(o) => o.serialize(s),
+            Inspected::Container(c) => c.serialize(s),
+        }
+    }
+}
+
+impl Inspected {
+    /// The value templates see.
+    fn to_value(&self) -> Result<Value> {
+        Ok(match self {
+            Inspected::Image(o) => o.to_value(),
+            Inspected::Container(c) => serde_json::to_value(c)?,
+        })
+    }
+}
+
 /// Runs `inspect`.
 pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
+    if args.typ.as_deref() == Some("container") {
+        let c = super::containers::ContainerInspectArgs {
+            format: args.format.clone(),
+            size: false,
+            containers: args.images.clone(),
+        };
+        return super::containers::inspect_containers(ctx, &c);
+    }
     if let Some(t) = args.typ.as_deref().filter(|t| *t != "image") {
         anyhow::bail!("unsupported type {t:?}: strata inspects images");
     }
@@ -212,10 +246,17 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
     let mut failed = false;
     for a in &args.images {
         match resolve(&db, a) {
-            Ok((id, _)) => values.push(inspect_value(&ctx.store, &db, &id)?),
+            Ok((id, _)) => values.push(Inspected::Image(inspect_value(&ctx.store, &db, &id)?)),
             Err(crate::resolve::ResolveError::NotFound(_)) => {
-                eprintln!("Error: No such object: {a}");
-                failed = true;
+                match crate::container::lookup::find(&ctx.store, a) {
+                    Ok(c) => values.push(Inspected::Container(Box::new(
+                        crate::container::inspect::inspect(&ctx.store, &c)?,
+                    ))),
+                    Err(_) => {
+                        eprintln!("Error: No such object: {a}");
+                        failed = true;
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("Error: {e}");
@@ -231,7 +272,7 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
         Some(f) => {
             let tpl = Template::parse(f).map_err(|e| anyhow!("{e}"))?;
             for v in &values {
-                crate::output::out(&tpl.render(&v.to_value()).map_err(|e| anyhow!("{e}"))?)?;
+                crate::output::out(&tpl.render(&v.to_value()?).map_err(|e| anyhow!("{e}"))?)?;
             }
         }
     }

@@ -1,12 +1,14 @@
-//! `strata ps [-a] [-q] [--no-trunc] [--format]`: list containers.
+//! `strata ps [-a] [-q] [-l] [-n N] [-s] [-f FILTER] [--no-trunc] [--format]`: list
+//! containers.
 
+use crate::container::filter;
 use crate::container::lookup::live_state;
 use crate::container::spec::RunConfig;
 use crate::context::Ctx;
-use crate::output::{human_ago, human_duration, parse_rfc3339};
-use anyhow::Result;
+use crate::output::{human_ago, human_duration, human_size, parse_filters, parse_rfc3339};
+use anyhow::{anyhow, bail, Result};
 use serde_json::json;
-use store_layout::ContainerStatus;
+use store_layout::{ContainerRecord, ContainerStatus};
 
 /// Arguments of `ps`.
 #[derive(clap::Args, Debug)]
@@ -24,6 +26,19 @@ pub struct PsArgs {
     /// Go template).
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (status, name, id, ancestor, label,
+    /// exited).
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Show the latest created container (includes all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Show n last created containers (includes all states).
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// Display total file sizes.
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 /// docker's default `ps` table.
@@ -39,6 +54,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("State", "STATE"),
     ("Ports", "PORTS"),
     ("Names", "NAMES"),
+    ("Size", "SIZE"),
 ];
 
 /// Quotes and shortens the command as docker's ps does.
@@ -55,13 +71,34 @@ fn command_column(cmd: &str, no_trunc: bool) -> String {
 /// Runs `ps`.
 pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let now = crate::clock::now_unix();
+    let filters = parse_filters(&args.filter).map_err(|e| anyhow!("{e}"))?;
+    if let Some((k, _)) = filters
+        .iter()
+        .find(|(k, _)| !filter::FILTERS.contains(&k.as_str()))
+    {
+        bail!("invalid filter '{k}'");
+    }
+    let limit = if args.latest { 1 } else { args.last };
+    let all = args.all || limit >= 0 || filters.iter().any(|(k, _)| k == "exited" || k == "status");
     let mut rows = Vec::new();
+    let db = ctx.store.db()?;
+    let mut shown = 0;
     for c in ctx.store.containers()? {
+        if limit >= 0 && shown >= limit {
+            break;
+        }
         let state = live_state(&ctx.store, &c.id)?;
         let running = state.status == ContainerStatus::Running;
-        if !args.all && !running {
+        if !all && !running {
             continue;
         }
+        if !filters
+            .iter()
+            .all(|(k, v)| filter::matches(&db, &c, &state, k, v))
+        {
+            continue;
+        }
+        shown += 1;
         let id = if args.no_trunc {
             c.id.clone()
         } else {
@@ -95,15 +132,37 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             "State": state.status.as_str(),
             "Ports": "",
             "Names": c.name,
+            "Size": if args.size { size_column(ctx, &c)? } else { String::new() },
         }));
     }
     if args.quiet {
         return Ok(());
     }
-    for line in super::table::render(args.format.as_deref(), DEFAULT_FORMAT, &rows, HEADERS)? {
+    let default = if args.size {
+        format!("{DEFAULT_FORMAT}\t{{{{.Size}}}}")
+    } else {
+        DEFAULT_FORMAT.to_string()
+    };
+    for line in super::table::render(args.format.as_deref(), &default, &rows, HEADERS)? {
         crate::output::out(&line)?;
     }
     Ok(())
+}
+
+/// docker's SIZE: the writable layer, and with the image's layers.
+fn size_column(ctx: &Ctx, c: &ContainerRecord) -> Result<String> {
+    let rw = super::setup::disk_usage(&ctx.store.container_dir(&c.id)?.join("upper"));
+    let db = ctx.store.db()?;
+    let image: u64 = c
+        .layers
+        .iter()
+        .filter_map(|l| db.layers().get(l).map(|l| l.size))
+        .sum();
+    Ok(format!(
+        "{} (virtual {})",
+        human_size(rw),
+        human_size(rw + image)
+    ))
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
 }
 
 /// Creates the container record (and its directories) for `run`.
-fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
+pub(super) fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
     let policy = args.pull.unwrap_or_else(|| crate::config::current().pull());
     let (image, db) = image_for_run(&ctx.store, args.image(), policy)?;
     let config_bytes = ctx.store.read_blob(&image)?;

@@ -36,7 +36,7 @@ pub fn report(root: &Path) -> String {
 
 /// Bytes allocated under `root`, hard-linked files counted once; what cannot be read is
 /// left out.
-fn disk_usage(root: &Path) -> u64 {
+pub(super) fn disk_usage(root: &Path) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0;
     let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];

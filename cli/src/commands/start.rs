@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<()> {
     }
 }
 
-fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> Result<i32> {
+pub(super) fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> Result<i32> {
     let rec = find(&ctx.store, arg)?;
     if live_state(&ctx.store, &rec.id)?.status == ContainerStatus::Running {
         return Ok(0);

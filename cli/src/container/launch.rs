@@ -7,6 +7,7 @@
 //! namespaces and the overlay mount, so a killed `strata run` leaves no mount behind.
 
 use super::apply::{self, ChildIo};
+use super::logs::{self, LogWriter, MAX_SIZE};
 use super::plan::{ContainerPlan, Namespace};
 use super::rootfs::Rootfs;
 use super::spec::RunConfig;
@@ -21,6 +22,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store, StoreError};
 
 /// Where the container's output goes.
@@ -164,7 +166,12 @@ fn open_dir(p: &Path) -> Result<OwnedFd> {
 /// The container's overlay as a detached mount: from the helper for an ordinary user,
 /// made in-process for root (after the helper's own descriptor checks).
 pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<OwnedFd> {
-    let mut lowers = vec![open_dir(&dir.join("init"))?];
+    // A container that never started has no init layer yet (`cp`, `export`).
+    let init = dir.join("init");
+    let mut lowers = Vec::new();
+    if init.exists() {
+        lowers.push(open_dir(&init)?);
+    }
     for chain in rec.layers.iter().rev() {
         lowers.push(open_dir(&store.layer_dir(chain))?);
     }
@@ -214,7 +221,7 @@ pub fn start(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, mode: Mode) 
         auto_remove: cfg.auto_remove,
     };
     match mode {
-        Mode::Attached => watch(&c, None),
+        Mode::Attached => watch(&c, None, None),
         Mode::Detached => detach(&c),
     }
 }
@@ -230,11 +237,7 @@ struct Container<'a> {
 
 fn detach(c: &Container<'_>) -> Result<i32> {
     let (r, w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(c.dir.join("container.log"))
-        .map_err(at("cannot open the container log"))?;
+    let log = LogWriter::open(c.dir, MAX_SIZE).map_err(at("cannot open the container log"))?;
     // SAFETY: strata is single-threaded here; the child only continues strata's own code.
     match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => {
@@ -243,9 +246,13 @@ fn detach(c: &Container<'_>) -> Result<i32> {
             if let Ok(n) = File::open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdin(&n);
             }
-            let _ = rustix::stdio::dup2_stdout(&log);
-            let _ = rustix::stdio::dup2_stderr(&log);
-            let code = watch(c, Some(w)).unwrap_or(125);
+            let code = match LogPipes::new(log) {
+                Ok(pipes) => watch(c, Some(w), Some(pipes)).unwrap_or(125),
+                Err(e) => {
+                    report(&Some(w), &format!("125\t{}", chain(&e)));
+                    125
+                }
+            };
             // fork's counterpart: std has no _exit and rustix's is unstable.
             // SAFETY: leave without running the parent's exit handlers twice.
             unsafe { libc::_exit(code) }
@@ -402,7 +409,53 @@ fn wait_exit(pid: Pid) -> Result<i32> {
     }
 }
 
-fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
+/// A detached container's standard output and error: pipes whose write ends are the
+/// watcher's (and so the container's) descriptors 1 and 2, read into the json-file log.
+struct LogPipes {
+    out: OwnedFd,
+    err: OwnedFd,
+    log: Arc<Mutex<LogWriter>>,
+}
+
+impl LogPipes {
+    fn new(log: LogWriter) -> Result<LogPipes> {
+        let (out, out_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+        let (err, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+        rustix::stdio::dup2_stdout(&out_w).map_err(std::io::Error::from)?;
+        rustix::stdio::dup2_stderr(&err_w).map_err(std::io::Error::from)?;
+        Ok(LogPipes {
+            out,
+            err,
+            log: Arc::new(Mutex::new(log)),
+        })
+    }
+
+    /// Starts copying into the log (after the clone: no thread may hold a lock the
+    /// container's first process would need).
+    fn start(self) -> Vec<std::thread::JoinHandle<()>> {
+        [(self.out, "stdout"), (self.err, "stderr")]
+            .into_iter()
+            .map(|(fd, stream)| {
+                let log = self.log.clone();
+                std::thread::spawn(move || logs::pump(File::from(fd), stream, log))
+            })
+            .collect()
+    }
+}
+
+/// Closes the watcher's own ends of the log pipes and waits until everything the
+/// container wrote is in the log.
+fn end_logging(threads: Vec<std::thread::JoinHandle<()>>) {
+    if let Ok(n) = File::open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&n);
+        let _ = rustix::stdio::dup2_stderr(&n);
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> Result<i32> {
     let forwarded = block_forwarded()?;
     let Spawned {
         pid,
@@ -418,7 +471,8 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
             return Err(e);
         }
     };
-    let started = record_running(c)?;
+    let started = record_running(c, pid)?;
+    let loggers = logs.map(LogPipes::start).unwrap_or_default();
     let mut msg = String::new();
     let _ = errors.read_to_string(&mut msg);
     if !msg.is_empty() {
@@ -446,12 +500,14 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
         tty::proxy(m, c.plan.process.stdin);
     }
     let code = wait_exit(pid)?;
+    end_logging(loggers);
     finish(c, &started, code)?;
     Ok(code)
 }
 
-/// Records the container as running, watched by this process; returns the start time.
-fn record_running(c: &Container<'_>) -> Result<String> {
+/// Records the container as running, watched by this process, with its first process
+/// `init`; returns the start time.
+fn record_running(c: &Container<'_>, init: Pid) -> Result<String> {
     let me = std::process::id() as i32;
     let started = now_rfc3339();
     c.store.set_container_state(
@@ -461,6 +517,8 @@ fn record_running(c: &Container<'_>) -> Result<String> {
             pid: Some(me),
             pid_start: super::lookup::process_start(me),
             started_at: Some(started.clone()),
+            init_pid: Some(init.as_raw()),
+            init_start: super::lookup::process_start(init.as_raw()),
             ..Default::default()
         },
     )?;

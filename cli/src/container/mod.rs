@@ -7,12 +7,19 @@
 
 pub mod apply;
 pub mod changes;
+pub mod copy;
 pub mod create;
+pub mod exec;
+pub mod filter;
+pub mod inspect;
 pub mod launch;
+pub mod logs;
 pub mod lookup;
 pub mod names;
 pub mod plan;
 pub mod process;
 pub mod rootfs;
+pub mod signal;
 pub mod spec;
+pub mod top;
 pub mod tty;
