@@ -4,6 +4,7 @@
 
 mod build_parse;
 mod containers;
+mod corpus;
 mod crash;
 mod errors;
 mod helper;

@@ -14,6 +14,8 @@
 //! plus the four compressors strata must detect ([`gzip`], [`zstd_compress`],
 //! [`xz_compress`], [`bzip2_compress`]).
 
+pub mod corpus;
+pub mod hardening;
 pub mod helper;
 pub mod registry;
 
