@@ -10,6 +10,7 @@ mod errors;
 mod helper;
 mod history;
 mod hostile;
+mod hostile_registry;
 mod images;
 mod import;
 mod inspect;

@@ -17,6 +17,7 @@
 pub mod corpus;
 pub mod hardening;
 pub mod helper;
+pub mod hostile_registry;
 pub mod registry;
 
 use std::ffi::{OsStr, OsString};
