@@ -144,6 +144,8 @@ pub enum SystemCommand {
     Df(system::DfArgs),
     /// Display system-wide information.
     Info,
+    /// Verify the whole store; with --repair, remove what is broken or unused.
+    Check(crate::commands::check::CheckArgs),
 }
 
 impl Command {
@@ -166,6 +168,9 @@ impl Command {
                         | ContainerCommand::Commit(_)
                 }
                 | Command::Rmi(_)
+                | Command::System {
+                    command: SystemCommand::Check(_)
+                }
                 | Command::Load(_)
                 | Command::Pull(_)
                 | Command::Image {
@@ -239,6 +244,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
         Command::Build(a) => return crate::commands::build::run(&root, a),
+        Command::System {
+            command: SystemCommand::Check(a),
+        } => return crate::commands::check::run(&root, a),
         _ => {}
     }
     let ctx = Ctx::open(&root)?;
@@ -318,6 +326,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: SystemCommand::Info,
         } => system::info(&ctx),
         Command::Version
+        | Command::System {
+            command: SystemCommand::Check(_),
+        }
         | Command::Login(_)
         | Command::Logout(_)
         | Command::Build(_)

@@ -34,3 +34,28 @@ fn one_line(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(": ")
 }
+
+/// `s` with every control character (C0 but tab, DEL, C1) and every bidirectional
+/// override or isolate written as an escape (`\x1b`, `\u{202e}`), so that names taken
+/// from archives, registries and images cannot move the cursor, clear the screen or
+/// reorder what the terminal shows.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
+}

@@ -9,6 +9,7 @@
 
 mod atomic;
 mod blobs;
+mod check;
 mod containers;
 mod db;
 mod digest;
@@ -19,6 +20,7 @@ mod store;
 
 pub use atomic::{fsync_dir, write_file_atomic};
 pub use blobs::BlobWriter;
+pub use check::{CheckDepth, CheckReport, LeftoverKind, Problem, Repairs};
 pub use containers::{valid_container_id, ContainerRecord, ContainerState, ContainerStatus};
 pub use db::{AmbiguousId, BlobRef, Db, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, Sha256Writer};

@@ -20,6 +20,17 @@ impl StoreLock {
         Ok(StoreLock { _file: file })
     }
 
+    /// Whether the file locked is still the one at `path` (not removed or replaced).
+    pub(crate) fn is_at(&self, path: &Path) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let held = self._file.metadata().at(path)?;
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(m.dev() == held.dev() && m.ino() == held.ino()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).at(path),
+        }
+    }
+
     /// Takes the exclusive lock on `path` if no one holds it; `None` otherwise.
     pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
         let file = open_lock_file(path)?;

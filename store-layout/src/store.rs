@@ -92,6 +92,26 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store at `root` as it is, without creating it or cleaning anything:
+    /// for [`Store::check`], which reports what opening for use would clean.
+    pub fn open_as_is(root: &Path) -> Result<Store> {
+        let version_path = root.join("layout-version");
+        match fs::read_to_string(&version_path) {
+            Ok(v) if v.trim_end() != LAYOUT_VERSION => Err(StoreError::Version {
+                path: version_path,
+                found: v.trim_end().to_string(),
+                expected: LAYOUT_VERSION.to_string(),
+            }),
+            Ok(_) => Ok(Store {
+                root: root.to_path_buf(),
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(StoreError::NotFound(format!("store {}", root.display())))
+            }
+            Err(e) => Err(e).at(version_path),
+        }
+    }
+
     fn create(&self) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         let mut b = fs::DirBuilder::new();
@@ -367,40 +387,15 @@ impl Store {
         Ok(to)
     }
 
-    /// Cleans up after processes that were killed: rolls back an interrupted change
-    /// and removes staging directories whose owner is gone, and trash.
+    /// Cleans up after processes that were killed: rolls back an interrupted change,
+    /// removes temporary copies of the metadata, staging directories whose owner is
+    /// gone, and trash.
     fn recover(&self) -> Result<()> {
-        let journal_path = self.root.join("journal.json");
-        if journal_path.exists() {
+        if self.root.join("journal.json").exists() {
             let _lock = self.lock()?;
-            if let Ok(data) = fs::read(&journal_path) {
-                let journal: Journal = serde_json::from_slice(&data).unwrap_or_default();
-                let mut db = self.db()?;
-                let mut used_layers = db.referenced_layers();
-                used_layers.extend(self.container_layers()?);
-                let mut changed = false;
-                for l in &journal.layers {
-                    if !used_layers.contains(l) {
-                        changed |= db.remove_layer(l);
-                        let dir = self.root.join("layers").join(l.hex());
-                        if dir.exists() {
-                            let t = self.trash(&dir)?;
-                            let _ = remove_tree(&t);
-                        }
-                    }
-                }
-                if changed {
-                    self.write_db(&db)?;
-                }
-                let used_blobs = db.referenced_blobs();
-                for b in &journal.blobs {
-                    if !used_blobs.contains(b) {
-                        let _ = fs::remove_file(self.blob_path(b));
-                    }
-                }
-                fs::remove_file(&journal_path).at(&journal_path)?;
-            }
+            self.roll_back_locked()?;
         }
+        self.remove_stale_temp_files()?;
         let tmp = self.tmp();
         let entries = match fs::read_dir(&tmp) {
             Ok(rd) => rd,
@@ -417,9 +412,72 @@ impl Store {
                     let _ = remove_tree(&tmp.join(stem));
                     let _ = fs::remove_file(e.path());
                 }
+            } else if name.starts_with("stage-") && !tmp.join(format!("{name}.lock")).exists() {
+                // Its owner makes the lock file first and removes it last: a staging
+                // directory without one has no owner.
+                let _ = remove_tree(&e.path());
             }
         }
         Ok(())
+    }
+
+    /// Removes the `ROOT/.tmp-*` files that an atomic replacement of `db.json`,
+    /// `journal.json` or `layout-version` left when killed. Those are written only under
+    /// the store lock, so under it every such file is stale; when another process holds
+    /// the lock they are left for the next opening.
+    fn remove_stale_temp_files(&self) -> Result<()> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).at(&self.root),
+        };
+        let stale: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .map(|e| e.path())
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        if let Some(_lock) = StoreLock::try_exclusive(&self.root.join("lock"))? {
+            for p in stale {
+                let _ = fs::remove_file(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back the change `journal.json` records; the caller holds the store lock.
+    pub(crate) fn roll_back_locked(&self) -> Result<()> {
+        let journal_path = self.root.join("journal.json");
+        let Ok(data) = fs::read(&journal_path) else {
+            return Ok(());
+        };
+        let journal: Journal = serde_json::from_slice(&data).unwrap_or_default();
+        let mut db = self.db()?;
+        let mut used_layers = db.referenced_layers();
+        used_layers.extend(self.container_layers()?);
+        let mut changed = false;
+        for l in &journal.layers {
+            if !used_layers.contains(l) {
+                changed |= db.remove_layer(l);
+                let dir = self.root.join("layers").join(l.hex());
+                if dir.exists() {
+                    let t = self.trash(&dir)?;
+                    let _ = remove_tree(&t);
+                }
+            }
+        }
+        if changed {
+            self.write_db(&db)?;
+        }
+        let used_blobs = db.referenced_blobs();
+        for b in &journal.blobs {
+            if !used_blobs.contains(b) {
+                let _ = fs::remove_file(self.blob_path(b));
+            }
+        }
+        fs::remove_file(&journal_path).at(&journal_path)
     }
 }
 

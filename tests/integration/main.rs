@@ -3,6 +3,7 @@
 //! the harness and the fixture builders.
 
 mod build_parse;
+mod check;
 mod containers;
 mod corpus;
 mod crash;

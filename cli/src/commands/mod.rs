@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod build;
+pub mod check;
 pub mod commit;
 pub mod completion;
 pub mod diff;
