@@ -4,9 +4,11 @@
 
 mod build_parse;
 mod check;
+mod concurrency;
 mod containers;
 mod corpus;
 mod crash;
+mod crash_suite;
 mod errors;
 mod helper;
 mod history;

@@ -116,7 +116,7 @@ pub fn assert_sound(env: &Env) -> Output {
     out
 }
 
-/// Whether the message (one line, `Error: ` and lower-case text) is clear: short, printable
+/// Whether the message (one line, `Error: ` and text) is clear: short, printable
 /// (control characters from hostile input escaped), and not a panic or a bare errno.
 pub fn is_clear(line: &str) -> bool {
     let Some(text) = line.strip_prefix("Error: ") else {
@@ -125,7 +125,6 @@ pub fn is_clear(line: &str) -> bool {
     !text.is_empty()
         && text.len() < 2048
         && !text.chars().any(char::is_control)
-        && text.chars().next().is_some_and(|c| !c.is_uppercase())
         && !text.contains("panicked")
         && !text.starts_with("os error")
 }
