@@ -14,8 +14,7 @@ fn noisy_layers(seed: u64) -> Vec<Layer> {
     (seed..seed + 3)
         .map(|i| {
             let mut data = vec![0u8; 4 << 20];
-            std::io::Read::read_exact(&mut NoiseReader::new(i, 4 << 20), &mut data)
-                .unwrap();
+            std::io::Read::read_exact(&mut NoiseReader::new(i, 4 << 20), &mut data).unwrap();
             Layer::gzip(&TarBuilder::new().file(format!("data/n{i}"), &data).finish())
         })
         .collect()
@@ -47,7 +46,13 @@ fn judged(env: &Env, args: &[&str]) -> Option<String> {
 }
 
 /// One process's loop; returns its complaints and the tags it leaves behind.
-fn act(env: &Env, role: Role, image: &str, archive: &str, rounds: usize) -> (Vec<String>, Vec<String>) {
+fn act(
+    env: &Env,
+    role: Role,
+    image: &str,
+    archive: &str,
+    rounds: usize,
+) -> (Vec<String>, Vec<String>) {
     let mut bad = Vec::new();
     let mut kept = Vec::new();
     for r in 0..rounds {
@@ -142,7 +147,10 @@ fn eight(same_image: bool) {
     let check = env.cmd(["system", "check"]).run();
     if check.code != 0 {
         stat("unsound", 1);
-        bad.push(format!("system check fails after the run: {}", check.stdout));
+        bad.push(format!(
+            "system check fails after the run: {}",
+            check.stdout
+        ));
     }
     // Nothing the others did stops the image from being pulled and loaded again.
     env.cmd(["pull", &image]).ok();

@@ -240,7 +240,9 @@ fn strace(cmd: &Command, extra: &[&str]) -> Command {
             None => s.env_remove(k),
         };
     }
-    s.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    s.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     s
 }
 
@@ -299,9 +301,12 @@ fn killed_at_every_rename_and_unlink(op: Op) {
         b.prepare();
         let inject = format!("inject={sc}:signal=SIGKILL:when={k}");
         let trace = format!("trace={sc}");
-        let _ = strace(&b.strata(), &["-o", "/dev/null", "-e", &trace, "-e", &inject])
-            .status()
-            .expect("run strace");
+        let _ = strace(
+            &b.strata(),
+            &["-o", "/dev/null", "-e", &trace, "-e", &inject],
+        )
+        .status()
+        .expect("run strace");
         failures.extend(b.survived(&format!("a SIGKILL at {sc} #{k}")));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

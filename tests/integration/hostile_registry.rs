@@ -138,7 +138,10 @@ fn measured(cmd: Cmd<'_>) -> (Output, u64, u64) {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        assert!(Instant::now() < deadline, "the pull did not end in 10 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the pull did not end in 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let out = Output {

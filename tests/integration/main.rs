@@ -10,6 +10,7 @@ mod corpus;
 mod crash;
 mod crash_suite;
 mod errors;
+mod full_disk;
 mod helper;
 mod history;
 mod hostile;

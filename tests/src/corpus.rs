@@ -135,10 +135,7 @@ pub fn case(name: &str, canary: &Path) -> (Vec<Layer>, Expect) {
                 .finish()),
             Refuse,
         ),
-        "absolute_symlink_alone" => (
-            one(TarBuilder::new().symlink("evil", abs).finish()),
-            Safe,
-        ),
+        "absolute_symlink_alone" => (one(TarBuilder::new().symlink("evil", abs).finish()), Safe),
         "symlink_in_one_layer_file_through_it_in_the_next" => (
             vec![
                 Layer::plain(TarBuilder::new().symlink("evil", abs).finish()),
@@ -279,10 +276,7 @@ pub fn case(name: &str, canary: &Path) -> (Vec<Layer>, Expect) {
         }
         "escape_sequences_in_a_refused_name" => (
             one(TarBuilder::new()
-                .file(
-                    format!("\x1b[2J\x1b[31m{climb}/pwned\x07"),
-                    b"pwned\n",
-                )
+                .file(format!("\x1b[2J\x1b[31m{climb}/pwned\x07"), b"pwned\n")
                 .finish()),
             Refuse,
         ),

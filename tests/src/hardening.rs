@@ -92,8 +92,16 @@ pub fn assert_canary_intact(env: &Env) {
         "something was written to or removed from the canary directory"
     );
     let v = d.join("victim");
-    assert_eq!(std::fs::read(&v).unwrap(), b"canary\n", "the canary changed");
-    assert_eq!(std::fs::metadata(&v).unwrap().nlink(), 1, "a hard link to the canary was made");
+    assert_eq!(
+        std::fs::read(&v).unwrap(),
+        b"canary\n",
+        "the canary changed"
+    );
+    assert_eq!(
+        std::fs::metadata(&v).unwrap().nlink(),
+        1,
+        "a hard link to the canary was made"
+    );
     assert!(
         crate::list_dir(&env.outside()).is_empty(),
         "something was written outside: {:?}",

@@ -5,7 +5,7 @@
 //! closed after one answer.
 
 use crate::registry::{read_request, serve_loopback};
-use crate::{gzip, go_arch, sha256_hex, TarBuilder};
+use crate::{go_arch, gzip, sha256_hex, TarBuilder};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
