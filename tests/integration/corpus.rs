@@ -9,7 +9,7 @@
 //! an archive anyone crafted.
 
 use std::time::Duration;
-use strata_tests::corpus::{case, Expect};
+use strata_tests::corpus::{case, needs_limits, Expect, LIMITS};
 use strata_tests::hardening::*;
 use strata_tests::registry::Registry;
 use strata_tests::*;
@@ -19,6 +19,13 @@ fn through(entry: &str, name: &str) {
     env.import_busybox("demo/busybox:1.0");
     let canary_dir = canary(&env);
     let (layers, expect) = case(name, &canary_dir);
+    if needs_limits(name) {
+        let dir = env.home().join(".config/strata");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), LIMITS).unwrap();
+        // The limits are accepted: a refusal must be the archive's doing.
+        env.cmd(["images"]).ok();
+    }
     let reg = (entry == "pull").then(Registry::start);
     if let Some(r) = &reg {
         push_image(&r.addr, "hostile/img", "1", &layers);
@@ -90,6 +97,9 @@ corpus! {
     gzip_bomb: import load pull;
     zstd_bomb: import load pull;
     xz_bomb: import load;
+    gzip_bomb_over_the_size_limit: import load pull;
+    zstd_bomb_over_the_size_limit: import load pull;
+    xz_bomb_over_the_size_limit: import load;
     zstd_window_over_the_limit: import load pull;
     diff_id_that_lies: load pull;
     escape_sequences_in_a_refused_name: import load pull;
@@ -115,4 +125,25 @@ mod pax_size_that_overflows {
     fn pull() {
         super::through("pull", "pax_size_that_overflows");
     }
+}
+
+/// A tag in `manifest.json` carrying terminal escape sequences: the refusal quotes it with
+/// its control characters escaped.
+#[test]
+fn escape_sequences_in_a_tag_of_the_archive() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let layers = [strata_tests::hardening::Layer::plain(
+        TarBuilder::new().file("etc/a", b"a\n").finish(),
+    )];
+    let file = env.write(
+        "image.tar",
+        &docker_archive_of(&layers, "demo/x\x1b[2J\x1b[31m:1"),
+    );
+    let before = store_fingerprint(&env);
+    let out = env.cmd(["load", "-i", file.to_str().unwrap()]).run();
+    stat("cases", 1);
+    assert_clear_refusal(&out);
+    assert_same_store(&before, &store_fingerprint(&env));
+    assert_sound(&env);
 }

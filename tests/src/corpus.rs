@@ -39,6 +39,20 @@ fn zeros_tar(size: u64) -> Vec<u8> {
         .unterminated()
 }
 
+/// A complete tar of one file of `size` zero bytes.
+fn complete_zeros_tar(size: usize) -> Vec<u8> {
+    TarBuilder::new().file("bomb", &vec![0u8; size]).finish()
+}
+
+/// The limits (in the user's configuration file) the `*_over_the_size_limit` cases run
+/// under: layers of at most 16 MiB, grown at most 100 times by decompression.
+pub const LIMITS: &str = "max-layer-size = 16777216\nmax-expansion-ratio = 100\n";
+
+/// Whether case `name` runs under [`LIMITS`].
+pub fn needs_limits(name: &str) -> bool {
+    name.ends_with("_over_the_size_limit")
+}
+
 /// A stream whose tar header claims 1 TiB, then 64 MiB of zeros and the end: a few
 /// hundred KiB compressed that would unpack to a terabyte.
 fn bomb_tar() -> Vec<u8> {
@@ -262,6 +276,21 @@ pub fn case(name: &str, canary: &Path) -> (Vec<Layer>, Expect) {
             vec![Layer::packed(compress_xz(&bomb_tar()), Packing::Xz)],
             Refuse,
         ),
+        "gzip_bomb_over_the_size_limit" => {
+            (vec![Layer::gzip(&complete_zeros_tar(64 << 20))], Refuse)
+        }
+        "zstd_bomb_over_the_size_limit" => {
+            let tar = complete_zeros_tar(64 << 20);
+            let mut l = Layer::packed(compress_zstd(&tar), Packing::Zstd);
+            l.diff_id = format!("sha256:{}", crate::sha256_hex(&tar));
+            (vec![l], Refuse)
+        }
+        "xz_bomb_over_the_size_limit" => {
+            let tar = complete_zeros_tar(64 << 20);
+            let mut l = Layer::packed(compress_xz(&tar), Packing::Xz);
+            l.diff_id = format!("sha256:{}", crate::sha256_hex(&tar));
+            (vec![l], Refuse)
+        }
         "zstd_window_over_the_limit" => {
             let tar = TarBuilder::new().file("etc/w", b"window\n").finish();
             (
@@ -314,6 +343,9 @@ pub const NAMES: &[&str] = &[
     "gzip_bomb",
     "zstd_bomb",
     "xz_bomb",
+    "gzip_bomb_over_the_size_limit",
+    "zstd_bomb_over_the_size_limit",
+    "xz_bomb_over_the_size_limit",
     "zstd_window_over_the_limit",
     "diff_id_that_lies",
     "escape_sequences_in_a_refused_name",

@@ -38,6 +38,9 @@ pub enum Misbehaviour {
     /// Asks for a bearer token from an endpoint that accepts the connection and never
     /// answers.
     HangingToken,
+    /// Answers the manifest request 404 with an error message carrying terminal escape
+    /// sequences.
+    EscapesInErrors,
 }
 
 /// A running hostile registry; stops (and lets hanging connections go) when dropped.
@@ -191,6 +194,13 @@ fn answer(mut s: TcpStream, m: Misbehaviour, c: &Content, done: &AtomicBool, add
     }
     if let Some(reference) = path.strip_prefix("/v2/hostile/img/manifests/") {
         let digest = format!("sha256:{}", sha256_hex(&c.manifest));
+        if m == Misbehaviour::EscapesInErrors {
+            let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"\u001b[2J\u001b[31mgone\u0007","detail":null}]}"#;
+            let _ =
+                s.write_all(head("404 Not Found", body.len(), "application/json", "").as_bytes());
+            let _ = s.write_all(body);
+            return;
+        }
         if reference != "1" && reference != digest {
             let _ = s.write_all(head("404 Not Found", 0, "text/plain", "").as_bytes());
             return;
