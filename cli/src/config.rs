@@ -31,6 +31,18 @@ pub struct ConfigFile {
     pub pull: Option<PullPolicy>,
     /// How pull and push show their progress.
     pub progress: Option<Progress>,
+    /// The most bytes one layer may hold once decompressed.
+    pub max_layer_size: Option<u64>,
+    /// The most a layer may grow when decompressed (decompressed / compressed bytes).
+    pub max_expansion_ratio: Option<u64>,
+    /// The most layers an image may have.
+    pub max_layers: Option<u64>,
+    /// Seconds a download may go without receiving a byte.
+    pub download_idle_timeout: Option<u64>,
+    /// Bytes a download must receive in every `download-low-speed-time` seconds.
+    pub download_low_speed_limit: Option<u64>,
+    /// The interval of `download-low-speed-limit`, in seconds.
+    pub download_low_speed_time: Option<u64>,
 }
 
 /// When `run` pulls its image (`--pull`, and `pull` in the configuration).
@@ -114,6 +126,36 @@ pub const KEYS: &[Key] = &[
         name: "progress",
         example: "progress = \"auto\"",
         doc: "How pull and push show their progress: \"auto\" (live bars on a terminal that can redraw them, docker's status lines elsewhere), \"plain\" (status lines always) or \"quiet\" (as -q). STRATA_NO_PROGRESS turns the bars off.",
+    },
+    Key {
+        name: "max-layer-size",
+        example: "max-layer-size = 21474836480",
+        doc: "The most bytes one layer may hold once decompressed, for pull, load and import (default 64 GiB); a larger layer is refused as it is read. STRATA_MAX_LAYER_SIZE comes first.",
+    },
+    Key {
+        name: "max-expansion-ratio",
+        example: "max-expansion-ratio = 200",
+        doc: "The most a compressed layer may grow when decompressed, as decompressed bytes per compressed byte, counted once a layer has passed 256 MiB decompressed (default 500; 0 turns the check off). A gzip bomb stops at this ratio. STRATA_MAX_EXPANSION_RATIO comes first.",
+    },
+    Key {
+        name: "max-layers",
+        example: "max-layers = 500",
+        doc: "The most layers an image may have, for pull, load and import: at most and by default 500, the most lower layers an overlay mount takes, so that every image in the store can run. STRATA_MAX_LAYERS comes first.",
+    },
+    Key {
+        name: "download-idle-timeout",
+        example: "download-idle-timeout = 60",
+        doc: "Seconds a registry may keep a download or answer waiting without sending a byte before strata gives up on that connection (default 60). STRATA_DOWNLOAD_IDLE_TIMEOUT comes first.",
+    },
+    Key {
+        name: "download-low-speed-limit",
+        example: "download-low-speed-limit = 1024",
+        doc: "Bytes a download must receive in every download-low-speed-time seconds; a slower one is broken off and resumed, and the pull fails after its retries (default 1024; 0 turns the check off). STRATA_DOWNLOAD_LOW_SPEED_LIMIT comes first.",
+    },
+    Key {
+        name: "download-low-speed-time",
+        example: "download-low-speed-time = 60",
+        doc: "The interval, in seconds, of download-low-speed-limit (default 60). STRATA_DOWNLOAD_LOW_SPEED_TIME comes first.",
     },
 ];
 
@@ -233,6 +275,86 @@ impl Settings {
             .copied()
             .unwrap_or(Progress::Auto)
     }
+}
+
+impl Settings {
+    /// A number key: the environment variable `var` when set to a number, else the
+    /// files, else `default`.
+    fn number(&self, var: &str, key: impl Fn(&ConfigFile) -> Option<&u64>, default: u64) -> u64 {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| self.pick(key).copied())
+            .unwrap_or(default)
+    }
+
+    /// The limits on what a layer and an image may be.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_layer_size: self.number(
+                "STRATA_MAX_LAYER_SIZE",
+                |c| c.max_layer_size.as_ref(),
+                64 << 30,
+            ),
+            max_expansion_ratio: self.number(
+                "STRATA_MAX_EXPANSION_RATIO",
+                |c| c.max_expansion_ratio.as_ref(),
+                500,
+            ),
+            max_layers: self
+                .number("STRATA_MAX_LAYERS", |c| c.max_layers.as_ref(), MAX_LAYERS)
+                .clamp(1, MAX_LAYERS),
+        }
+    }
+
+    /// How long a download may stall or crawl.
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            idle: self.number(
+                "STRATA_DOWNLOAD_IDLE_TIMEOUT",
+                |c| c.download_idle_timeout.as_ref(),
+                60,
+            ),
+            low_speed_limit: self.number(
+                "STRATA_DOWNLOAD_LOW_SPEED_LIMIT",
+                |c| c.download_low_speed_limit.as_ref(),
+                1024,
+            ),
+            low_speed_time: self.number(
+                "STRATA_DOWNLOAD_LOW_SPEED_TIME",
+                |c| c.download_low_speed_time.as_ref(),
+                60,
+            ),
+        }
+    }
+}
+
+/// The most lower layers an overlay mount takes, and so the most layers an image that
+/// can run may have.
+pub const MAX_LAYERS: u64 = 500;
+
+/// What a layer and an image may be at most (`max-layer-size`, `max-expansion-ratio`,
+/// `max-layers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one decompressed layer.
+    pub max_layer_size: u64,
+    /// Decompressed bytes per compressed byte (0: no limit).
+    pub max_expansion_ratio: u64,
+    /// Layers of one image (1 to [`MAX_LAYERS`]).
+    pub max_layers: u64,
+}
+
+/// How long a download may stall or crawl (`download-idle-timeout`,
+/// `download-low-speed-limit`, `download-low-speed-time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Seconds without a byte.
+    pub idle: u64,
+    /// Bytes needed in every `low_speed_time` seconds (0: no limit).
+    pub low_speed_limit: u64,
+    /// Seconds.
+    pub low_speed_time: u64,
 }
 
 /// The user's file: `$XDG_CONFIG_HOME/strata/config.toml`, else `~/.config/strata/config.toml`.

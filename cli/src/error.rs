@@ -5,9 +5,11 @@
 #[error("exit status {0}")]
 pub struct SilentExit(pub i32);
 
-/// The error as the one line strata prints after `Error: `.
+/// The error as the one line strata prints after `Error: `, with control characters
+/// escaped: messages quote member names, tags, labels and server replies, which come
+/// from archives, registries and images.
 pub fn error_line(e: &anyhow::Error) -> String {
-    one_line(&chain_message(e))
+    escape_controls(&one_line(&chain_message(e)))
 }
 
 /// The error and its causes joined with ": ", leaving out a cause whose text the
@@ -58,4 +60,19 @@ pub fn escape_controls(s: &str) -> String {
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(escape_controls("a\x1b[2Jb\tc"), "a\\x1b[2Jb\tc");
+        assert_eq!(escape_controls("\u{7f}\u{9b}x"), "\\x7f\\u{9b}x");
+        assert_eq!(escape_controls("abc\u{202e}txt.exe"), "abc\\u{202e}txt.exe");
+        assert_eq!(escape_controls("héllo wörld"), "héllo wörld");
+        let e = anyhow::anyhow!("bad member \x1b]0;pwned\x07name");
+        assert_eq!(error_line(&e), "bad member \\x1b]0;pwned\\x07name");
+    }
 }

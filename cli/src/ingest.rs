@@ -12,6 +12,8 @@ use crate::layer::decompress::{decompress, detect, Compression};
 use crate::layer::readahead;
 use crate::layer::unpack::{unpack, UnpackError, UnpackOptions, UnpackStats};
 use std::io::{self, BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use store_layout::{BlobRef, Digest, LayerSlot, Sha256Writer, StoreError, Txn};
 
 /// Bytes read from the source at a time.
@@ -51,6 +53,121 @@ pub enum IngestError {
     /// The unpacking thread panicked.
     #[error("the unpacking thread panicked")]
     Panicked,
+}
+
+/// An image with more layers than `max-layers` allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the image has {layers} layers, more than the {max} {why}: \
+     squash it into fewer layers (rebuild it with fewer RUN, COPY and ADD steps, or \
+     export a container of it and import that)",
+    why = if *.max >= crate::config::MAX_LAYERS {
+        "an overlay mount can stack, so it could never run"
+    } else {
+        "max-layers allows"
+    }
+)]
+pub struct TooManyLayers {
+    /// The image's layers.
+    pub layers: usize,
+    /// The most allowed.
+    pub max: u64,
+}
+
+/// Refuses an image of `layers` layers when it has more than `max-layers` (at most 500,
+/// the most an overlay mount can stack): such an image could be stored but never run.
+pub fn check_layer_count(layers: usize) -> Result<(), TooManyLayers> {
+    let max = crate::config::current().limits().max_layers;
+    if layers as u64 > max {
+        return Err(TooManyLayers { layers, max });
+    }
+    Ok(())
+}
+
+/// Decompressed bytes a layer may reach before `max-expansion-ratio` is checked: small
+/// layers of zeros legitimately compress a thousandfold.
+const RATIO_GRACE: u64 = 256 << 20;
+
+/// A layer larger than the limits a user set, found while it is decompressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LayerLimit {
+    /// More bytes than `max-layer-size`.
+    #[error("the layer is larger than {max} bytes once decompressed (max-layer-size)")]
+    Size {
+        /// The limit.
+        max: u64,
+    },
+    /// It grew more than `max-expansion-ratio` times.
+    #[error("the layer decompresses to more than {ratio} times its compressed size ({plain} bytes from {compressed}; max-expansion-ratio): a decompression bomb?")]
+    Ratio {
+        /// The limit.
+        ratio: u64,
+        /// Decompressed bytes so far.
+        plain: u64,
+        /// Compressed bytes so far.
+        compressed: u64,
+    },
+}
+
+/// Counts the bytes read through it into a shared counter.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A decompressed layer stream that stops with a [`LayerLimit`] error once it passes
+/// `max-layer-size`, or `max-expansion-ratio` times the compressed bytes read so far.
+struct Bounded<R> {
+    inner: R,
+    plain: u64,
+    compressed: Arc<AtomicU64>,
+    limits: crate::config::Limits,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R, compressed: Arc<AtomicU64>) -> Self {
+        Bounded {
+            inner,
+            plain: 0,
+            compressed,
+            limits: crate::config::current().limits(),
+        }
+    }
+
+    fn check(&self) -> Result<(), LayerLimit> {
+        if self.plain > self.limits.max_layer_size {
+            return Err(LayerLimit::Size {
+                max: self.limits.max_layer_size,
+            });
+        }
+        let compressed = self.compressed.load(Ordering::Relaxed).max(1);
+        let ratio = self.limits.max_expansion_ratio;
+        if ratio > 0 && self.plain > RATIO_GRACE && self.plain / compressed > ratio {
+            return Err(LayerLimit::Ratio {
+                ratio,
+                plain: self.plain,
+                compressed,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.plain += n as u64;
+        self.check().map_err(io::Error::other)?;
+        Ok(n)
+    }
 }
 
 /// A layer unpacked into a transaction, not yet committed.
@@ -140,9 +257,17 @@ pub fn ingest_layer_verified<R: Read + Send>(
         let tar_blob = &mut tar_blob;
         let dir = &dir;
         let worker = s.spawn(move || -> Result<(Digest, UnpackStats), IngestError> {
+            let count = Arc::new(AtomicU64::new(0));
+            let raw = BufReader::with_capacity(
+                64 << 10,
+                Counted {
+                    inner: raw,
+                    count: count.clone(),
+                },
+            );
             let (_, plain) = decompress(raw).map_err(|e| IngestError::Decompress("archive", e))?;
             let mut hashed = Sha256Writer::new(Tee {
-                inner: plain,
+                inner: Bounded::new(plain, count),
                 copy: tar_blob.as_mut(),
             });
             let stats = unpack(&mut hashed, dir, &opts)?;
@@ -252,8 +377,14 @@ impl Unpacked {
 /// `input`); a compressed one is hashed after decompression.
 pub fn unpack_layer<R: Read + Send>(txn: &Txn, input: R) -> Result<Unpacked, IngestError> {
     let (slot, dir) = txn.layer_dir()?;
-    let (compression, mut plain) = decompress(BufReader::with_capacity(CHUNK, input))
+    let count = Arc::new(AtomicU64::new(0));
+    let input = Counted {
+        inner: input,
+        count: count.clone(),
+    };
+    let (compression, plain) = decompress(BufReader::with_capacity(CHUNK, input))
         .map_err(|e| IngestError::Decompress("layer", e))?;
+    let mut plain = Bounded::new(plain, count);
     let mut opts = UnpackOptions {
         landlock: true,
         preserve_ownership: true,

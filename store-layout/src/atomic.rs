@@ -30,9 +30,11 @@ pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .create_new(true)
             .mode(0o644)
             .open(&tmp)
-            .at(&tmp)?;
-        f.write_all(data).at(&tmp)?;
-        f.sync_all().at(&tmp)?;
+            .at(path)?;
+        // Errors name the file being replaced: the temporary name means nothing to
+        // the user.
+        f.write_all(data).at(path)?;
+        f.sync_all().at(path)?;
         fs::rename(&tmp, path).at(path)?;
         fsync_dir(dir)
     })();

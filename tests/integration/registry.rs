@@ -1018,43 +1018,8 @@ fn upload_image(
     layers: &[Vec<u8>],
     diff_ids: &[String],
 ) -> String {
-    let config = serde_json::json!({
-        "architecture": go_arch(), "os": "linux",
-        "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "created": "2024-01-01T00:00:00Z",
-    })
-    .to_string();
-    let config_digest = upload_blob(addr, repo, config.as_bytes());
-    let descs: Vec<serde_json::Value> = layers
-        .iter()
-        .map(|l| {
-            let gz = gzip(l);
-            let d = upload_blob(addr, repo, &gz);
-            serde_json::json!({
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": d, "size": gz.len(),
-            })
-        })
-        .collect();
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest, "size": config.len(),
-        },
-        "layers": descs,
-    })
-    .to_string();
-    upload_manifest(
-        addr,
-        repo,
-        tag,
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    );
-    config_digest
+    let gz: Vec<Vec<u8>> = layers.iter().map(|l| gzip(l)).collect();
+    upload_oci_image(addr, repo, tag, &gz, diff_ids)
 }
 
 #[test]

@@ -689,25 +689,10 @@ fn serve(
         }
         _ => {}
     }
-    let Ok(mut u) = TcpStream::connect(upstream) else {
+    let Some(resp) = forward(upstream, &req) else {
         return;
     };
-    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
-    for (k, v) in &req.headers {
-        if k != "connection" {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    head.push_str("connection: close\r\n\r\n");
-    if u.write_all(head.as_bytes()).is_err() || u.write_all(&req.body).is_err() {
-        return;
-    }
-    let mut resp = Vec::new();
-    let _ = u.read_to_end(&mut resp);
-    let Some(split) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return;
-    };
-    let (rhead, body) = (&resp[..split + 4], &resp[split + 4..]);
+    let (rhead, body) = resp.split_at(resp.split);
     let in_upload = req.target.contains("/blobs/uploads/");
     if in_upload && (req.method == "PATCH" || req.method == "PUT") {
         let status = String::from_utf8_lossy(&rhead[..rhead.len().min(12)])
@@ -785,6 +770,87 @@ fn serve(
         return;
     }
     let _ = s.write_all(&body);
+}
+
+/// An upstream's whole answer to one request: its head (with the blank line) and body.
+pub struct Forwarded {
+    bytes: Vec<u8>,
+    /// Where the body starts.
+    pub split: usize,
+}
+
+impl Forwarded {
+    /// The head (status line, headers, blank line) and the body.
+    pub fn split_at(&self, at: usize) -> (&[u8], &[u8]) {
+        self.bytes.split_at(at)
+    }
+}
+
+/// Sends `req` to `upstream` (with `connection: close`) and reads its whole answer;
+/// `None` when the upstream cannot be reached or answers no HTTP head.
+pub fn forward(upstream: &str, req: &Request) -> Option<Forwarded> {
+    let mut u = TcpStream::connect(upstream).ok()?;
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.target);
+    for (k, v) in &req.headers {
+        if k != "connection" {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("connection: close\r\n\r\n");
+    u.write_all(head.as_bytes()).ok()?;
+    u.write_all(&req.body).ok()?;
+    let mut bytes = Vec::new();
+    let _ = u.read_to_end(&mut bytes);
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some(Forwarded { bytes, split })
+}
+
+/// Uploads an OCI image to `repo:tag` on the plain registry at `addr`: a config with
+/// `diff_ids` (right or wrong: the registry checks only blob digests) and the gzipped
+/// layers `layers_gz`. Returns the config digest.
+pub fn upload_oci_image(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    layers_gz: &[Vec<u8>],
+    diff_ids: &[String],
+) -> String {
+    let config = serde_json::json!({
+        "architecture": crate::go_arch(), "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "created": "2024-01-01T00:00:00Z",
+    })
+    .to_string();
+    let config_digest = upload_blob(addr, repo, config.as_bytes());
+    let descs: Vec<serde_json::Value> = layers_gz
+        .iter()
+        .map(|gz| {
+            let d = upload_blob(addr, repo, gz);
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": d, "size": gz.len(),
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest, "size": config.len(),
+        },
+        "layers": descs,
+    })
+    .to_string();
+    upload_manifest(
+        addr,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+    );
+    config_digest
 }
 
 /// A gzip stream of `data` exactly `len` bytes long, if the compressed data fits: the

@@ -158,6 +158,8 @@ fn check_image(
             config.rootfs.diff_ids.len()
         )));
     }
+    crate::ingest::check_layer_count(image.layers.len())
+        .map_err(|e| ArchiveError::invalid(format!("{name}: {e}")))?;
     if db.images().contains_key(&id) || seen.iter().any(|(s, _)| *s == id) {
         return Ok((id, None));
     }

@@ -12,7 +12,10 @@
 
 use super::auth::{parse_challenge, AuthState, Credentials};
 use super::endpoint::{auth_key, Endpoint};
-use super::retry::{backoff, retry_wait, retrying, transport_try, Try, ATTEMPTS};
+use super::retry::{
+    backoff, is_timeout, retry_wait, retrying, transport_try, url_host, SpeedGuard, Stall, Try,
+    ATTEMPTS,
+};
 use super::RegistryError;
 use std::io::{self, Read};
 use std::sync::Mutex;
@@ -255,20 +258,21 @@ impl Client {
                 Err(e) => return Try::Fail(e),
             };
             let ct = resp.content_type().to_string();
-            let mut data = Vec::new();
-            match resp.into_reader().take(limit + 1).read_to_end(&mut data) {
-                Ok(_) if data.len() as u64 > limit => Try::Fail(RegistryError::Invalid(format!(
-                    "{what}: larger than {limit} bytes"
-                ))),
-                Ok(_) => Try::Done((data, ct)),
+            let stalled = |stall| RegistryError::Stalled {
+                host: url_host(url).to_string(),
+                what: what.to_string(),
+                stall,
+            };
+            match read_body(resp.into_reader(), limit) {
+                Ok(data) if data.len() as u64 > limit => Try::Fail(RegistryError::Invalid(
+                    format!("{what}: larger than {limit} bytes"),
+                )),
+                Ok(data) => Try::Done((data, ct)),
                 // The body broke off: ask again.
-                Err(e) => Try::Again(
-                    backoff(attempt),
-                    RegistryError::Transport {
-                        url: url.to_string(),
-                        message: e.to_string(),
-                    },
-                ),
+                Err(stall @ Stall::Broken { .. }) => Try::Again(backoff(attempt), stalled(stall)),
+                // The registry answered, then stopped or crawled: asking again would
+                // only wait as long again.
+                Err(stall) => Try::Fail(stalled(stall)),
             }
         })
     }
@@ -303,7 +307,40 @@ impl Client {
             pos: 0,
             inner: None,
             breaks: 0,
+            stalls: 0,
+            guard: SpeedGuard::new(),
             on_bytes,
+        }
+    }
+}
+
+/// Reads a response body of at most `limit` bytes (one more tells it is larger),
+/// watching its speed; a stall says how many bytes had come.
+fn read_body(r: impl Read, limit: u64) -> Result<Vec<u8>, Stall> {
+    let mut r = r.take(limit + 1);
+    let mut guard = SpeedGuard::new();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(data),
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                guard.got(n as u64)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => {
+                return Err(Stall::Idle {
+                    secs: super::retry::idle_timeout().as_secs(),
+                    received: data.len() as u64,
+                })
+            }
+            Err(e) => {
+                return Err(Stall::Broken {
+                    received: data.len() as u64,
+                    message: e.to_string(),
+                })
+            }
         }
     }
 }
@@ -316,6 +353,9 @@ pub struct BlobReader<'a> {
     pos: u64,
     inner: Option<Box<dyn Read + Send + Sync + 'static>>,
     breaks: u32,
+    /// Stalls so far: the first is resumed like a break, the second ends the download.
+    stalls: u32,
+    guard: SpeedGuard,
     on_bytes: &'a (dyn Fn(u64) + Sync),
 }
 
@@ -359,7 +399,24 @@ impl BlobReader<'_> {
             }
         }
         self.inner = Some(r);
+        self.guard.restart();
         Ok(())
+    }
+
+    /// A stall: drops the connection to resume with a new one the first time, gives up
+    /// the second.
+    fn stalled(&mut self, stall: Stall) -> io::Result<()> {
+        self.inner = None;
+        self.stalls += 1;
+        if self.stalls < 2 {
+            return Ok(());
+        }
+        let e = RegistryError::Stalled {
+            host: url_host(&self.client.api_root()).to_string(),
+            what: format!("layer {}", self.digest),
+            stall,
+        };
+        Err(io::Error::new(io::ErrorKind::TimedOut, e))
     }
 
     fn broke(&mut self, e: io::Error) -> io::Result<()> {
@@ -417,9 +474,17 @@ impl Read for BlobReader<'_> {
                     }
                     self.pos += n as u64;
                     (self.on_bytes)(self.pos);
+                    if let Err(stall) = self.guard.got(n as u64) {
+                        self.stalled(stall)?;
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => {
+                    let secs = super::retry::idle_timeout().as_secs();
+                    let received = self.pos;
+                    self.stalled(Stall::Idle { secs, received })?;
+                }
                 Err(e) => self.broke(e)?,
             }
         }

@@ -300,7 +300,7 @@ pub fn endpoint(domain: &str, opts: &Options) -> Result<Endpoint, RegistryError>
     let builder = || {
         ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
+            .timeout_read(super::retry::idle_timeout())
             .timeout_write(Duration::from_secs(60))
             .max_idle_connections_per_host(16)
             .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))

@@ -51,6 +51,16 @@ pub enum RegistryError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The registry answered but stopped sending, or sent too slowly, part-way through.
+    #[error("registry {host} {stall} while fetching {what}")]
+    Stalled {
+        /// `host[:port]`.
+        host: String,
+        /// What was being fetched, in words.
+        what: String,
+        /// How it stalled.
+        stall: retry::Stall,
+    },
     /// Authentication failed.
     #[error("{0}")]
     Auth(String),

@@ -5,7 +5,8 @@
 //! Below both `client` and `auth`, so that neither imports the other for it.
 
 use super::RegistryError;
-use std::time::{Duration, SystemTime};
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
 
 /// How many times one request is tried in all.
 pub const ATTEMPTS: u32 = 5;
@@ -28,6 +29,96 @@ fn transport_message(t: &ureq::Transport) -> String {
         src = e.source();
     }
     m
+}
+
+/// How a download stalled; `Display` completes "registry HOST …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stall {
+    /// The connection broke off part-way.
+    #[error("stopped sending after {received} bytes ({message})")]
+    Broken {
+        /// Bytes received before.
+        received: u64,
+        /// The error the read gave.
+        message: String,
+    },
+    /// No byte for `download-idle-timeout` seconds.
+    #[error("sent no data for {secs} s (download-idle-timeout) after {received} bytes")]
+    Idle {
+        /// The timeout.
+        secs: u64,
+        /// Bytes received before.
+        received: u64,
+    },
+    /// Fewer than `download-low-speed-limit` bytes in `download-low-speed-time` seconds.
+    #[error("sent only {bytes} bytes in {secs} s, under the download-low-speed-limit of {limit} bytes every {secs} s")]
+    Slow {
+        /// Bytes in the interval.
+        bytes: u64,
+        /// The interval.
+        secs: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// How long a connection may go without a byte (`download-idle-timeout`).
+pub(crate) fn idle_timeout() -> Duration {
+    Duration::from_secs(crate::config::current().deadlines().idle.max(1))
+}
+
+/// Whether a read failed because the socket's read timeout expired.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Watches a download's speed: fewer than `download-low-speed-limit` bytes in any
+/// `download-low-speed-time` seconds is a stall.
+pub(crate) struct SpeedGuard {
+    window: Instant,
+    bytes: u64,
+    limit: u64,
+    secs: u64,
+}
+
+impl SpeedGuard {
+    /// A guard with the configured limit, its interval starting now.
+    pub(crate) fn new() -> SpeedGuard {
+        let d = crate::config::current().deadlines();
+        SpeedGuard {
+            window: Instant::now(),
+            bytes: 0,
+            limit: d.low_speed_limit,
+            secs: d.low_speed_time.max(1),
+        }
+    }
+
+    /// Starts the interval again (after a reconnection).
+    pub(crate) fn restart(&mut self) {
+        self.window = Instant::now();
+        self.bytes = 0;
+    }
+
+    /// Counts `n` bytes just received; a stall when the interval ended short.
+    pub(crate) fn got(&mut self, n: u64) -> Result<(), Stall> {
+        self.bytes += n;
+        if self.window.elapsed() < Duration::from_secs(self.secs) {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        self.window = Instant::now();
+        if self.limit > 0 && bytes < self.limit {
+            return Err(Stall::Slow {
+                bytes,
+                secs: self.secs,
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// How long to wait before attempt `attempt + 1`.

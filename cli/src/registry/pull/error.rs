@@ -45,6 +45,9 @@ pub enum PullError {
         /// The digest of what came.
         got: Digest,
     },
+    /// The image has more layers than strata takes.
+    #[error(transparent)]
+    TooManyLayers(#[from] crate::ingest::TooManyLayers),
     /// The registry sent a document strata cannot use.
     #[error("{0}")]
     Invalid(String),

@@ -1,5 +1,6 @@
-//! Fetching the missing layers of a pull, all at once (at most
-//! [`MAX_LAYERS_AT_ONCE`] running): each thread reads its blob (resuming with `Range`
+//! Fetching the missing layers of a pull: [`MAX_LAYERS_AT_ONCE`] worker threads (fewer
+//! for fewer layers) take the layers in turn, so that threads and memory do not grow
+//! with the number of layers; each worker reads its blob (resuming with `Range`
 //! after breaks) into the layer pipeline, which checks it against the manifest's digest
 //! and its DiffID against the config, and records it in the shared transaction. Once a
 //! layer fails, the others stop at their next read.
@@ -13,7 +14,8 @@ use crate::registry::client::Client;
 use crate::registry::progress::Reporter;
 use crate::registry::slots::Slots;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use store_layout::{BlobRef, Digest, Txn};
 
 /// How many layers are fetched and unpacked at once. Each pipeline holds about 10 MiB
@@ -108,8 +110,8 @@ fn fetch_layer(sh: &Shared, job: &LayerJob) -> Result<(BlobRef, u64), PullError>
     Ok((blob, size))
 }
 
-/// Fetches every missing layer of `plan` (whose descriptors are `descs`) at once, at
-/// most [`MAX_LAYERS_AT_ONCE`] running, into `txn`; returns the image's layers. The
+/// Fetches every missing layer of `plan` (whose descriptors are `descs`), at most
+/// [`MAX_LAYERS_AT_ONCE`] at a time, into `txn`; returns the image's layers. The
 /// first real failure is the error (not a layer cancelled because of it).
 pub(super) fn fetch_layers(
     txn: &Txn,
@@ -137,24 +139,7 @@ pub(super) fn fetch_layers(
             })
         })
         .collect::<Result<Vec<_>, PullError>>()?;
-    let results: Vec<Result<(BlobRef, u64), PullError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|job| {
-                s.spawn(move || {
-                    let r = fetch_layer(sh, job);
-                    if r.as_ref().is_err_and(|e| !e.is_cancelled()) {
-                        sh.failed.store(true, Ordering::Relaxed);
-                    }
-                    r
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(Err(PullError::Panicked)))
-            .collect()
-    });
+    let results = run_workers(sh, &jobs)?;
     let mut first_err: Option<PullError> = None;
     let mut fetched = Vec::new();
     for r in results {
@@ -185,4 +170,63 @@ pub(super) fn fetch_layers(
         }
     }
     Ok(layers)
+}
+
+/// What fetching one layer came to: its blob and unpacked size.
+type LayerResult = Result<(BlobRef, u64), PullError>;
+
+/// Runs `jobs` on at most [`MAX_LAYERS_AT_ONCE`] worker threads, each taking the next
+/// job until none is left; returns one result per job, in order. A worker that cannot
+/// be started is done without (the pull goes on with those that could, however few),
+/// unless none could.
+fn run_workers(sh: &Shared, jobs: &[LayerJob]) -> Result<Vec<LayerResult>, PullError> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<LayerResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(job) = jobs.get(i) else { break };
+        let r = fetch_layer(sh, job);
+        if r.as_ref().is_err_and(|e| !e.is_cancelled()) {
+            sh.failed.store(true, Ordering::Relaxed);
+        }
+        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    };
+    let spawned = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        let mut spawn_error = None;
+        for _ in 0..MAX_LAYERS_AT_ONCE.min(jobs.len()) {
+            match std::thread::Builder::new()
+                .name("layer".into())
+                .spawn_scoped(s, work)
+            {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let none = handles.is_empty();
+        // A worker that panicked leaves its job without a result: told below.
+        for h in handles {
+            let _ = h.join();
+        }
+        match spawn_error {
+            Some(e) if none => Err(e),
+            _ => Ok(()),
+        }
+    });
+    if let Err(e) = spawned {
+        return Err(PullError::Invalid(format!(
+            "cannot start a thread to fetch layers: {e}"
+        )));
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or(Err(PullError::Panicked))
+        })
+        .collect())
 }

@@ -1,10 +1,10 @@
-//! The pull pipeline: manifest (index → platform), config, then every missing layer at
-//! once, each one stream from socket to disk in one transaction.
+//! The pull pipeline: manifest (index → platform), config, then the missing layers a
+//! few at a time, each one stream from socket to disk in one transaction.
 //!
 //! [`pull`] runs named steps: `find_manifest` (`find`: mirrors first, then the
 //! registry), `fetch_config`, a [`LayerPlan`] of the image's layers by chain ID
-//! (layers already in the store are not fetched), `fetch_layers` (`layers`: a thread
-//! per missing layer reads the blob, resuming with `Range` after breaks, and hands it to
+//! (layers already in the store are not fetched), `fetch_layers` (`layers`: a few
+//! worker threads take the missing layers in turn; each reads the blob, resuming with `Range` after breaks, and hands it to
 //! [`crate::ingest::ingest_layer_verified`]:
 //! the bytes are written to a staged blob and checked against the manifest's digest,
 //! decompressed on a second thread, hashed (the DiffID, checked against the config) and
@@ -123,6 +123,7 @@ pub fn pull(
 ) -> Result<Pulled, PullError> {
     let (client, m) = find_manifest(r, platform, opts)?;
     let (id, descs) = config_and_layers(&m)?;
+    crate::ingest::check_layer_count(descs.len())?;
     rep.line(&format!(
         "{}: Pulling from {}",
         r.digest().or(r.tag()).unwrap_or("latest"),
