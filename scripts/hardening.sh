@@ -39,6 +39,8 @@ row "lost updates" "$(sum lost)"
 row "errors without a clear message" "$(sum unclear)"
 row "peak memory of a 5,000-layer pull" "$((rss / 1024)) MiB"
 row "peak threads of a 5,000-layer pull" "$(max pull5000_peak_threads)"
+row "peak memory of a 500-layer pull (the most allowed)" "$(($(max pull500_peak_rss_kb) / 1024)) MiB"
+row "peak threads of a 500-layer pull" "$(max pull500_peak_threads)"
 row "tests passed / failed" "$passed / $failed"
 if ((failed > 0)); then
   echo

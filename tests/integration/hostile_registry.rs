@@ -186,3 +186,19 @@ fn thousands_of_layers() {
     assert_same_store(&before, &store_fingerprint(&env));
     assert_sound(&env);
 }
+
+/// The most layers an image may have (500) pull on a bounded pool of workers: a bounded
+/// number of threads, and memory that does not grow with the layer count.
+#[test]
+fn five_hundred_layers_pull_on_a_bounded_pool() {
+    let env = Env::new();
+    let reg = HostileRegistry::start(Misbehaviour::ManyLayers(500));
+    let (out, rss_kb, threads) = measured(env.cmd(["pull", &reg.image()]));
+    stat("pull500_peak_rss_kb", rss_kb);
+    stat("pull500_peak_threads", threads);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(threads <= 64, "the pull ran {threads} threads at once");
+    assert!(rss_kb < 150 << 10, "the pull's peak RSS was {rss_kb} KiB");
+    env.inspect(&reg.image());
+    assert_sound(&env);
+}

@@ -20,7 +20,7 @@ pub enum Misbehaviour {
     LyingDigest,
     /// Serves a manifest of 6 MiB (valid JSON, padded with spaces).
     HugeManifest,
-    /// Serves an image of this many (tiny, distinct) layers.
+    /// Serves, faithfully, an image of this many (tiny, distinct) layers.
     ManyLayers(usize),
     /// Serves layer blobs one byte a second.
     Trickle,
