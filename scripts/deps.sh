@@ -25,7 +25,7 @@ mode=${1:-}
 BUILD=(cc:gcc /usr/include/stdio.h:libc6-dev make:make)
 DEMO=(busybox:busybox-static python3:python3 tar:tar gzip:gzip newuidmap:uidmap
       newgidmap:uidmap setpriv:util-linux unshare:util-linux)
-TEST=("${DEMO[@]}" runuser:util-linux zstd:zstd xz:xz-utils bzip2:bzip2 skopeo:skopeo umoci:umoci
+TEST=("${DEMO[@]}" runuser:util-linux flock:util-linux zstd:zstd xz:xz-utils bzip2:bzip2 skopeo:skopeo umoci:umoci
       docker-registry:docker-registry curl:curl openssl:openssl fusermount3:fuse3
       systemd-analyze:systemd script:bsdutils useradd:passwd
       dpkg-deb:dpkg-dev dpkg-shlibdeps:dpkg-dev objdump:binutils lintian:lintian

@@ -13,7 +13,7 @@ use crate::containers::valid_container_id;
 use crate::digest::Sha256Writer;
 use crate::error::IoContext;
 use crate::lock::StoreLock;
-use crate::staging::remove_tree;
+use crate::staging::{owner_alive, remove_tree};
 use crate::{chain_id, ContainerRecord, Db, Digest, Result, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -191,6 +191,15 @@ pub struct Repairs {
 }
 
 impl Store {
+    /// What interrupted operations left behind (a journal, temporary files, staging
+    /// directories without a live owner, trash), found under the store lock.
+    pub fn leftovers(&self) -> Result<Vec<Problem>> {
+        let _lock = self.lock()?;
+        let mut problems = Vec::new();
+        self.find_leftovers(&mut problems)?;
+        Ok(problems)
+    }
+
     /// Checks the whole store under the store lock.
     pub fn check(&self, depth: CheckDepth) -> Result<CheckReport> {
         let _lock = self.lock()?;
@@ -368,14 +377,18 @@ impl Store {
         for name in list(&root)? {
             let dir = root.join(&name);
             if !valid_container_id(&name) || !dir.is_dir() {
-                problems.push(Problem::Leftover {
-                    kind: leftover_kind(&name),
-                    path: dir,
-                });
+                // Only what the store itself makes there: other names are left alone.
+                if leftover_kind(&name) != LeftoverKind::Unknown && !owner_alive(&name) {
+                    problems.push(Problem::Leftover {
+                        kind: leftover_kind(&name),
+                        path: dir,
+                    });
+                }
                 continue;
             }
             count += 1;
-            for tmp in list(&dir)?.into_iter().filter(|n| n.starts_with(".tmp-")) {
+            let stale = |n: &String| n.starts_with(".tmp-") && !owner_alive(n);
+            for tmp in list(&dir)?.into_iter().filter(stale) {
                 problems.push(Problem::Leftover {
                     kind: LeftoverKind::TempFile,
                     path: dir.join(tmp),

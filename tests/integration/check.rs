@@ -28,6 +28,20 @@ fn found_and_repaired(env: &Env, what: &str, removed: &str) {
     assert!(out.stdout.contains("the store is sound"), "{}", out.stdout);
 }
 
+/// Runs the check on a store with a leftover of an interrupted operation: the clean-up
+/// that opening the store does removes it and names it, and the store passes.
+fn found_and_cleaned(env: &Env, what: &str) {
+    let out = check(env, &[]).ok();
+    assert!(
+        out.stdout.contains(&format!("cleaned up {what}")),
+        "check does not report cleaning up {what:?}:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("the store is sound"), "{}", out.stdout);
+    let out = check(env, &[]).ok();
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+}
+
 fn hex(id: &str) -> &str {
     id.strip_prefix("sha256:").unwrap()
 }
@@ -113,7 +127,7 @@ fn a_leftover_staging_directory_is_found_and_removed() {
     let stage = env.store().join("tmp/stage-999999-0-0");
     std::fs::create_dir_all(stage.join("layers/0/diff")).unwrap();
     std::fs::write(stage.join("layers/0/diff/big"), vec![0u8; 4096]).unwrap();
-    found_and_repaired(&env, "staging area of an interrupted operation", "removed ");
+    found_and_cleaned(&env, "staging area of an interrupted operation");
     assert!(!stage.exists());
 }
 
@@ -123,7 +137,7 @@ fn a_leftover_temporary_copy_of_the_database_is_found_and_removed() {
     env.import_busybox("demo/busybox:1.0");
     let tmp = env.store().join(".tmp-999999-0-0");
     std::fs::copy(env.store().join("db.json"), &tmp).unwrap();
-    found_and_repaired(&env, "temporary file of an interrupted write", "removed ");
+    found_and_cleaned(&env, "temporary file of an interrupted write");
     assert!(!tmp.exists());
 }
 
@@ -149,4 +163,37 @@ fn an_unused_blob_is_found_and_removed() {
     std::fs::write(&blob, data).unwrap();
     found_and_repaired(&env, "unused blob file", "removed ");
     assert!(!blob.exists());
+}
+
+/// A staging directory whose lock a live process holds is an operation in progress,
+/// not a leftover: the check neither reports nor removes it.
+#[test]
+fn a_staging_directory_in_use_is_left_alone() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let tmp = env.store().join("tmp");
+    std::fs::create_dir(tmp.join("stage-999999-0-1")).unwrap();
+    let lock = tmp.join("stage-999999-0-1.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let out = env
+        .sh(&format!(
+            "exec flock {} \"$STRATA\" system check --repair",
+            lock.display()
+        ))
+        .ok();
+    assert!(out.stdout.contains("the store is sound"), "{}", out.stdout);
+    assert!(tmp.join("stage-999999-0-1").is_dir());
+    found_and_cleaned(&env, "staging area of an interrupted operation");
+    assert!(!tmp.join("stage-999999-0-1").exists());
+}
+
+/// What the clean-up on opening does not know is a problem, removed by a repair.
+#[test]
+fn an_unknown_file_in_the_staging_area_is_found_and_removed() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let junk = env.store().join("tmp/junk");
+    std::fs::write(&junk, b"?").unwrap();
+    found_and_repaired(&env, "unknown leftover", "removed ");
+    assert!(!junk.exists());
 }

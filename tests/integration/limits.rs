@@ -354,3 +354,56 @@ fn a_layer_over_max_layer_size_is_refused() {
     env.cmd([std::ffi::OsStr::new("import"), file.as_os_str()])
         .ok();
 }
+
+/// Issue 13: a layer that was in the store when a pull began, and that `rmi` removed
+/// before the pull committed, is fetched again rather than failing the pull.
+#[test]
+fn a_layer_removed_while_a_pull_reuses_it_is_fetched_again() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let base = small_rootfs_tar(&[("base", b"shared")]);
+    let mine = small_rootfs_tar(&[("a", b"only a")]);
+    let mut noise = Vec::new();
+    NoiseReader::new(9, 5 << 20)
+        .read_to_end(&mut noise)
+        .unwrap();
+    let big = small_rootfs_tar(&[("big", &noise)]);
+    let diff = |t: &[u8]| format!("sha256:{}", sha256_hex(t));
+    let gz = |t: &[u8]| gzip(t);
+    upload_oci_image(
+        &reg.addr,
+        "t/a",
+        "1",
+        &[gz(&base), gz(&mine)],
+        &[diff(&base), diff(&mine)],
+    );
+    upload_oci_image(
+        &reg.addr,
+        "t/b",
+        "1",
+        &[gz(&base), gz(&big)],
+        &[diff(&base), diff(&big)],
+    );
+    env.cmd(["pull", "-q", &reg.image("t/a:1")]).ok();
+    let proxy = FaultProxy::start(&reg.addr, Fault::Slow);
+    let mut pull = env
+        .cmd(["pull", "-q", &proxy.image("t/b:1")])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    env.cmd(["rmi", &reg.image("t/a:1")]).ok();
+    let status = pull.wait().unwrap();
+    let mut err = String::new();
+    pull.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "the pull failed: {err}");
+    let layers = env.inspect(&proxy.image("t/b:1"))["RootFS"]["Layers"].clone();
+    assert_eq!(layers.as_array().unwrap().len(), 2);
+    env.cmd(["system", "check"]).ok();
+}

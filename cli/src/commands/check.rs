@@ -1,7 +1,7 @@
 //! `strata system check [--repair] [--quick]`: verifies the whole store and, asked to,
 //! removes what is broken or unused.
 
-use crate::error::SilentExit;
+use crate::error::{escape_controls, SilentExit};
 use crate::output::out;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -18,37 +18,40 @@ pub struct CheckArgs {
     pub quick: bool,
 }
 
-/// Runs `system check`: one line per problem, then a summary; exits 1 unless the store
-/// is sound (after the repair, with `--repair`). The store is opened as it is, so that
-/// what opening it would clean up is reported too.
+/// Runs `system check`: first the clean-up every command does when it opens the store
+/// (rolling back an interrupted change, removing staging areas whose owner is gone,
+/// trash and temporary files), one line for each thing it removed; then one line per
+/// problem, and a summary. Exits 1 unless the store is then sound (after the repair,
+/// with `--repair`).
 pub fn run(root: &Path, args: &CheckArgs) -> Result<()> {
     if !root.join("layout-version").exists() {
         // No store yet: nothing can be wrong with it.
         out(&summary(&CheckReport::default()))?;
         return Ok(());
     }
-    let store = Store::open_as_is(root)
-        .with_context(|| format!("cannot check the store at {}", root.display()))?;
+    let what = || format!("cannot check the store at {}", root.display());
+    let leftovers = Store::open_as_is(root)
+        .and_then(|s| s.leftovers())
+        .with_context(what)?;
+    let store = Store::open(root).with_context(what)?;
     let depth = if args.quick {
         CheckDepth::Quick
     } else {
         CheckDepth::Full
     };
-    let report = if args.repair {
+    let mut report = store.check(depth).with_context(what)?;
+    for l in leftovers.iter().filter(|l| !report.problems.contains(l)) {
+        out(&escape_controls(&format!("cleaned up {l}")))?;
+    }
+    if args.repair && !report.is_sound() {
         let (found, repairs) = store.repair(depth).context("cannot repair the store")?;
         print_problems(&found)?;
         for r in &repairs.removed {
-            out(r)?;
+            out(&escape_controls(r))?;
         }
-        store.check(depth).context("cannot check the store")?
-    } else {
-        let report = store.check(depth).context("cannot check the store")?;
-        print_problems(&report)?;
-        report
-    };
-    if args.repair {
-        print_problems(&report)?;
+        report = store.check(depth).with_context(what)?;
     }
+    print_problems(&report)?;
     out(&summary(&report))?;
     if report.is_sound() {
         Ok(())
@@ -59,7 +62,7 @@ pub fn run(root: &Path, args: &CheckArgs) -> Result<()> {
 
 fn print_problems(report: &CheckReport) -> Result<()> {
     for p in &report.problems {
-        out(&crate::error::escape_controls(&p.to_string()))?;
+        out(&escape_controls(&p.to_string()))?;
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ use error::parse_digest;
 use find::{config_and_layers, find_manifest, manifest_error};
 use layers::fetch_layers;
 use std::io::Read;
-use store_layout::{Db, Digest, Store};
+use store_layout::{Db, Digest, Store, StoreError};
 
 /// The largest config blob accepted.
 const MAX_CONFIG: u64 = 16 << 20;
@@ -113,8 +113,31 @@ fn fetch_config(
     Ok((bytes, config))
 }
 
-/// Pulls the image `r` (with a tag or digest) into `store`.
+/// How many times a pull starts again when a layer it reused was removed (by `rmi` or
+/// `prune`) before it committed.
+const LAYER_GONE_RETRIES: u32 = 2;
+
+/// Pulls the image `r` (with a tag or digest) into `store`. A layer that was in the
+/// store when the pull began and was removed before it committed is fetched again.
 pub fn pull(
+    store: &Store,
+    r: &Reference,
+    platform: &Platform,
+    opts: &Options,
+    rep: &Reporter,
+) -> Result<Pulled, PullError> {
+    let mut tries = 0;
+    loop {
+        match pull_once(store, r, platform, opts, rep) {
+            Err(PullError::Store(StoreError::NotFound(_))) if tries < LAYER_GONE_RETRIES => {
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn pull_once(
     store: &Store,
     r: &Reference,
     platform: &Platform,
