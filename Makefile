@@ -42,3 +42,10 @@ uninstall:
 .PHONY: deb
 deb:
 	packaging/build-deb.sh
+
+# Issue 13's suites at full size (hostile archives and registries, 30 kills an operation,
+# concurrency, full disk) and their one table: scripts/hardening.sh. Not in CI.
+.PHONY: hardening
+hardening:
+	scripts/deps.sh test
+	scripts/hardening.sh

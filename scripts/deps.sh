@@ -6,7 +6,7 @@
 #   demo     `make demo`: build, plus busybox-static, python3, tar, gzip, uidmap, util-linux
 #            (setpriv, unshare); without the toolchain when STRATA_BIN names a prebuilt strata
 #   test     `make test`: demo, plus what the tests run (skopeo, umoci, docker-registry,
-#            curl, openssl, zstd, xz-utils, bzip2, fuse3, systemd-analyze, script) and
+#            curl, openssl, zstd, xz-utils, bzip2, fuse3, systemd-analyze, script, strace) and
 #            what the package test runs (dpkg-dev, binutils, lintian, adduser, man-db)
 #   bench    `make bench`: build, plus hyperfine, debootstrap, time, curl, skopeo, ...
 #            (docker and podman are the peers' business: shared/bench/peers-up.sh)
@@ -30,7 +30,7 @@ TEST=("${DEMO[@]}" runuser:util-linux flock:util-linux zstd:zstd xz:xz-utils bzi
       systemd-analyze:systemd script:bsdutils useradd:passwd
       dpkg-deb:dpkg-dev dpkg-shlibdeps:dpkg-dev objdump:binutils lintian:lintian
       dpkg-architecture:dpkg-dev strip:binutils systemd-socket-activate:systemd
-      adduser:adduser man:man-db)
+      adduser:adduser man:man-db strace:strace)
 BENCH=(busybox:busybox-static python3:python3 hyperfine:hyperfine debootstrap:debootstrap
        /usr/bin/time:time curl:curl skopeo:skopeo docker-registry:docker-registry
        newuidmap:uidmap runuser:util-linux)

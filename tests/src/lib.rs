@@ -14,7 +14,10 @@
 //! plus the four compressors strata must detect ([`gzip`], [`zstd_compress`],
 //! [`xz_compress`], [`bzip2_compress`]).
 
+pub mod corpus;
+pub mod hardening;
 pub mod helper;
+pub mod hostile_registry;
 pub mod registry;
 
 use std::ffi::{OsStr, OsString};

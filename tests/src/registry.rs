@@ -291,7 +291,9 @@ fn take_one(n: &AtomicU32) -> bool {
 /// Listens on a free loopback port and hands each connection (blocking again) to
 /// `handle`, on the listening thread, until the returned flag is set. Returns the
 /// address (`127.0.0.1:PORT`) and that flag.
-fn serve_loopback(mut handle: impl FnMut(TcpStream) + Send + 'static) -> (String, Arc<AtomicBool>) {
+pub fn serve_loopback(
+    mut handle: impl FnMut(TcpStream) + Send + 'static,
+) -> (String, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     listener.set_nonblocking(true).unwrap();
