@@ -289,6 +289,10 @@ impl Store {
             .chain(new_layers.iter().map(|l| &l.chain_id));
         let (garbage_layers, garbage_blobs) =
             self.collect_garbage(&mut db, candidates, &before_blobs)?;
+        // A staged blob nothing refers to (a manifest of an image that another process
+        // stored first) stays in staging and goes with it.
+        let used_blobs = db.referenced_blobs();
+        new_blobs.retain(|b| used_blobs.contains(b));
 
         let journal = Journal {
             layers: new_layers

@@ -89,7 +89,6 @@ fn act(
 
 /// Pulls and loads of one image at once, as the issue asks.
 #[test]
-#[ignore = "issue 13: a pull and a load of one image at once leave the manifest blob of the one that loses unreferenced (system check: unused blob file)"]
 fn eight_processes_at_once() {
     eight(true);
 }

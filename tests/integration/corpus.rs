@@ -105,23 +105,20 @@ corpus! {
     escape_sequences_in_a_refused_name: import load pull;
 }
 
-/// A PAX `size` record that does not fit in 64 bits is ignored and the header's size used;
-/// Go's archive/tar (docker) refuses the header.
+/// A PAX `size` record that does not fit in 64 bits is refused (the tar crate would fall
+/// back to the header's size), as Go's archive/tar (docker) refuses it.
 mod pax_size_that_overflows {
     #[test]
-    #[ignore = "issue 13: a PAX size record that overflows is ignored, not refused"]
     fn import() {
         super::through("import", "pax_size_that_overflows");
     }
 
     #[test]
-    #[ignore = "issue 13: a PAX size record that overflows is ignored, not refused"]
     fn load() {
         super::through("load", "pax_size_that_overflows");
     }
 
     #[test]
-    #[ignore = "issue 13: a PAX size record that overflows is ignored, not refused"]
     fn pull() {
         super::through("pull", "pax_size_that_overflows");
     }

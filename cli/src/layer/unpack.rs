@@ -592,6 +592,12 @@ impl<'o> Unpacker<'o> {
                     pax_mtime = parse_pax_time(value);
                 } else if key == b"atime" {
                     pax_atime = parse_pax_time(value);
+                } else if key == b"size"
+                    && std::str::from_utf8(value).map_or(true, |v| v.parse::<u64>().is_err())
+                {
+                    // The tar crate falls back to the header's size, so the entries after
+                    // this one would be read from the wrong place: refused, as Go's tar does.
+                    return Err(refused(shown, "the pax size record is not a 64-bit size"));
                 }
             }
             if total as u64 > MAX_EXTENSION_HEADER {
