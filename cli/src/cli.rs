@@ -319,6 +319,23 @@ fn unknown_command(e: &clap::Error) -> String {
     crate::flags::unknown_command(&path.join(" "), &typed, names)
 }
 
+/// Runs strata again in a user namespace of its own (an ordinary user's command that
+/// writes or removes layer files), creating the store directory first.
+fn reexec_in_userns(root: std::path::PathBuf) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&root)
+        .ok();
+    let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(SilentExit(code).into())
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let root = store_root(cli.root.clone())?;
     if !matches!(cli.command, Command::Version(_)) {
@@ -328,20 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         && !rustix::process::getuid().is_root()
         && !crate::userns::in_child()
     {
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&root)
-                .ok();
-        }
-        let code = crate::userns::run_in_userns(&std::fs::canonicalize(&root).unwrap_or(root))?;
-        return if code == 0 {
-            Ok(())
-        } else {
-            Err(SilentExit(code).into())
-        };
+        return reexec_in_userns(root);
     }
     match &cli.command {
         Command::Version(a) => return system::version(&root, a),
@@ -359,97 +363,102 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         Ctx::open(&root)?
     };
-    match &cli.command {
+    dispatch(&cli.command, &ctx)
+}
+
+/// Runs a command that works on the open store.
+fn dispatch(command: &Command, ctx: &Ctx) -> anyhow::Result<()> {
+    match command {
         Command::Run(a)
         | Command::Container {
             command: ContainerCommand::Run(a),
-        } => run::run(&ctx, a),
+        } => run::run(ctx, a),
         Command::Ps(a)
         | Command::Container {
             command: ContainerCommand::Ls(a),
-        } => ps::run(&ctx, a),
+        } => ps::run(ctx, a),
         Command::Start(a)
         | Command::Container {
             command: ContainerCommand::Start(a),
-        } => start::run(&ctx, a),
+        } => start::run(ctx, a),
         Command::Rm(a)
         | Command::Container {
             command: ContainerCommand::Rm(a),
-        } => rm::run(&ctx, a),
+        } => rm::run(ctx, a),
         Command::Life(c)
         | Command::Container {
             command: ContainerCommand::Life(c),
-        } => c.run(&ctx),
+        } => c.run(ctx),
         Command::Diff(a)
         | Command::Container {
             command: ContainerCommand::Diff(a),
-        } => diff::run(&ctx, a),
+        } => diff::run(ctx, a),
         Command::Commit(a)
         | Command::Container {
             command: ContainerCommand::Commit(a),
-        } => commit::run(&ctx, a),
+        } => commit::run(ctx, a),
         Command::Import(a)
         | Command::Image {
             command: ImageCommand::Import(a),
-        } => import::run(&ctx, a),
+        } => import::run(ctx, a),
         Command::Images(a)
         | Command::Image {
             command: ImageCommand::Ls(a),
-        } => images::run(&ctx, a),
+        } => images::run(ctx, a),
         Command::Tag(a)
         | Command::Image {
             command: ImageCommand::Tag(a),
-        } => tag::run(&ctx, a),
+        } => tag::run(ctx, a),
         Command::Rmi(a)
         | Command::Image {
             command: ImageCommand::Rm(a),
-        } => rmi::run(&ctx, a),
+        } => rmi::run(ctx, a),
         Command::Inspect(a)
         | Command::Image {
             command: ImageCommand::Inspect(a),
-        } => inspect::run(&ctx, a),
+        } => inspect::run(ctx, a),
         Command::History(a)
         | Command::Image {
             command: ImageCommand::History(a),
-        } => history::run(&ctx, a),
+        } => history::run(ctx, a),
         Command::Image {
             command: ImageCommand::Prune(a),
-        } => prune::run(&ctx, a),
+        } => prune::run(ctx, a),
         Command::Save(a)
         | Command::Image {
             command: ImageCommand::Save(a),
-        } => save::run(&ctx, a),
+        } => save::run(ctx, a),
         Command::Load(a)
         | Command::Image {
             command: ImageCommand::Load(a),
-        } => load::run(&ctx, a),
+        } => load::run(ctx, a),
         Command::Pull(a)
         | Command::Image {
             command: ImageCommand::Pull(a),
-        } => pull::run(&ctx, a),
+        } => pull::run(ctx, a),
         Command::Push(a)
         | Command::Image {
             command: ImageCommand::Push(a),
-        } => push::run(&ctx, a),
+        } => push::run(ctx, a),
         Command::System {
             command: SystemCommand::Df(a),
-        } => system::df(&ctx, a),
+        } => system::df(ctx, a),
         Command::Builder {
             command: BuilderCommand::Prune(a),
-        } => crate::commands::builder::prune(&ctx, a),
+        } => crate::commands::builder::prune(ctx, a),
         Command::System {
             command: SystemCommand::Prune(a),
-        } => containers::prune_system(&ctx, a),
+        } => containers::prune_system(ctx, a),
         Command::Container {
             command: ContainerCommand::Inspect(a),
-        } => containers::inspect_containers(&ctx, a),
+        } => containers::inspect_containers(ctx, a),
         Command::Container {
             command: ContainerCommand::Prune(a),
-        } => containers::prune_containers(&ctx, a),
+        } => containers::prune_containers(ctx, a),
         Command::Info(a)
         | Command::System {
             command: SystemCommand::Info(a),
-        } => system::info(&ctx, a),
+        } => system::info(ctx, a),
         Command::Version(_)
         | Command::System {
             command: SystemCommand::Check(_),
