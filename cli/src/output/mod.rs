@@ -6,8 +6,10 @@
 //! - templates: a Go `text/template` subset ([`Template`]);
 //! - tables: docker's `table …` formats aligned as docker's tabwriter does ([`align_table`]).
 
+mod ordered;
 mod template;
 
+pub use ordered::{Field, Ordered};
 pub use template::{go_string, Template, TemplateError};
 
 use serde_json::Value;
