@@ -18,6 +18,7 @@ mod mounts;
 mod output;
 mod pattern;
 mod run_step;
+pub mod source;
 mod state;
 mod tree;
 

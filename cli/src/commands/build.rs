@@ -3,10 +3,10 @@
 
 use crate::build as builder;
 
+use crate::build::source::{read_dockerfile, Source};
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
-use crate::layer::decompress::{decompress, detect, Compression};
 use anyhow::{bail, Context, Result};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `build`.
@@ -55,118 +55,16 @@ pub struct BuildArgs {
     pub context: Option<String>,
 }
 
-/// The Dockerfile's text and the name errors give it.
-struct Source {
-    text: String,
-    name: String,
-    /// The context archive read from standard input (`CONTEXT` `-` with a tar).
-    archive: Option<Vec<u8>>,
-}
-
-fn base_name(path: &str) -> String {
-    Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string())
-}
-
-/// The `-f` file (or `Dockerfile`) out of a tar archive `data` (plain, gzip, bzip2, xz or
-/// zstd), if `data` is one.
-fn from_tar(data: &[u8], wanted: &str) -> Result<Option<String>> {
-    let mut plain = Vec::new();
-    let data = if detect(data) == Compression::None {
-        data
-    } else {
-        let (_, mut reader) = decompress(data).context("cannot read the context archive")?;
-        reader
-            .read_to_end(&mut plain)
-            .context("cannot decompress the context archive")?;
-        &plain
-    };
-    let is_tar = data.len() > 262 && &data[257..262] == b"ustar";
-    if !is_tar {
-        return Ok(None);
-    }
-    let wanted = wanted.trim_start_matches("./");
-    let mut archive = tar::Archive::new(data);
-    for entry in archive
-        .entries()
-        .context("cannot read the context archive")?
-    {
-        let mut entry = entry.context("cannot read the context archive")?;
-        let path = entry
-            .path()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
-        if path == wanted {
-            let mut text = String::new();
-            entry.read_to_string(&mut text)?;
-            return Ok(Some(text));
-        }
-    }
-    bail!("cannot find {wanted} in the context archive")
-}
-
-fn read_stdin() -> Result<Vec<u8>> {
-    let mut data = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut data)
-        .context("cannot read standard input")?;
-    Ok(data)
-}
-
-/// Finds and reads the Dockerfile as docker does: `-f -` and `CONTEXT=-` read standard
-/// input; otherwise `-f FILE` (relative to the current directory) or `CONTEXT/Dockerfile`.
-fn read_dockerfile(args: &BuildArgs) -> Result<Source> {
-    let context = args.context.as_deref().unwrap_or(".");
-    match (args.file.as_deref(), context) {
-        (Some("-"), "-") => {
-            bail!("invalid argument: can't use stdin for both build context and dockerfile")
-        }
-        (Some("-"), _) => Ok(Source {
-            text: String::from_utf8_lossy(&read_stdin()?).into_owned(),
-            name: "Dockerfile".into(),
-            archive: None,
-        }),
-        (file, "-") => {
-            let data = read_stdin()?;
-            let wanted = file.unwrap_or("Dockerfile");
-            let (text, archive) = match from_tar(&data, wanted)? {
-                Some(t) => (t, Some(data)),
-                None => (String::from_utf8_lossy(&data).into_owned(), None),
-            };
-            Ok(Source {
-                text,
-                name: base_name(wanted),
-                archive,
-            })
-        }
-        (file, dir) => {
-            if !args.print_ast && !Path::new(dir).is_dir() {
-                bail!("unable to prepare context: path {dir:?} not found");
-            }
-            let path = match file {
-                Some(f) => PathBuf::from(f),
-                None => Path::new(dir).join("Dockerfile"),
-            };
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("unable to read the dockerfile {}", path.display()))?;
-            Ok(Source {
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-                name: base_name(&path.to_string_lossy()),
-                archive: None,
-            })
-        }
-    }
-}
-
 /// Runs `build`.
 pub fn run(root: &Path, args: &BuildArgs) -> Result<()> {
     if args.context.is_none() && !args.print_ast {
         bail!("\"strata build\" requires exactly 1 argument: the build context (a directory or -)");
     }
-    let src = read_dockerfile(args)?;
+    let src = read_dockerfile(
+        args.file.as_deref(),
+        args.context.as_deref().unwrap_or("."),
+        !args.print_ast,
+    )?;
     let ast = dockerfile::parse(&src.text, &src.name)?;
     if let Some(syntax) = &ast.directives.syntax {
         eprintln!(
