@@ -5,7 +5,6 @@ use crate::container::lookup::{find, live_state};
 use crate::context::Ctx;
 use crate::output::{human_size, out, Template};
 use anyhow::{anyhow, Result};
-use std::io::{BufRead, Write};
 use store_layout::ContainerStatus;
 
 /// Arguments of `container inspect`.
@@ -80,18 +79,6 @@ pub fn inspect_containers(ctx: &Ctx, args: &ContainerInspectArgs) -> Result<()> 
     Ok(())
 }
 
-/// Asks docker's question; true when the answer is yes.
-fn confirm(warning: &str) -> Result<bool> {
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
 /// Removes every container that does not run; prints their IDs; returns the bytes
 /// their writable layers held.
 fn remove_stopped(ctx: &Ctx) -> Result<u64> {
@@ -117,7 +104,7 @@ fn remove_stopped(ctx: &Ctx) -> Result<u64> {
 
 /// Runs `container prune`.
 pub fn prune_containers(ctx: &Ctx, args: &ContainerPruneArgs) -> Result<()> {
-    if !args.force && !confirm("WARNING! This will remove all stopped containers.")? {
+    if !args.force && !super::prune::confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(());
     }
     let bytes = remove_stopped(ctx)?;
@@ -135,7 +122,7 @@ pub fn prune_system(ctx: &Ctx, args: &SystemPruneArgs) -> Result<()> {
         "all dangling images"
     };
     let warning = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n");
-    if !args.force && !confirm(&warning)? {
+    if !args.force && !super::prune::confirm(&warning)? {
         return Ok(());
     }
     remove_stopped(ctx)?;
