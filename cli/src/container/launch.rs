@@ -444,8 +444,12 @@ impl LogPipes {
 }
 
 /// Closes the watcher's own ends of the log pipes and waits until everything the
-/// container wrote is in the log.
+/// container wrote is in the log. An attached container has none: its watcher's own
+/// output (a `run`, or a `build` that goes on after this step) stays where it was.
 fn end_logging(threads: Vec<std::thread::JoinHandle<()>>) {
+    if threads.is_empty() {
+        return;
+    }
     if let Ok(n) = File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdout(&n);
         let _ = rustix::stdio::dup2_stderr(&n);
