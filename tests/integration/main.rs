@@ -12,6 +12,7 @@ mod hostile;
 mod images;
 mod import;
 mod inspect;
+mod network;
 mod prune;
 mod registry;
 mod rmi;

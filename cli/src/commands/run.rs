@@ -60,9 +60,21 @@ pub struct RunArgs {
     /// Bind mount a volume (HOST:CONTAINER[:ro]).
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
-    /// Connect a container to a network (host or none).
+    /// Connect a container to a network (bridge, host, none or private).
     #[arg(long, visible_alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOST:]CONTAINER[/udp]).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Set custom DNS servers.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
@@ -176,6 +188,10 @@ fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunConfig)> {
         volumes: &args.volume,
         hostname: args.hostname.as_deref(),
         network: args.network.as_deref(),
+        publish: &args.publish,
+        publish_all: args.publish_all,
+        dns: &args.dns,
+        add_hosts: &args.add_host,
         tty: args.tty,
         interactive: args.interactive,
         auto_remove: args.rm,

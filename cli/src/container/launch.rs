@@ -86,6 +86,9 @@ pub enum LaunchError {
     /// A detached container's watcher ended without saying how the start went.
     #[error("the container's watcher ended before the container started")]
     WatcherGone,
+    /// Its network could not be set up.
+    #[error(transparent)]
+    Network(#[from] super::network::NetworkError),
     /// The container's first process could not be waited for.
     #[error("waiting for the container: {0}")]
     Wait(nix::errno::Errno),
@@ -285,6 +288,8 @@ struct Spawned {
     errors: File,
     /// The terminal's master side (`-t`).
     master: Option<OwnedFd>,
+    /// What serves its network until it ends.
+    network: super::network::Attached,
 }
 
 fn clone_flags(plan: &ContainerPlan) -> CloneFlags {
@@ -325,6 +330,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
         Some(File::open("/dev/null")?)
     };
     let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let (go_r, go_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let (ours, theirs) = console.unzip();
     let mut io = ChildIo {
         err: err_w.as_fd(),
@@ -335,6 +341,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
             None
         },
         null: null.as_ref().map(|n| n.as_fd()),
+        go: Some(go_r.as_fd()),
     };
     let mut stack = vec![0u8; 1 << 20];
     // SAFETY: strata is single-threaded here; the child runs `apply::child`, which ends
@@ -349,13 +356,34 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     }
     .map_err(sys("cannot create the container's namespaces"))?;
     drop(io);
+    drop(go_r);
     drop(err_w);
     drop(rootfs);
+    let network = match super::network::attach(&plan.network, pid.as_raw(), c.dir) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            // The container's own failure, when it failed first, is the one to report.
+            let mut msg = String::new();
+            let _ = File::from(err_r).read_to_string(&mut msg);
+            return Err(match msg.split_once('\t') {
+                Some((code, m)) => StartError {
+                    code: code.parse().unwrap_or(125),
+                    message: m.to_string(),
+                }
+                .into(),
+                None => e.into(),
+            });
+        }
+    };
+    let _ = rustix::io::write(&go_w, b"1");
     let master = ours.and_then(|o| tty::receive(&o));
     Ok(Spawned {
         pid,
         errors: File::from(err_r),
         master,
+        network,
     })
 }
 
@@ -408,6 +436,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
         pid,
         mut errors,
         master,
+        network,
     } = match spawn(c) {
         Ok(s) => s,
         Err(e) => {
@@ -423,6 +452,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
     let _ = errors.read_to_string(&mut msg);
     if !msg.is_empty() {
         let _ = waitpid(pid, None);
+        drop(network);
         let (code, message) = msg.split_once('\t').unwrap_or(("125", msg.as_str()));
         let code: i32 = code.parse().unwrap_or(125);
         finish(c, &started, code)?;
@@ -446,6 +476,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
         tty::proxy(m, c.plan.process.stdin);
     }
     let code = wait_exit(pid)?;
+    drop(network);
     finish(c, &started, code)?;
     Ok(code)
 }

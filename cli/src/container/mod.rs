@@ -2,7 +2,8 @@
 //! `create`, its record made under the store lock),
 //! what it needs (`plan`: namespaces, mounts, masks, devices, capabilities, process, as
 //! plain data), how the plan is carried out in its first process (`apply`, with `rootfs`,
-//! `tty` and `process`), how it is started and watched (`launch`), and how its writable
+//! `tty` and `process`), how it is started and watched (`launch`), its network (`network`: pasta,
+//! published ports), and how its writable
 //! layer is read back (`changes`).
 
 pub mod apply;
@@ -11,6 +12,7 @@ pub mod create;
 pub mod launch;
 pub mod lookup;
 pub mod names;
+pub mod network;
 pub mod plan;
 pub mod process;
 pub mod rootfs;

@@ -4,6 +4,7 @@
 //! working directory, user). Computed from a [`RunConfig`] without touching the system,
 //! so every `run` option is testable without root; `apply` carries a plan out.
 
+use super::network::ports::PortMapping;
 use super::spec::{NetworkMode, RunConfig, TmpfsMount, DEFAULT_PATH};
 use std::path::{Path, PathBuf};
 
@@ -18,8 +19,22 @@ pub enum Namespace {
     Uts,
     /// Its own System V IPC (always).
     Ipc,
-    /// Its own network, with only a loopback interface (`--network none`).
+    /// Its own network (`bridge`, `none`).
     Network,
+}
+
+/// How the container's network is set up once its first process exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkSetup {
+    /// The host's network: nothing to do.
+    Host,
+    /// Only its loopback interface, brought up (`--network none`).
+    Loopback,
+    /// pasta joins the namespace to the host, publishing these ports (`bridge`).
+    Pasta {
+        /// The published ports.
+        ports: Vec<PortMapping>,
+    },
 }
 
 /// Paths docker hides from containers (files get /dev/null, directories an empty
@@ -127,6 +142,8 @@ pub struct ContainerPlan {
     pub hostname: String,
     /// The files written for it.
     pub etc: EtcFiles,
+    /// Its network.
+    pub network: NetworkSetup,
     /// Mount sysfs (only in a network namespace of its own, as the kernel requires).
     pub sysfs: bool,
     /// Paths hidden from it.
@@ -160,7 +177,20 @@ impl ContainerPlan {
         if cfg.network.own_namespace() {
             namespaces.push(Namespace::Network);
         }
-        let etc = etc_files(&cfg.hostname, cfg.network, host_resolv);
+        let mut etc = etc_files(&cfg.hostname, cfg.network, host_resolv);
+        for (name, ip) in &cfg.extra_hosts {
+            etc.hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        if !cfg.dns.is_empty() {
+            etc.resolv_conf = with_nameservers(&etc.resolv_conf, &cfg.dns);
+        }
+        let network = match cfg.network {
+            NetworkMode::Host => NetworkSetup::Host,
+            NetworkMode::None => NetworkSetup::Loopback,
+            NetworkMode::Bridge => NetworkSetup::Pasta {
+                ports: cfg.ports.clone(),
+            },
+        };
         let mut binds: Vec<Bind> = etc
             .entries()
             .iter()
@@ -183,6 +213,7 @@ impl ContainerPlan {
             namespaces,
             hostname: cfg.hostname.clone(),
             etc,
+            network,
             sysfs: cfg.network.own_namespace(),
             masked_paths: MASKED_PATHS,
             readonly_paths: READONLY_PATHS,
@@ -258,6 +289,21 @@ fn without_local_nameservers(host: &str) -> String {
     }
     if servers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// A resolv.conf with `servers` (`--dns`) in place of its nameservers.
+fn with_nameservers(resolv: &str, servers: &[String]) -> String {
+    let mut out: String = servers
+        .iter()
+        .map(|s| format!("nameserver {s}\n"))
+        .collect();
+    for line in resolv.lines() {
+        if line.split_whitespace().next() != Some("nameserver") {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
     out
 }
@@ -398,7 +444,7 @@ mod tests {
     #[test]
     fn namespaces_and_sysfs_follow_the_network() {
         for (mode, own) in [
-            (NetworkMode::Bridge, false),
+            (NetworkMode::Bridge, true),
             (NetworkMode::Host, false),
             (NetworkMode::None, true),
         ] {
@@ -423,6 +469,7 @@ mod tests {
     fn hosts_hostname_and_resolv_conf() {
         let p = plan(&RunConfig {
             hostname: "box".into(),
+            network: NetworkMode::Host,
             ..cfg()
         });
         assert_eq!(p.hostname, "box");
@@ -436,6 +483,49 @@ mod tests {
             ..cfg()
         });
         assert_eq!(none.etc.resolv_conf, "nameserver 10.0.0.2\nsearch lan\n");
+    }
+
+    #[test]
+    fn bridge_is_pasta_with_the_ports_and_none_is_loopback() {
+        use crate::container::network::ports::Protocol;
+        let port = PortMapping {
+            host_ip: String::new(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let p = plan(&RunConfig {
+            ports: vec![port.clone()],
+            ..cfg()
+        });
+        assert_eq!(p.network, NetworkSetup::Pasta { ports: vec![port] });
+        // Its own namespace: the host's loopback nameserver is not reachable.
+        assert_eq!(p.etc.resolv_conf, "nameserver 10.0.0.2\nsearch lan\n");
+        let none = plan(&RunConfig {
+            network: NetworkMode::None,
+            ..cfg()
+        });
+        assert_eq!(none.network, NetworkSetup::Loopback);
+        let host = plan(&RunConfig {
+            network: NetworkMode::Host,
+            ..cfg()
+        });
+        assert_eq!(host.network, NetworkSetup::Host);
+    }
+
+    #[test]
+    fn dns_and_extra_hosts_go_into_the_files() {
+        let p = plan(&RunConfig {
+            dns: vec!["192.0.2.53".into()],
+            extra_hosts: vec![("db".into(), "10.1.2.3".into())],
+            ..cfg()
+        });
+        assert_eq!(p.etc.resolv_conf, "nameserver 192.0.2.53\nsearch lan\n");
+        assert!(
+            p.etc.hosts.ends_with("127.0.1.1\th\n10.1.2.3\tdb\n"),
+            "{}",
+            p.etc.hosts
+        );
     }
 
     #[test]
