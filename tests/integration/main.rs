@@ -16,6 +16,7 @@ mod network;
 mod prune;
 mod registry;
 mod rmi;
+mod run_options;
 mod save_load;
 mod system;
 mod tag;

@@ -63,7 +63,12 @@ pub fn child(plan: &ContainerPlan, root: &Rootfs, io: &mut ChildIo<'_>) -> isize
         }
     }
     reset_signals();
-    let e = process::exec(&plan.process, plan.capabilities);
+    if plan.process.init {
+        if let Err(e) = super::init::become_init() {
+            return fail(io.err, 125, &e);
+        }
+    }
+    let e = process::exec(&plan.process, &plan.capabilities);
     fail(io.err, e.code, &e.message)
 }
 

@@ -86,6 +86,9 @@ pub enum LaunchError {
     /// A detached container's watcher ended without saying how the start went.
     #[error("the container's watcher ended before the container started")]
     WatcherGone,
+    /// Its cgroup limits could not be applied.
+    #[error(transparent)]
+    Cgroup(#[from] super::cgroup::CgroupError),
     /// Its network could not be set up.
     #[error(transparent)]
     Network(#[from] super::network::NetworkError),
@@ -290,6 +293,8 @@ struct Spawned {
     master: Option<OwnedFd>,
     /// What serves its network until it ends.
     network: super::network::Attached,
+    /// Its cgroup, removed when it ends.
+    cgroup: Option<super::cgroup::Cgroup>,
 }
 
 fn clone_flags(plan: &ContainerPlan) -> CloneFlags {
@@ -359,7 +364,13 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     drop(go_r);
     drop(err_w);
     drop(rootfs);
-    let network = match super::network::attach(&plan.network, pid.as_raw(), c.dir) {
+    let host_side = super::cgroup::Cgroup::join(&plan.resources, &c.rec.id, pid.as_raw())
+        .map_err(LaunchError::from)
+        .and_then(|cg| {
+            let n = super::network::attach(&plan.network, pid.as_raw(), c.dir)?;
+            Ok((n, cg))
+        });
+    let (network, cgroup) = match host_side {
         Ok(n) => n,
         Err(e) => {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -373,7 +384,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
                     message: m.to_string(),
                 }
                 .into(),
-                None => e.into(),
+                None => e,
             });
         }
     };
@@ -384,6 +395,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
         errors: File::from(err_r),
         master,
         network,
+        cgroup,
     })
 }
 
@@ -437,6 +449,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
         mut errors,
         master,
         network,
+        cgroup,
     } = match spawn(c) {
         Ok(s) => s,
         Err(e) => {
@@ -452,7 +465,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
     let _ = errors.read_to_string(&mut msg);
     if !msg.is_empty() {
         let _ = waitpid(pid, None);
-        drop(network);
+        drop((network, cgroup));
         let (code, message) = msg.split_once('\t').unwrap_or(("125", msg.as_str()));
         let code: i32 = code.parse().unwrap_or(125);
         finish(c, &started, code)?;
@@ -476,7 +489,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>) -> Result<i32> {
         tty::proxy(m, c.plan.process.stdin);
     }
     let code = wait_exit(pid)?;
-    drop(network);
+    drop((network, cgroup));
     finish(c, &started, code)?;
     Ok(code)
 }

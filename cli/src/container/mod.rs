@@ -7,12 +7,15 @@
 //! layer is read back (`changes`).
 
 pub mod apply;
+pub mod cgroup;
 pub mod changes;
 pub mod create;
+pub mod init;
 pub mod launch;
 pub mod lookup;
 pub mod names;
 pub mod network;
+pub mod options;
 pub mod plan;
 pub mod process;
 pub mod rootfs;

@@ -5,7 +5,8 @@
 //! so every `run` option is testable without root; `apply` carries a plan out.
 
 use super::network::ports::PortMapping;
-use super::spec::{NetworkMode, RunConfig, TmpfsMount, DEFAULT_PATH};
+use super::options::{capability_number, CAPABILITIES};
+use super::spec::{NetworkMode, Resources, RunConfig, TmpfsMount, DEFAULT_PATH};
 use std::path::{Path, PathBuf};
 
 /// A namespace the container's first process is created in.
@@ -131,6 +132,8 @@ pub struct ProcessPlan {
     pub tty: bool,
     /// Standard input stays open (else it is /dev/null).
     pub stdin: bool,
+    /// A reaper is PID 1 and runs the command as its child (`--init`).
+    pub init: bool,
 }
 
 /// Everything the container needs, computed before anything is created.
@@ -146,12 +149,18 @@ pub struct ContainerPlan {
     pub network: NetworkSetup,
     /// Mount sysfs (only in a network namespace of its own, as the kernel requires).
     pub sysfs: bool,
-    /// Paths hidden from it.
+    /// Paths hidden from it (none when privileged).
     pub masked_paths: &'static [&'static str],
-    /// Paths made read-only.
+    /// Paths made read-only (none when privileged).
     pub readonly_paths: &'static [&'static str],
     /// Host devices in its /dev.
     pub devices: &'static [&'static str],
+    /// The host's whole /dev instead (`--privileged`).
+    pub host_dev: bool,
+    /// The image's filesystem is mounted read-only (`--read-only`).
+    pub read_only: bool,
+    /// cgroup limits.
+    pub resources: Resources,
     /// Links in its /dev.
     pub dev_links: &'static [(&'static str, &'static str)],
     /// Bind mounts, in order: strata's /etc files, then the configuration's.
@@ -159,7 +168,7 @@ pub struct ContainerPlan {
     /// tmpfs mounts, after the binds.
     pub tmpfs: Vec<TmpfsMount>,
     /// The capabilities its bounding set keeps.
-    pub capabilities: &'static [u32],
+    pub capabilities: Vec<u32>,
     /// Its process.
     pub process: ProcessPlan,
 }
@@ -215,13 +224,16 @@ impl ContainerPlan {
             etc,
             network,
             sysfs: cfg.network.own_namespace(),
-            masked_paths: MASKED_PATHS,
-            readonly_paths: READONLY_PATHS,
+            masked_paths: if cfg.privileged { &[] } else { MASKED_PATHS },
+            readonly_paths: if cfg.privileged { &[] } else { READONLY_PATHS },
             devices: DEVICES,
+            host_dev: cfg.privileged,
+            read_only: cfg.read_only,
+            resources: cfg.resources.clone(),
             dev_links: DEV_LINKS,
             binds,
             tmpfs: cfg.tmpfs.clone(),
-            capabilities: DEFAULT_CAPS,
+            capabilities: capabilities(cfg),
             process: process_plan(cfg),
         }
     }
@@ -249,7 +261,33 @@ fn process_plan(cfg: &RunConfig) -> ProcessPlan {
         user: cfg.user.clone(),
         tty: cfg.tty,
         stdin: cfg.interactive,
+        init: cfg.init,
     }
+}
+
+/// The capabilities the container keeps: docker's defaults, then `--cap-add`, less
+/// `--cap-drop` (`ALL` for every one); every one when privileged.
+fn capabilities(cfg: &RunConfig) -> Vec<u32> {
+    let all: Vec<u32> = (0..CAPABILITIES.len() as u32).collect();
+    if cfg.privileged {
+        return all;
+    }
+    let named = |names: &[String]| -> Vec<u32> {
+        if names.iter().any(|n| n == "ALL") {
+            return all.clone();
+        }
+        names.iter().filter_map(|n| capability_number(n)).collect()
+    };
+    let mut caps: Vec<u32> = DEFAULT_CAPS.to_vec();
+    let drop = named(&cfg.cap_drop);
+    caps.retain(|c| !drop.contains(c));
+    for c in named(&cfg.cap_add) {
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    caps.sort_unstable();
+    caps
 }
 
 fn has_var(env: &[String], key: &str) -> bool {
@@ -602,6 +640,48 @@ mod tests {
     }
 
     #[test]
+    fn capabilities_added_dropped_and_privileged() {
+        let caps = |add: &[&str], drop: &[&str], privileged| {
+            plan(&RunConfig {
+                cap_add: add.iter().map(|s| s.to_string()).collect(),
+                cap_drop: drop.iter().map(|s| s.to_string()).collect(),
+                privileged,
+                ..cfg()
+            })
+            .capabilities
+        };
+        let added = caps(&["NET_ADMIN", "SYS_ADMIN"], &["CHOWN"], false);
+        assert!(added.contains(&12) && added.contains(&21) && !added.contains(&0));
+        assert_eq!(added.len(), 15);
+        assert_eq!(caps(&[], &["ALL"], false), Vec::<u32>::new());
+        assert_eq!(caps(&["NET_RAW"], &["ALL"], false), [13]);
+        assert_eq!(caps(&["ALL"], &[], false).len(), CAPABILITIES.len());
+        let p = plan(&RunConfig {
+            privileged: true,
+            ..cfg()
+        });
+        assert_eq!(p.capabilities.len(), CAPABILITIES.len());
+        assert!(p.masked_paths.is_empty() && p.readonly_paths.is_empty() && p.host_dev);
+        let normal = plan(&cfg());
+        assert!(!normal.host_dev && !normal.read_only && !normal.process.init);
+    }
+
+    #[test]
+    fn read_only_init_and_resources_are_carried() {
+        let p = plan(&RunConfig {
+            read_only: true,
+            init: true,
+            resources: Resources {
+                memory: Some(64 << 20),
+                ..Default::default()
+            },
+            ..cfg()
+        });
+        assert!(p.read_only && p.process.init);
+        assert_eq!(p.resources.memory, Some(64 << 20));
+    }
+
+    #[test]
     fn process_command_environment_and_directory() {
         let p = plan(&RunConfig {
             entrypoint: vec!["/bin/env".into()],
@@ -720,6 +800,7 @@ mod tests {
             tmpfs: vec![TmpfsMount {
                 target: "/tmp".into(),
                 size: None,
+                mode: None,
             }],
             ..Default::default()
         };

@@ -3,6 +3,7 @@
 //! builder fills in to run a step; `plan` turns it into what the container needs.
 
 use super::network::ports::{self, PortError, PortMapping};
+use super::options;
 use crate::image::{ContainerConfig, ImageConfig};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,38 @@ pub enum SpecError {
     /// `--add-host` that is not `NAME:IP`.
     #[error("invalid argument \"{0}\" for \"--add-host\" flag: bad format for add-host: \"{0}\"")]
     InvalidHost(String),
+    /// `--cap-add`/`--cap-drop` naming no capability.
+    #[error("unknown capability: \"{0}\"")]
+    UnknownCapability(String),
+    /// `--cpus` that is not a positive number.
+    #[error("invalid argument \"{0}\" for \"--cpus\" flag: invalid number of CPUs")]
+    InvalidCpus(String),
+    /// `-m` that is not a size, or below docker's minimum.
+    #[error("invalid argument \"{0}\" for \"-m, --memory\" flag: {1}")]
+    InvalidMemory(String, &'static str),
+    /// `--tmpfs` that is not `PATH[:size=…,mode=…]`.
+    #[error("invalid argument \"{0}\" for \"--tmpfs\" flag")]
+    InvalidTmpfs(String),
+    /// `--mount` that cannot be used.
+    #[error("invalid argument \"{spec}\" for \"--mount\" flag: {why}")]
+    InvalidMount {
+        /// The flag's value.
+        spec: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `--stop-signal` naming no signal.
+    #[error("invalid signal: {0}")]
+    InvalidSignal(String),
+    /// `-l =value`.
+    #[error("invalid label: {0}")]
+    InvalidLabel(String),
+    /// `--platform` other than the host's.
+    #[error(
+        "image platform {0} is not the host's ({1}): strata runs containers of the host's \
+         platform only"
+    )]
+    Platform(String, String),
     /// `--dns` that is not an IP address.
     #[error("invalid argument \"{0}\" for \"--dns\" flag: {0} is not an ip address")]
     InvalidDns(String),
@@ -125,6 +158,30 @@ pub struct TmpfsMount {
     /// Size limit in bytes (the kernel's default, half the memory, when none).
     #[serde(default)]
     pub size: Option<u64>,
+    /// Permissions of its root (the kernel's default, 1777, when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+/// cgroup limits (`-m`, `--cpus`, `--pids-limit`); none set means no cgroup of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// CPU limit in billionths of a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nano_cpus: Option<u64>,
+    /// Most processes at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.nano_cpus.is_some() || self.pids_limit.is_some()
+    }
 }
 
 /// Everything needed to start (and restart) a container.
@@ -164,6 +221,34 @@ pub struct RunConfig {
     /// `--add-host NAME:IP`: more lines for its /etc/hosts, as `(name, ip)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<(String, String)>,
+    /// `--read-only`: the image's filesystem is mounted read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// `--init`: a reaper is PID 1 and runs the command as its child.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// `--privileged`: every capability, no masked paths, the host's devices.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// `--cap-add`, docker's spelling (`NET_ADMIN`, `ALL`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, docker's spelling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// The image's labels with `-l` and `--label-file` over them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// cgroup limits.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub resources: Resources,
+    /// The signal `stop` sends first (`--stop-signal`, else the image's StopSignal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl RunConfig {
@@ -174,6 +259,12 @@ impl RunConfig {
             .chain(self.cmd.iter())
             .cloned()
             .collect()
+    }
+
+    /// The published ports as `ps` shows them: `0.0.0.0:8080->80/tcp, …`.
+    pub fn ports_column(&self) -> String {
+        let shown: Vec<String> = self.ports.iter().map(PortMapping::display).collect();
+        shown.join(", ")
     }
 
     /// The command as `ps` shows it.
@@ -222,6 +313,34 @@ pub struct RunFlags<'a> {
     pub dns: &'a [String],
     /// `--add-host`.
     pub add_hosts: &'a [String],
+    /// `--mount`.
+    pub mounts: &'a [String],
+    /// `--tmpfs`.
+    pub tmpfs: &'a [String],
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--cap-add`.
+    pub cap_add: &'a [String],
+    /// `--cap-drop`.
+    pub cap_drop: &'a [String],
+    /// `-l`.
+    pub labels: &'a [String],
+    /// `--label-file`.
+    pub label_files: &'a [String],
+    /// `-m`.
+    pub memory: Option<&'a str>,
+    /// `--cpus`.
+    pub cpus: Option<&'a str>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--platform`.
+    pub platform: Option<&'a str>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<&'a str>,
     /// `-t`.
     pub tty: bool,
     /// `-i`.
@@ -245,11 +364,23 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
     };
     let network = NetworkMode::parse(flags.network.unwrap_or("bridge"))?;
     let ports = published(&c, flags, network)?;
-    let mounts = flags
+    let mut mounts: Vec<BindMount> = flags
         .volumes
         .iter()
         .map(|v| parse_volume(v))
         .collect::<Result<_, _>>()?;
+    let mut tmpfs = flags
+        .tmpfs
+        .iter()
+        .map(|t| options::tmpfs(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    for m in flags.mounts {
+        match options::mount(m)? {
+            options::Mount::Bind(b) => mounts.push(b),
+            options::Mount::Tmpfs(t) => tmpfs.push(t),
+        }
+    }
+    check_platform(flags.platform)?;
     let hostname = match flags.hostname {
         Some(h) if h.is_empty() || h.len() > 64 || h.contains('/') => {
             return Err(SpecError::InvalidHostname(h.to_string()))
@@ -272,8 +403,23 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
         interactive: flags.interactive,
         network,
         mounts,
-        tmpfs: Vec::new(),
+        tmpfs,
         auto_remove: flags.auto_remove,
+        read_only: flags.read_only,
+        init: flags.init,
+        privileged: flags.privileged,
+        cap_add: caps(flags.cap_add)?,
+        cap_drop: caps(flags.cap_drop)?,
+        labels: {
+            let mut l = c.labels.clone().unwrap_or_default();
+            l.extend(options::labels(flags.labels, flags.label_files)?);
+            l
+        },
+        resources: resources(flags)?,
+        stop_signal: match flags.stop_signal {
+            Some(s) => Some(options::signal(s)?),
+            None => c.stop_signal.clone(),
+        },
         ports,
         dns: flags
             .dns
@@ -289,6 +435,53 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
             .map(|h| parse_add_host(h))
             .collect::<Result<_, _>>()?,
     })
+}
+
+fn caps(names: &[String]) -> Result<Vec<String>, SpecError> {
+    names.iter().map(|n| options::capability(n)).collect()
+}
+
+/// docker's smallest memory limit.
+const MIN_MEMORY: u64 = 6 << 20;
+
+fn resources(flags: &RunFlags<'_>) -> Result<Resources, SpecError> {
+    let memory = match flags.memory {
+        Some(m) => {
+            let bytes = options::size(m)
+                .ok_or_else(|| SpecError::InvalidMemory(m.to_string(), "invalid size"))?;
+            if bytes < MIN_MEMORY {
+                return Err(SpecError::InvalidMemory(
+                    m.to_string(),
+                    "Minimum memory limit allowed is 6MB",
+                ));
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    Ok(Resources {
+        memory,
+        nano_cpus: flags.cpus.map(options::nano_cpus).transpose()?,
+        pids_limit: flags.pids_limit.filter(|n| *n > 0),
+    })
+}
+
+/// `--platform`: only the host's (`linux`, `linux/amd64`, …) is run.
+fn check_platform(p: Option<&str>) -> Result<(), SpecError> {
+    let Some(p) = p else { return Ok(()) };
+    let host = crate::image::platform::Platform::host();
+    let mut parts = p.split('/');
+    let os = parts.next().unwrap_or("");
+    let arch = parts.next();
+    let same = os == host.os && arch.is_none_or(|a| a == host.architecture);
+    if same {
+        Ok(())
+    } else {
+        Err(SpecError::Platform(
+            p.to_string(),
+            format!("{}/{}", host.os, host.architecture),
+        ))
+    }
 }
 
 /// The ports `-p` and `-P` publish, with free host ports chosen where none was given.
