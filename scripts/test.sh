@@ -107,6 +107,11 @@ else
   if ! id -u "$TEST_USER" >/dev/null 2>&1; then
     useradd --create-home --shell /bin/bash --user-group "$TEST_USER"
   fi
+  # The bridge network of an ordinary user (pasta) opens /dev/net/tun, which udev makes
+  # 0666; machines without udev may have it 0600.
+  if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    chmod 0666 /dev/net/tun && echo "/dev/net/tun: mode 0666, as udev makes it"
+  fi
   home=$(getent passwd "$TEST_USER" | cut -d: -f6)
   mkdir -p "$home" && chown "$TEST_USER:" "$home"
   for f in subuid subgid; do

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create and run a new container from an image.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Build an image from a Dockerfile.
     Build(crate::commands::build::BuildArgs),
     /// List containers.
@@ -130,7 +130,7 @@ pub enum ImageCommand {
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List containers.
     #[command(visible_aliases = ["list", "ps"])]
     Ls(ps::PsArgs),

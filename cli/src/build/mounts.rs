@@ -142,6 +142,7 @@ pub fn prepare(
             MountKind::Tmpfs => out.tmpfs.push(TmpfsMount {
                 target: target.clone(),
                 size: m.size,
+                mode: None,
             }),
             MountKind::Secret => {
                 let id =

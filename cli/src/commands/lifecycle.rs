@@ -9,7 +9,7 @@ use clap::Subcommand;
 #[derive(Subcommand, Debug)]
 pub enum LifeCommand {
     /// Create a new container.
-    Create(run::RunArgs),
+    Create(Box<run::RunArgs>),
     /// Stop one or more running containers.
     Stop(stop::StopArgs),
     /// Restart one or more containers.

@@ -130,7 +130,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             "RunningFor": human_ago(created, now),
             "Status": status,
             "State": state.status.as_str(),
-            "Ports": "",
+            "Ports": if running { cfg.ports_column() } else { String::new() },
             "Names": c.name,
             "Size": if args.size { size_column(ctx, &c)? } else { String::new() },
         }));

@@ -56,9 +56,63 @@ pub struct RunArgs {
     /// Bind mount a volume (HOST:CONTAINER[:ro]).
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
-    /// Connect a container to a network (host or none).
+    /// Connect a container to a network (bridge, host, none or private).
     #[arg(long, visible_alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOST:]CONTAINER[/udp]).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Set custom DNS servers.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind or type=tmpfs).
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:size=…,mode=…]).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
+    /// Give extended privileges to this container (root only).
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities.
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Set meta data on a container.
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels.
+    #[arg(long = "label-file")]
+    pub label_file: Vec<String>,
+    /// Memory limit.
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Set platform if server is multi-platform capable (the host's only).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Signal to stop the container.
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
@@ -117,6 +171,14 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
             bail!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
         }
     }
+    if crate::userns::is_rootless() {
+        if args.privileged {
+            bail!("--privileged needs root: an ordinary user's container cannot have the host's devices and every capability");
+        }
+        if args.memory.is_some() || args.cpus.is_some() || args.pids_limit.is_some() {
+            crate::container::cgroup::check_rootless()?;
+        }
+    }
     let (rec, cfg) = create(ctx, args)?;
     if args.detach {
         launch::start(&ctx.store, &rec, &cfg, Mode::Detached)?;
@@ -144,6 +206,24 @@ pub(super) fn create(ctx: &Ctx, args: &RunArgs) -> Result<(ContainerRecord, RunC
         volumes: &args.volume,
         hostname: args.hostname.as_deref(),
         network: args.network.as_deref(),
+        publish: &args.publish,
+        publish_all: args.publish_all,
+        dns: &args.dns,
+        add_hosts: &args.add_host,
+        mounts: &args.mount,
+        tmpfs: &args.tmpfs,
+        read_only: args.read_only,
+        init: args.init,
+        privileged: args.privileged,
+        cap_add: &args.cap_add,
+        cap_drop: &args.cap_drop,
+        labels: &args.label,
+        label_files: &args.label_file,
+        memory: args.memory.as_deref(),
+        cpus: args.cpus.as_deref(),
+        pids_limit: args.pids_limit,
+        platform: args.platform.as_deref(),
+        stop_signal: args.stop_signal.as_deref(),
         tty: args.tty,
         interactive: args.interactive,
         auto_remove: args.rm,

@@ -3,7 +3,7 @@
 //! directory, capabilities and command (`process`). A failure is written as
 //! `CODE\tMESSAGE` to the error pipe, where strata reads why the container did not start.
 
-use super::plan::ContainerPlan;
+use super::plan::{ContainerPlan, NetworkSetup};
 use super::rootfs::{self, Rootfs};
 use super::{process, tty};
 use nix::sys::signal::{SigHandler, SigSet, Signal};
@@ -20,6 +20,9 @@ pub struct ChildIo<'a> {
     pub size: Option<Winsize>,
     /// /dev/null, for standard input without `-i`.
     pub null: Option<BorrowedFd<'a>>,
+    /// The read end of the pipe on which strata says that the network is ready; the
+    /// command starts only after a byte arrives (end of file: strata gave up).
+    pub go: Option<BorrowedFd<'a>>,
 }
 
 /// Writes `CODE\tMESSAGE` to the error pipe and returns the code to exit with.
@@ -36,6 +39,15 @@ pub fn child(plan: &ContainerPlan, root: &Rootfs, io: &mut ChildIo<'_>) -> isize
     if let Some(n) = io.null {
         let _ = rustix::stdio::dup2_stdin(n);
     }
+    if plan.network != NetworkSetup::Host {
+        if let Err(e) = super::network::loopback::up() {
+            return fail(
+                io.err,
+                125,
+                &format!("bring up the loopback interface: {e}"),
+            );
+        }
+    }
     if let Err(e) = rootfs::enter(plan, root) {
         return fail(io.err, 125, &e.0);
     }
@@ -44,8 +56,19 @@ pub fn child(plan: &ContainerPlan, root: &Rootfs, io: &mut ChildIo<'_>) -> isize
             return fail(io.err, 125, &e);
         }
     }
+    if let Some(go) = io.go {
+        let mut byte = [0u8];
+        if !matches!(rustix::io::read(go, &mut byte), Ok(1)) {
+            return 125;
+        }
+    }
     reset_signals();
-    let e = process::exec(&plan.process, plan.capabilities);
+    if plan.process.init {
+        if let Err(e) = super::init::become_init() {
+            return fail(io.err, 125, &e);
+        }
+    }
+    let e = process::exec(&plan.process, &plan.capabilities);
     fail(io.err, e.code, &e.message)
 }
 

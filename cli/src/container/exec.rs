@@ -297,6 +297,6 @@ fn child(
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let e = process::exec(p, plan.capabilities);
+    let e = process::exec(p, &plan.capabilities);
     fail(e.code, &e.message)
 }

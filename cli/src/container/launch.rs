@@ -88,6 +88,12 @@ pub enum LaunchError {
     /// A detached container's watcher ended without saying how the start went.
     #[error("the container's watcher ended before the container started")]
     WatcherGone,
+    /// Its cgroup limits could not be applied.
+    #[error(transparent)]
+    Cgroup(#[from] super::cgroup::CgroupError),
+    /// Its network could not be set up.
+    #[error(transparent)]
+    Network(#[from] super::network::NetworkError),
     /// The container's first process could not be waited for.
     #[error("waiting for the container: {0}")]
     Wait(nix::errno::Errno),
@@ -292,6 +298,10 @@ struct Spawned {
     errors: File,
     /// The terminal's master side (`-t`).
     master: Option<OwnedFd>,
+    /// What serves its network until it ends.
+    network: super::network::Attached,
+    /// Its cgroup, removed when it ends.
+    cgroup: Option<super::cgroup::Cgroup>,
 }
 
 fn clone_flags(plan: &ContainerPlan) -> CloneFlags {
@@ -332,6 +342,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
         Some(File::open("/dev/null")?)
     };
     let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let (go_r, go_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let (ours, theirs) = console.unzip();
     let mut io = ChildIo {
         err: err_w.as_fd(),
@@ -342,6 +353,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
             None
         },
         null: null.as_ref().map(|n| n.as_fd()),
+        go: Some(go_r.as_fd()),
     };
     let mut stack = vec![0u8; 1 << 20];
     // SAFETY: strata is single-threaded here; the child runs `apply::child`, which ends
@@ -356,13 +368,41 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     }
     .map_err(sys("cannot create the container's namespaces"))?;
     drop(io);
+    drop(go_r);
     drop(err_w);
     drop(rootfs);
+    let host_side = super::cgroup::Cgroup::join(&plan.resources, &c.rec.id, pid.as_raw())
+        .map_err(LaunchError::from)
+        .and_then(|cg| {
+            let n = super::network::attach(&plan.network, pid.as_raw(), c.dir)?;
+            Ok((n, cg))
+        });
+    let (network, cgroup) = match host_side {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            // The container's own failure, when it failed first, is the one to report.
+            let mut msg = String::new();
+            let _ = File::from(err_r).read_to_string(&mut msg);
+            return Err(match msg.split_once('\t') {
+                Some((code, m)) => StartError {
+                    code: code.parse().unwrap_or(125),
+                    message: m.to_string(),
+                }
+                .into(),
+                None => e,
+            });
+        }
+    };
+    let _ = rustix::io::write(&go_w, b"1");
     let master = ours.and_then(|o| tty::receive(&o));
     Ok(Spawned {
         pid,
         errors: File::from(err_r),
         master,
+        network,
+        cgroup,
     })
 }
 
@@ -465,6 +505,8 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
         pid,
         mut errors,
         master,
+        network,
+        cgroup,
     } = match spawn(c) {
         Ok(s) => s,
         Err(e) => {
@@ -481,6 +523,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
     let _ = errors.read_to_string(&mut msg);
     if !msg.is_empty() {
         let _ = waitpid(pid, None);
+        drop((network, cgroup));
         let (code, message) = msg.split_once('\t').unwrap_or(("125", msg.as_str()));
         let code: i32 = code.parse().unwrap_or(125);
         finish(c, &started, code)?;
@@ -504,6 +547,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
         tty::proxy(m, c.plan.process.stdin);
     }
     let code = wait_exit(pid)?;
+    drop((network, cgroup));
     end_logging(loggers);
     finish(c, &started, code)?;
     Ok(code)

@@ -4,7 +4,9 @@
 //! working directory, user). Computed from a [`RunConfig`] without touching the system,
 //! so every `run` option is testable without root; `apply` carries a plan out.
 
-use super::spec::{NetworkMode, RunConfig, TmpfsMount, DEFAULT_PATH};
+use super::network::ports::PortMapping;
+use super::options::{capability_number, CAPABILITIES};
+use super::spec::{NetworkMode, Resources, RunConfig, TmpfsMount, DEFAULT_PATH};
 use std::path::{Path, PathBuf};
 
 /// A namespace the container's first process is created in.
@@ -18,8 +20,22 @@ pub enum Namespace {
     Uts,
     /// Its own System V IPC (always).
     Ipc,
-    /// Its own network, with only a loopback interface (`--network none`).
+    /// Its own network (`bridge`, `none`).
     Network,
+}
+
+/// How the container's network is set up once its first process exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkSetup {
+    /// The host's network: nothing to do.
+    Host,
+    /// Only its loopback interface, brought up (`--network none`).
+    Loopback,
+    /// pasta joins the namespace to the host, publishing these ports (`bridge`).
+    Pasta {
+        /// The published ports.
+        ports: Vec<PortMapping>,
+    },
 }
 
 /// Paths docker hides from containers (files get /dev/null, directories an empty
@@ -116,6 +132,8 @@ pub struct ProcessPlan {
     pub tty: bool,
     /// Standard input stays open (else it is /dev/null).
     pub stdin: bool,
+    /// A reaper is PID 1 and runs the command as its child (`--init`).
+    pub init: bool,
 }
 
 /// Everything the container needs, computed before anything is created.
@@ -127,14 +145,22 @@ pub struct ContainerPlan {
     pub hostname: String,
     /// The files written for it.
     pub etc: EtcFiles,
+    /// Its network.
+    pub network: NetworkSetup,
     /// Mount sysfs (only in a network namespace of its own, as the kernel requires).
     pub sysfs: bool,
-    /// Paths hidden from it.
+    /// Paths hidden from it (none when privileged).
     pub masked_paths: &'static [&'static str],
-    /// Paths made read-only.
+    /// Paths made read-only (none when privileged).
     pub readonly_paths: &'static [&'static str],
     /// Host devices in its /dev.
     pub devices: &'static [&'static str],
+    /// The host's whole /dev instead (`--privileged`).
+    pub host_dev: bool,
+    /// The image's filesystem is mounted read-only (`--read-only`).
+    pub read_only: bool,
+    /// cgroup limits.
+    pub resources: Resources,
     /// Links in its /dev.
     pub dev_links: &'static [(&'static str, &'static str)],
     /// Bind mounts, in order: strata's /etc files, then the configuration's.
@@ -142,7 +168,7 @@ pub struct ContainerPlan {
     /// tmpfs mounts, after the binds.
     pub tmpfs: Vec<TmpfsMount>,
     /// The capabilities its bounding set keeps.
-    pub capabilities: &'static [u32],
+    pub capabilities: Vec<u32>,
     /// Its process.
     pub process: ProcessPlan,
 }
@@ -160,7 +186,20 @@ impl ContainerPlan {
         if cfg.network.own_namespace() {
             namespaces.push(Namespace::Network);
         }
-        let etc = etc_files(&cfg.hostname, cfg.network, host_resolv);
+        let mut etc = etc_files(&cfg.hostname, cfg.network, host_resolv);
+        for (name, ip) in &cfg.extra_hosts {
+            etc.hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        if !cfg.dns.is_empty() {
+            etc.resolv_conf = with_nameservers(&etc.resolv_conf, &cfg.dns);
+        }
+        let network = match cfg.network {
+            NetworkMode::Host => NetworkSetup::Host,
+            NetworkMode::None => NetworkSetup::Loopback,
+            NetworkMode::Bridge => NetworkSetup::Pasta {
+                ports: cfg.ports.clone(),
+            },
+        };
         let mut binds: Vec<Bind> = etc
             .entries()
             .iter()
@@ -183,14 +222,18 @@ impl ContainerPlan {
             namespaces,
             hostname: cfg.hostname.clone(),
             etc,
+            network,
             sysfs: cfg.network.own_namespace(),
-            masked_paths: MASKED_PATHS,
-            readonly_paths: READONLY_PATHS,
+            masked_paths: if cfg.privileged { &[] } else { MASKED_PATHS },
+            readonly_paths: if cfg.privileged { &[] } else { READONLY_PATHS },
             devices: DEVICES,
+            host_dev: cfg.privileged,
+            read_only: cfg.read_only,
+            resources: cfg.resources.clone(),
             dev_links: DEV_LINKS,
             binds,
             tmpfs: cfg.tmpfs.clone(),
-            capabilities: DEFAULT_CAPS,
+            capabilities: capabilities(cfg),
             process: process_plan(cfg),
         }
     }
@@ -218,7 +261,33 @@ fn process_plan(cfg: &RunConfig) -> ProcessPlan {
         user: cfg.user.clone(),
         tty: cfg.tty,
         stdin: cfg.interactive,
+        init: cfg.init,
     }
+}
+
+/// The capabilities the container keeps: docker's defaults, then `--cap-add`, less
+/// `--cap-drop` (`ALL` for every one); every one when privileged.
+fn capabilities(cfg: &RunConfig) -> Vec<u32> {
+    let all: Vec<u32> = (0..CAPABILITIES.len() as u32).collect();
+    if cfg.privileged {
+        return all;
+    }
+    let named = |names: &[String]| -> Vec<u32> {
+        if names.iter().any(|n| n == "ALL") {
+            return all.clone();
+        }
+        names.iter().filter_map(|n| capability_number(n)).collect()
+    };
+    let mut caps: Vec<u32> = DEFAULT_CAPS.to_vec();
+    let drop = named(&cfg.cap_drop);
+    caps.retain(|c| !drop.contains(c));
+    for c in named(&cfg.cap_add) {
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    caps.sort_unstable();
+    caps
 }
 
 fn has_var(env: &[String], key: &str) -> bool {
@@ -258,6 +327,21 @@ fn without_local_nameservers(host: &str) -> String {
     }
     if servers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// A resolv.conf with `servers` (`--dns`) in place of its nameservers.
+fn with_nameservers(resolv: &str, servers: &[String]) -> String {
+    let mut out: String = servers
+        .iter()
+        .map(|s| format!("nameserver {s}\n"))
+        .collect();
+    for line in resolv.lines() {
+        if line.split_whitespace().next() != Some("nameserver") {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
     out
 }
@@ -398,7 +482,7 @@ mod tests {
     #[test]
     fn namespaces_and_sysfs_follow_the_network() {
         for (mode, own) in [
-            (NetworkMode::Bridge, false),
+            (NetworkMode::Bridge, true),
             (NetworkMode::Host, false),
             (NetworkMode::None, true),
         ] {
@@ -423,6 +507,7 @@ mod tests {
     fn hosts_hostname_and_resolv_conf() {
         let p = plan(&RunConfig {
             hostname: "box".into(),
+            network: NetworkMode::Host,
             ..cfg()
         });
         assert_eq!(p.hostname, "box");
@@ -436,6 +521,49 @@ mod tests {
             ..cfg()
         });
         assert_eq!(none.etc.resolv_conf, "nameserver 10.0.0.2\nsearch lan\n");
+    }
+
+    #[test]
+    fn bridge_is_pasta_with_the_ports_and_none_is_loopback() {
+        use crate::container::network::ports::Protocol;
+        let port = PortMapping {
+            host_ip: String::new(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let p = plan(&RunConfig {
+            ports: vec![port.clone()],
+            ..cfg()
+        });
+        assert_eq!(p.network, NetworkSetup::Pasta { ports: vec![port] });
+        // Its own namespace: the host's loopback nameserver is not reachable.
+        assert_eq!(p.etc.resolv_conf, "nameserver 10.0.0.2\nsearch lan\n");
+        let none = plan(&RunConfig {
+            network: NetworkMode::None,
+            ..cfg()
+        });
+        assert_eq!(none.network, NetworkSetup::Loopback);
+        let host = plan(&RunConfig {
+            network: NetworkMode::Host,
+            ..cfg()
+        });
+        assert_eq!(host.network, NetworkSetup::Host);
+    }
+
+    #[test]
+    fn dns_and_extra_hosts_go_into_the_files() {
+        let p = plan(&RunConfig {
+            dns: vec!["192.0.2.53".into()],
+            extra_hosts: vec![("db".into(), "10.1.2.3".into())],
+            ..cfg()
+        });
+        assert_eq!(p.etc.resolv_conf, "nameserver 192.0.2.53\nsearch lan\n");
+        assert!(
+            p.etc.hosts.ends_with("127.0.1.1\th\n10.1.2.3\tdb\n"),
+            "{}",
+            p.etc.hosts
+        );
     }
 
     #[test]
@@ -509,6 +637,48 @@ mod tests {
         for cap in [16, 19, 21, 25] {
             assert!(!p.capabilities.contains(&cap), "{cap}");
         }
+    }
+
+    #[test]
+    fn capabilities_added_dropped_and_privileged() {
+        let caps = |add: &[&str], drop: &[&str], privileged| {
+            plan(&RunConfig {
+                cap_add: add.iter().map(|s| s.to_string()).collect(),
+                cap_drop: drop.iter().map(|s| s.to_string()).collect(),
+                privileged,
+                ..cfg()
+            })
+            .capabilities
+        };
+        let added = caps(&["NET_ADMIN", "SYS_ADMIN"], &["CHOWN"], false);
+        assert!(added.contains(&12) && added.contains(&21) && !added.contains(&0));
+        assert_eq!(added.len(), 15);
+        assert_eq!(caps(&[], &["ALL"], false), Vec::<u32>::new());
+        assert_eq!(caps(&["NET_RAW"], &["ALL"], false), [13]);
+        assert_eq!(caps(&["ALL"], &[], false).len(), CAPABILITIES.len());
+        let p = plan(&RunConfig {
+            privileged: true,
+            ..cfg()
+        });
+        assert_eq!(p.capabilities.len(), CAPABILITIES.len());
+        assert!(p.masked_paths.is_empty() && p.readonly_paths.is_empty() && p.host_dev);
+        let normal = plan(&cfg());
+        assert!(!normal.host_dev && !normal.read_only && !normal.process.init);
+    }
+
+    #[test]
+    fn read_only_init_and_resources_are_carried() {
+        let p = plan(&RunConfig {
+            read_only: true,
+            init: true,
+            resources: Resources {
+                memory: Some(64 << 20),
+                ..Default::default()
+            },
+            ..cfg()
+        });
+        assert!(p.read_only && p.process.init);
+        assert_eq!(p.resources.memory, Some(64 << 20));
     }
 
     #[test]
@@ -630,6 +800,7 @@ mod tests {
             tmpfs: vec![TmpfsMount {
                 target: "/tmp".into(),
                 size: None,
+                mode: None,
             }],
             ..Default::default()
         };

@@ -80,14 +80,19 @@ pub fn enter(plan: &ContainerPlan, rootfs: &Rootfs) -> Result<(), SetupError> {
 
     mask_proc(root, plan)?;
 
-    let dev = new_fs(
-        "tmpfs",
-        &[("mode", "755"), ("size", "65536k")],
-        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME,
-    )?;
-    attach(&dev, root, "dev")?;
-    let devdir = resolve(root, "dev", true)?;
-    populate_dev(devdir.as_fd(), plan)?;
+    if plan.host_dev {
+        // --privileged: the host's devices, as they are.
+        attach(&bind_tree(Path::new("/dev"), true)?, root, "dev")?;
+    } else {
+        let dev = new_fs(
+            "tmpfs",
+            &[("mode", "755"), ("size", "65536k")],
+            MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_STRICTATIME,
+        )?;
+        attach(&dev, root, "dev")?;
+        let devdir = resolve(root, "dev", true)?;
+        populate_dev(devdir.as_fd(), plan)?;
+    }
 
     if plan.sysfs {
         // sysfs needs a network namespace of our own; skip it quietly where refused.
@@ -113,14 +118,24 @@ pub fn enter(plan: &ContainerPlan, rootfs: &Rootfs) -> Result<(), SetupError> {
         attach(&tree, root, &b.target)?;
     }
     for t in &plan.tmpfs {
-        let size = t.size.map(|s| s.to_string());
-        let opts: Vec<(&str, &str)> = size.iter().map(|s| ("size", s.as_str())).collect();
+        let size = t.size.map(|s| ("size", s.to_string()));
+        let mode = t.mode.map(|m| ("mode", format!("{m:o}")));
+        let opts: Vec<(&str, &str)> = size
+            .iter()
+            .chain(mode.iter())
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
         let fs = new_fs("tmpfs", &opts, nosuid_nodev)?;
         let rel = t.target.trim_start_matches('/');
         ensure_path(root, rel, true)?;
         attach(&fs, root, rel)?;
     }
 
+    if plan.read_only {
+        // Only the image's filesystem: /proc, /dev, the binds and tmpfs keep theirs.
+        set_attr_readonly(root, false)
+            .map_err(|e| SetupError(format!("make the root read-only: {e}")))?;
+    }
     step(
         || "set the host name".into(),
         rustix::system::sethostname(plan.hostname.as_bytes()),
@@ -435,6 +450,11 @@ struct MountAttr {
 
 /// Makes a detached mount tree read-only, recursively (`mount_setattr`).
 fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
+    set_attr_readonly(tree, true)
+}
+
+/// Makes the mount at `tree` read-only, with the mounts below it when `recursive`.
+fn set_attr_readonly(tree: BorrowedFd<'_>, recursive: bool) -> std::io::Result<()> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
         attr_clr: 0,
@@ -449,7 +469,7 @@ fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
             libc::SYS_mount_setattr,
             std::os::fd::AsRawFd::as_raw_fd(&tree),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | AT_RECURSIVE,
+            libc::AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 },
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

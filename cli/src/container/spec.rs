@@ -2,6 +2,8 @@
 //! as docker merges them. This is what a container record keeps (as JSON), and what a
 //! builder fills in to run a step; `plan` turns it into what the container needs.
 
+use super::network::ports::{self, PortError, PortMapping};
+use super::options;
 use crate::image::{ContainerConfig, ImageConfig};
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +32,52 @@ pub enum SpecError {
     #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
     RelativeWorkdir(String),
     /// `--network` naming a network strata does not have.
-    #[error("network {0} not found (strata supports host and none)")]
+    #[error("network {0} not found (strata has bridge, host, none and private)")]
     UnknownNetwork(String),
+    /// `-p` or an EXPOSEd port that cannot be published.
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// `-p` with `--network none`.
+    #[error("conflicting options: port publishing and the container type network mode")]
+    PublishWithoutNetwork,
+    /// `--add-host` that is not `NAME:IP`.
+    #[error("invalid argument \"{0}\" for \"--add-host\" flag: bad format for add-host: \"{0}\"")]
+    InvalidHost(String),
+    /// `--cap-add`/`--cap-drop` naming no capability.
+    #[error("unknown capability: \"{0}\"")]
+    UnknownCapability(String),
+    /// `--cpus` that is not a positive number.
+    #[error("invalid argument \"{0}\" for \"--cpus\" flag: invalid number of CPUs")]
+    InvalidCpus(String),
+    /// `-m` that is not a size, or below docker's minimum.
+    #[error("invalid argument \"{0}\" for \"-m, --memory\" flag: {1}")]
+    InvalidMemory(String, &'static str),
+    /// `--tmpfs` that is not `PATH[:size=…,mode=…]`.
+    #[error("invalid argument \"{0}\" for \"--tmpfs\" flag")]
+    InvalidTmpfs(String),
+    /// `--mount` that cannot be used.
+    #[error("invalid argument \"{spec}\" for \"--mount\" flag: {why}")]
+    InvalidMount {
+        /// The flag's value.
+        spec: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `--stop-signal` naming no signal.
+    #[error("invalid signal: {0}")]
+    InvalidSignal(String),
+    /// `-l =value`.
+    #[error("invalid label: {0}")]
+    InvalidLabel(String),
+    /// `--platform` other than the host's.
+    #[error(
+        "image platform {0} is not the host's ({1}): strata runs containers of the host's \
+         platform only"
+    )]
+    Platform(String, String),
+    /// `--dns` that is not an IP address.
+    #[error("invalid argument \"{0}\" for \"--dns\" flag: {0} is not an ip address")]
+    InvalidDns(String),
     /// `-h` that cannot be a host name.
     #[error("invalid hostname {0:?}")]
     InvalidHostname(String),
@@ -65,8 +111,8 @@ pub enum SpecError {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// docker's default (`bridge`, `default`). strata has no bridge yet: the container
-    /// shares the host's network, as with `host`.
+    /// docker's default (`bridge`, `default`, and podman's `private`): a network
+    /// namespace of its own with outbound access and published ports (through pasta).
     #[default]
     Bridge,
     /// The host's network namespace.
@@ -76,10 +122,10 @@ pub enum NetworkMode {
 }
 
 impl NetworkMode {
-    /// Parses `--network`: `bridge`, `default`, `host` or `none`.
+    /// Parses `--network`: `bridge` (or `default`, `private`), `host` or `none`.
     pub fn parse(name: &str) -> Result<NetworkMode, SpecError> {
         match name {
-            "bridge" | "default" => Ok(NetworkMode::Bridge),
+            "bridge" | "default" | "private" => Ok(NetworkMode::Bridge),
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
             other => Err(SpecError::UnknownNetwork(other.to_string())),
@@ -88,7 +134,7 @@ impl NetworkMode {
 
     /// Whether the container gets a network namespace of its own.
     pub fn own_namespace(self) -> bool {
-        self == NetworkMode::None
+        self != NetworkMode::Host
     }
 }
 
@@ -112,6 +158,30 @@ pub struct TmpfsMount {
     /// Size limit in bytes (the kernel's default, half the memory, when none).
     #[serde(default)]
     pub size: Option<u64>,
+    /// Permissions of its root (the kernel's default, 1777, when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+/// cgroup limits (`-m`, `--cpus`, `--pids-limit`); none set means no cgroup of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// CPU limit in billionths of a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nano_cpus: Option<u64>,
+    /// Most processes at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.nano_cpus.is_some() || self.pids_limit.is_some()
+    }
 }
 
 /// Everything needed to start (and restart) a container.
@@ -142,6 +212,43 @@ pub struct RunConfig {
     pub tmpfs: Vec<TmpfsMount>,
     /// Remove the container when it exits.
     pub auto_remove: bool,
+    /// Published ports (`-p`, `-P`), each with its host port chosen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
+    /// `--dns`: the nameservers of its resolv.conf instead of the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    /// `--add-host NAME:IP`: more lines for its /etc/hosts, as `(name, ip)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
+    /// `--read-only`: the image's filesystem is mounted read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// `--init`: a reaper is PID 1 and runs the command as its child.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// `--privileged`: every capability, no masked paths, the host's devices.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// `--cap-add`, docker's spelling (`NET_ADMIN`, `ALL`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, docker's spelling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// The image's labels with `-l` and `--label-file` over them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// cgroup limits.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub resources: Resources,
+    /// The signal `stop` sends first (`--stop-signal`, else the image's StopSignal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl RunConfig {
@@ -152,6 +259,12 @@ impl RunConfig {
             .chain(self.cmd.iter())
             .cloned()
             .collect()
+    }
+
+    /// The published ports as `ps` shows them: `0.0.0.0:8080->80/tcp, …`.
+    pub fn ports_column(&self) -> String {
+        let shown: Vec<String> = self.ports.iter().map(PortMapping::display).collect();
+        shown.join(", ")
     }
 
     /// The command as `ps` shows it.
@@ -192,6 +305,42 @@ pub struct RunFlags<'a> {
     pub hostname: Option<&'a str>,
     /// `--network`.
     pub network: Option<&'a str>,
+    /// `-p`.
+    pub publish: &'a [String],
+    /// `-P`.
+    pub publish_all: bool,
+    /// `--dns`.
+    pub dns: &'a [String],
+    /// `--add-host`.
+    pub add_hosts: &'a [String],
+    /// `--mount`.
+    pub mounts: &'a [String],
+    /// `--tmpfs`.
+    pub tmpfs: &'a [String],
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--cap-add`.
+    pub cap_add: &'a [String],
+    /// `--cap-drop`.
+    pub cap_drop: &'a [String],
+    /// `-l`.
+    pub labels: &'a [String],
+    /// `--label-file`.
+    pub label_files: &'a [String],
+    /// `-m`.
+    pub memory: Option<&'a str>,
+    /// `--cpus`.
+    pub cpus: Option<&'a str>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--platform`.
+    pub platform: Option<&'a str>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<&'a str>,
     /// `-t`.
     pub tty: bool,
     /// `-i`.
@@ -214,11 +363,24 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
             .unwrap_or_else(|| "/".into()),
     };
     let network = NetworkMode::parse(flags.network.unwrap_or("bridge"))?;
-    let mounts = flags
+    let ports = published(&c, flags, network)?;
+    let mut mounts: Vec<BindMount> = flags
         .volumes
         .iter()
         .map(|v| parse_volume(v))
         .collect::<Result<_, _>>()?;
+    let mut tmpfs = flags
+        .tmpfs
+        .iter()
+        .map(|t| options::tmpfs(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    for m in flags.mounts {
+        match options::mount(m)? {
+            options::Mount::Bind(b) => mounts.push(b),
+            options::Mount::Tmpfs(t) => tmpfs.push(t),
+        }
+    }
+    check_platform(flags.platform)?;
     let hostname = match flags.hostname {
         Some(h) if h.is_empty() || h.len() > 64 || h.contains('/') => {
             return Err(SpecError::InvalidHostname(h.to_string()))
@@ -241,9 +403,134 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
         interactive: flags.interactive,
         network,
         mounts,
-        tmpfs: Vec::new(),
+        tmpfs,
         auto_remove: flags.auto_remove,
+        read_only: flags.read_only,
+        init: flags.init,
+        privileged: flags.privileged,
+        cap_add: caps(flags.cap_add)?,
+        cap_drop: caps(flags.cap_drop)?,
+        labels: {
+            let mut l = c.labels.clone().unwrap_or_default();
+            l.extend(options::labels(flags.labels, flags.label_files)?);
+            l
+        },
+        resources: resources(flags)?,
+        stop_signal: match flags.stop_signal {
+            Some(s) => Some(options::signal(s)?),
+            None => c.stop_signal.clone(),
+        },
+        ports,
+        dns: flags
+            .dns
+            .iter()
+            .map(|d| match d.parse::<std::net::IpAddr>() {
+                Ok(_) => Ok(d.clone()),
+                Err(_) => Err(SpecError::InvalidDns(d.clone())),
+            })
+            .collect::<Result<_, _>>()?,
+        extra_hosts: flags
+            .add_hosts
+            .iter()
+            .map(|h| parse_add_host(h))
+            .collect::<Result<_, _>>()?,
     })
+}
+
+fn caps(names: &[String]) -> Result<Vec<String>, SpecError> {
+    names.iter().map(|n| options::capability(n)).collect()
+}
+
+/// docker's smallest memory limit.
+const MIN_MEMORY: u64 = 6 << 20;
+
+fn resources(flags: &RunFlags<'_>) -> Result<Resources, SpecError> {
+    let memory = match flags.memory {
+        Some(m) => {
+            let bytes = options::size(m)
+                .ok_or_else(|| SpecError::InvalidMemory(m.to_string(), "invalid size"))?;
+            if bytes < MIN_MEMORY {
+                return Err(SpecError::InvalidMemory(
+                    m.to_string(),
+                    "Minimum memory limit allowed is 6MB",
+                ));
+            }
+            Some(bytes)
+        }
+        None => None,
+    };
+    Ok(Resources {
+        memory,
+        nano_cpus: flags.cpus.map(options::nano_cpus).transpose()?,
+        pids_limit: flags.pids_limit.filter(|n| *n > 0),
+    })
+}
+
+/// `--platform`: only the host's (`linux`, `linux/amd64`, …) is run.
+fn check_platform(p: Option<&str>) -> Result<(), SpecError> {
+    let Some(p) = p else { return Ok(()) };
+    let host = crate::image::platform::Platform::host();
+    let mut parts = p.split('/');
+    let os = parts.next().unwrap_or("");
+    let arch = parts.next();
+    let same = os == host.os && arch.is_none_or(|a| a == host.architecture);
+    if same {
+        Ok(())
+    } else {
+        Err(SpecError::Platform(
+            p.to_string(),
+            format!("{}/{}", host.os, host.architecture),
+        ))
+    }
+}
+
+/// The ports `-p` and `-P` publish, with free host ports chosen where none was given.
+/// docker drops them on the host's network, and refuses them without a network.
+fn published(
+    c: &ContainerConfig,
+    flags: &RunFlags<'_>,
+    network: NetworkMode,
+) -> Result<Vec<PortMapping>, SpecError> {
+    let mut list = flags
+        .publish
+        .iter()
+        .map(|p| ports::parse_publish(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if flags.publish_all {
+        let exposed: Vec<String> = c
+            .exposed_ports
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        for p in ports::exposed(&exposed)? {
+            let taken = list
+                .iter()
+                .any(|q| q.container_port == p.container_port && q.protocol == p.protocol);
+            if !taken {
+                list.push(p);
+            }
+        }
+    }
+    match network {
+        NetworkMode::Host => return Ok(Vec::new()),
+        NetworkMode::None if !list.is_empty() => return Err(SpecError::PublishWithoutNetwork),
+        _ => {}
+    }
+    ports::assign_free_ports(&mut list)?;
+    Ok(list)
+}
+
+/// Parses `--add-host NAME:IP` (an IPv6 address may hold colons; `NAME=IP` too).
+fn parse_add_host(spec: &str) -> Result<(String, String), SpecError> {
+    let (name, ip) = spec
+        .split_once('=')
+        .or_else(|| spec.split_once(':'))
+        .ok_or_else(|| SpecError::InvalidHost(spec.to_string()))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(SpecError::InvalidHost(spec.to_string()));
+    }
+    Ok((name.to_string(), ip.to_string()))
 }
 
 /// The entrypoint and command, as docker picks them from the image and the flags.
@@ -598,15 +885,94 @@ mod tests {
         assert_eq!(net(Some("default")).unwrap(), NetworkMode::Bridge);
         assert_eq!(net(Some("host")).unwrap(), NetworkMode::Host);
         assert_eq!(net(Some("none")).unwrap(), NetworkMode::None);
+        assert_eq!(net(Some("private")).unwrap(), NetworkMode::Bridge);
         let e = net(Some("bridge2")).unwrap_err();
         assert!(matches!(&e, SpecError::UnknownNetwork(n) if n == "bridge2"));
         assert_eq!(
             e.to_string(),
-            "network bridge2 not found (strata supports host and none)"
+            "network bridge2 not found (strata has bridge, host, none and private)"
         );
-        assert!(!NetworkMode::Bridge.own_namespace());
+        assert!(NetworkMode::Bridge.own_namespace());
         assert!(!NetworkMode::Host.own_namespace());
         assert!(NetworkMode::None.own_namespace());
+    }
+
+    #[test]
+    fn published_ports_follow_the_network() {
+        let img = image_with(None, Some(&["sh"]), |c| {
+            c.exposed_ports = Some(
+                [
+                    ("80/tcp".to_string(), serde_json::json!({})),
+                    ("53/udp".into(), serde_json::json!({})),
+                ]
+                .into_iter()
+                .collect(),
+            )
+        });
+        let publish = strings(&["8080:80"]);
+        let with = |network: Option<&'static str>, all: bool| {
+            build(
+                &img,
+                &RunFlags {
+                    publish: &publish,
+                    publish_all: all,
+                    network,
+                    ..Default::default()
+                },
+                ID,
+            )
+        };
+        let c = with(None, false).unwrap();
+        assert_eq!(c.ports.len(), 1);
+        assert_eq!(
+            (c.ports[0].host_port, c.ports[0].container_port),
+            (8080, 80)
+        );
+        // -P adds the EXPOSEd ports that -p did not publish, on free host ports.
+        let all = with(None, true).unwrap();
+        assert_eq!(all.ports.len(), 2);
+        assert_eq!(all.ports[1].container_port, 53);
+        assert_ne!(all.ports[1].host_port, 0);
+        assert!(with(Some("host"), true).unwrap().ports.is_empty());
+        let e = with(Some("none"), false).unwrap_err();
+        assert!(matches!(e, SpecError::PublishWithoutNetwork));
+    }
+
+    #[test]
+    fn dns_and_extra_hosts() {
+        let dns = strings(&["10.0.0.1"]);
+        let hosts = strings(&["db:10.0.0.2", "v6=::1"]);
+        let c = with_sh(RunFlags {
+            dns: &dns,
+            add_hosts: &hosts,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.dns, ["10.0.0.1"]);
+        assert_eq!(
+            c.extra_hosts,
+            [
+                ("db".to_string(), "10.0.0.2".to_string()),
+                ("v6".into(), "::1".into())
+            ]
+        );
+        let bad = strings(&["nocolon"]);
+        let e = with_sh(RunFlags {
+            add_hosts: &bad,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"nocolon\" for \"--add-host\" flag: bad format for add-host: \"nocolon\""
+        );
+        let bad = strings(&["resolver"]);
+        let e = with_sh(RunFlags {
+            dns: &bad,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(e, SpecError::InvalidDns(_)));
     }
 
     #[test]

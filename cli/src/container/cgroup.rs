@@ -1,0 +1,224 @@
+//! `-m`, `--cpus` and `--pids-limit`: a cgroup of the container's own under strata's
+//! (`/sys/fs/cgroup/strata/ID` on cgroup v2; `/sys/fs/cgroup/CONTROLLER/strata/ID` where
+//! the controllers are on v1 hierarchies), made by the watcher after the clone, before
+//! the command starts, and removed when the container ends. One left by a killed
+//! watcher is empty (its processes died with it) and is removed by the next container
+//! that makes one. Only root can make them: an ordinary user needs a delegated subtree
+//! (a systemd user scope), and where there is none strata refuses with a message.
+
+use super::spec::Resources;
+use std::path::{Path, PathBuf};
+
+/// The root of the cgroup file systems.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The CFS period docker uses for `--cpus`, in microseconds.
+const CPU_PERIOD: u64 = 100_000;
+
+/// Why the limits cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// An ordinary user without a delegated cgroup subtree.
+    #[error(
+        "resource limits (--memory, --cpus, --pids-limit) need a cgroup v2 subtree \
+         delegated to you by systemd (a user session with systemd --user); {0}: run as \
+         root or leave out these flags"
+    )]
+    Rootless(String),
+    /// A controller the machine does not offer.
+    #[error("the cgroup controller {0} is not available on this machine")]
+    NoController(&'static str),
+    /// A cgroup file or directory.
+    #[error("cgroup {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The cgroup layout of the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// The unified hierarchy with the controllers in it.
+    V2,
+    /// One hierarchy per controller.
+    V1,
+}
+
+/// `(controller, file, value)` for each limit, as `version` spells them.
+pub fn writes(res: &Resources, version: Version) -> Vec<(&'static str, &'static str, String)> {
+    let mut w = Vec::new();
+    if let Some(m) = res.memory {
+        let file = match version {
+            Version::V2 => "memory.max",
+            Version::V1 => "memory.limit_in_bytes",
+        };
+        w.push(("memory", file, m.to_string()));
+    }
+    if let Some(n) = res.nano_cpus {
+        let quota = n * CPU_PERIOD / 1_000_000_000;
+        match version {
+            Version::V2 => w.push(("cpu", "cpu.max", format!("{quota} {CPU_PERIOD}"))),
+            Version::V1 => {
+                w.push(("cpu", "cpu.cfs_period_us", CPU_PERIOD.to_string()));
+                w.push(("cpu", "cpu.cfs_quota_us", quota.to_string()));
+            }
+        }
+    }
+    if let Some(p) = res.pids_limit {
+        w.push(("pids", "pids.max", p.to_string()));
+    }
+    w
+}
+
+/// An ordinary user's limits: refused unless a delegated v2 subtree could be used.
+pub fn check_rootless() -> Result<(), CgroupError> {
+    let why = if !Path::new(CGROUP_ROOT).join("cgroup.controllers").exists() {
+        "this machine has no unified cgroup v2 hierarchy"
+    } else if !std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| Path::new(&d).join("systemd/private").exists())
+        .unwrap_or(false)
+    {
+        "no systemd user manager is running for you"
+    } else {
+        "strata does not yet ask systemd for a user scope"
+    };
+    Err(CgroupError::Rootless(why.to_string()))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
+    move |source| CgroupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The container's cgroup directories; dropping it removes them.
+pub struct Cgroup {
+    dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Makes the cgroup of container `id`, writes the limits and moves `pid` into it.
+    /// `None` when no limit is set.
+    pub fn join(res: &Resources, id: &str, pid: i32) -> Result<Option<Cgroup>, CgroupError> {
+        if !res.any() {
+            return Ok(None);
+        }
+        let root = Path::new(CGROUP_ROOT);
+        let version = if root.join("cgroup.controllers").exists() {
+            Version::V2
+        } else {
+            Version::V1
+        };
+        let limits = writes(res, version);
+        let mut cg = Cgroup { dirs: Vec::new() };
+        for (controller, file, value) in &limits {
+            let base = match version {
+                Version::V2 => {
+                    enable_v2(root, controller)?;
+                    root.join("strata")
+                }
+                Version::V1 => root.join(controller).join("strata"),
+            };
+            if version == Version::V1 && !base.parent().is_some_and(Path::exists) {
+                return Err(CgroupError::NoController(controller));
+            }
+            let dir = base.join(id);
+            if !cg.dirs.contains(&dir) {
+                std::fs::create_dir_all(&base).map_err(io(&base))?;
+                if version == Version::V2 {
+                    enable_v2(&base, controller)?;
+                }
+                remove_stale(&base);
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                cg.dirs.push(dir.clone());
+            }
+            let path = dir.join(file);
+            std::fs::write(&path, value).map_err(io(&path))?;
+        }
+        for dir in &cg.dirs {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string()).map_err(io(&procs))?;
+        }
+        Ok(Some(cg))
+    }
+}
+
+/// Turns `controller` on for the children of the v2 cgroup `dir`.
+fn enable_v2(dir: &Path, controller: &'static str) -> Result<(), CgroupError> {
+    let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    if !offered.split_whitespace().any(|c| c == controller) {
+        return Err(CgroupError::NoController(controller));
+    }
+    let control = dir.join("cgroup.subtree_control");
+    std::fs::write(&control, format!("+{controller}")).map_err(io(&control))
+}
+
+/// Removes the empty cgroups of containers whose watcher was killed (a cgroup with
+/// processes refuses rmdir, so a running container's is kept).
+fn remove_stale(base: &Path) {
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            // The last processes may take a moment to leave after the container ended.
+            for _ in 0..100 {
+                if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_in_each_versions_files() {
+        let res = Resources {
+            memory: Some(64 << 20),
+            nano_cpus: Some(1_500_000_000),
+            pids_limit: Some(20),
+        };
+        assert_eq!(
+            writes(&res, Version::V2),
+            [
+                ("memory", "memory.max", "67108864".to_string()),
+                ("cpu", "cpu.max", "150000 100000".into()),
+                ("pids", "pids.max", "20".into()),
+            ]
+        );
+        assert_eq!(
+            writes(&res, Version::V1),
+            [
+                ("memory", "memory.limit_in_bytes", "67108864".to_string()),
+                ("cpu", "cpu.cfs_period_us", "100000".into()),
+                ("cpu", "cpu.cfs_quota_us", "150000".into()),
+                ("pids", "pids.max", "20".into()),
+            ]
+        );
+        assert!(writes(&Resources::default(), Version::V2).is_empty());
+    }
+
+    #[test]
+    fn an_ordinary_user_is_refused_with_the_reason() {
+        let e = check_rootless().unwrap_err();
+        assert!(matches!(e, CgroupError::Rootless(_)));
+        assert!(e
+            .to_string()
+            .starts_with("resource limits (--memory, --cpus, --pids-limit)"));
+    }
+}
