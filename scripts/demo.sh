@@ -1,7 +1,8 @@
 #!/bin/bash
 # End-to-end demo (`make demo`): builds strata in release mode, makes a busybox root
 # filesystem and walks through import, images, tag, inspect, history, system df, rmi,
-# save and load, then runs a container, commits its changes and runs the new image, in a
+# save and load, then runs a container, commits its changes and runs the new image, builds
+# a two-stage Dockerfile (again from the cache) and runs the result, in a
 # fresh store of its own ($TMPDIR/strata-demo.XXXX), printing each command before it runs.
 # The store and the work files are removed when it ends, also on failure or Ctrl-C.
 #
@@ -190,6 +191,26 @@ run strata commit -m "add hello.txt" -a "strata demo" demo-box demo/hello:1
 run strata run --rm demo/hello:1 cat /hello.txt
 run strata history demo/hello:1
 run strata rm demo-box
+mkdir -p build-ctx
+cat > build-ctx/Dockerfile <<'DOCKERFILE'
+FROM demo/busybox:1.0 AS builder
+RUN mkdir /out && echo "made in the builder stage" > /out/message
+FROM demo/busybox:1.0
+ENV GREETING="hello from a built image"
+COPY --from=builder /out/message /message
+COPY greet.sh /usr/local/bin/greet
+RUN chmod 755 /usr/local/bin/greet
+CMD ["greet"]
+DOCKERFILE
+printf '#!/bin/sh\necho "$GREETING"\ncat /message\n' > build-ctx/greet.sh
+echo
+echo '$ cat build-ctx/Dockerfile'
+cat build-ctx/Dockerfile
+run strata build -t demo/built:1 build-ctx
+run strata run --rm demo/built:1
+run strata build -t demo/built:1 build-ctx
+run strata rmi demo/built:1
+run strata image prune -f
 run strata rmi demo/hello:1 demo/busybox:1.0
 run strata images -a
 echo
