@@ -544,3 +544,33 @@ fn attach_shows_the_output_and_returns_the_exit_code() {
         .contains("You cannot attach to a stopped container"));
     w.cmd(["rm", "att"]).ok();
 }
+
+/// `run --stop-signal` is what `stop` sends: a container that ignores SIGTERM and
+/// ends on SIGUSR1 exits with the status its trap gives, not killed after the timeout.
+#[test]
+fn stop_sends_the_signal_run_recorded() {
+    let w = World::new();
+    let out = w
+        .cmd([
+            "run",
+            "-d",
+            "--stop-signal",
+            "USR1",
+            "--name",
+            "usr1",
+            "bb",
+            "sh",
+            "-c",
+            "trap '' TERM; trap 'exit 7' USR1; echo ready; while :; do sleep 0.05; done",
+        ])
+        .ok();
+    assert!(is_hex(out.stdout.trim(), 64), "{:?}", out.stdout);
+    wait_for_log(&w, "usr1", "ready");
+    w.cmd(["stop", "-t", "30", "usr1"]).ok();
+    assert_eq!(w.cmd(["wait", "usr1"]).ok().stdout, "7\n");
+    assert!(
+        status(&w, "usr1").starts_with("Exited (7)"),
+        "{}",
+        status(&w, "usr1")
+    );
+}

@@ -142,14 +142,20 @@ pub fn stop(
     Ok(())
 }
 
-/// The image's stop signal (`STOPSIGNAL`), SIGTERM when it has none.
+/// The container's stop signal: `run --stop-signal` as recorded, else the image's
+/// `STOPSIGNAL` (for records made before strata recorded it), else SIGTERM.
 pub fn stop_signal(store: &Store, rec: &ContainerRecord) -> Result<Signal, SignalError> {
-    let name = store
-        .read_blob(&rec.image)
+    let recorded = serde_json::from_value::<crate::container::spec::RunConfig>(rec.config.clone())
         .ok()
-        .and_then(|b| crate::image::ImageConfig::from_slice(&b).ok())
-        .and_then(|c| c.config)
         .and_then(|c| c.stop_signal);
+    let name = recorded.or_else(|| {
+        store
+            .read_blob(&rec.image)
+            .ok()
+            .and_then(|b| crate::image::ImageConfig::from_slice(&b).ok())
+            .and_then(|c| c.config)
+            .and_then(|c| c.stop_signal)
+    });
     match name {
         Some(n) => parse_signal(&n),
         None => Ok(Signal::TERM),
