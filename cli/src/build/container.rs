@@ -4,6 +4,7 @@
 //! is removed when it is dropped; one left by a killed build (its builder's process is
 //! gone) is removed by the next build.
 
+use super::error::{io, Result};
 use super::state::ImageState;
 use super::tree::Root;
 use crate::container::launch::{self, Mode};
@@ -12,7 +13,6 @@ use crate::container::names::random_bytes;
 use crate::container::plan::ContainerPlan;
 use crate::container::spec::RunConfig;
 use crate::ingest::Ingested;
-use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use store_layout::{ContainerRecord, Digest, Store, Txn};
 
@@ -77,7 +77,9 @@ impl<'a> BuildContainer<'a> {
     /// Creates a container from `state` that would run `cfg` (its hostname is set to
     /// the container's short ID).
     pub fn create(store: &'a Store, state: &ImageState, mut cfg: RunConfig) -> Result<Self> {
-        let id = hex::encode(random_bytes(32)?);
+        let id = hex::encode(
+            random_bytes(32).map_err(io("cannot make a build container id", PathBuf::new()))?,
+        );
         cfg.hostname = id[..12].to_string();
         let rec = ContainerRecord {
             id: id.clone(),
@@ -131,8 +133,10 @@ impl<'a> BuildContainer<'a> {
     pub fn layer(&self, txn: &Txn, epoch: Option<i64>) -> Result<Ingested> {
         let upper = self.upper();
         if let Some(t) = epoch {
-            clamp_times(&upper, t)
-                .with_context(|| format!("cannot clamp times in {}", upper.display()))?;
+            clamp_times(&upper, t).map_err(io(
+                format!("cannot clamp times in {}", upper.display()),
+                &upper,
+            ))?;
         }
         Ok(crate::container::changes::layer_from_upper(txn, &upper)?)
     }

@@ -3,9 +3,9 @@
 //! on standard input). It is read only through a [`Root`], so nothing outside it is
 //! ever read, and `.dockerignore` hides what it lists.
 
+use super::error::{io, Result};
 use super::ignore::Ignore;
 use super::tree::Root;
-use anyhow::{Context, Result};
 use std::path::Path;
 use store_layout::{Store, Txn};
 
@@ -22,13 +22,15 @@ impl BuildContext {
     /// The directory `dir`; `ignore_file` is a `.dockerignore` beside a named Dockerfile
     /// that wins over the context's own.
     pub fn dir(dir: &Path, ignore_file: Option<&Path>) -> Result<BuildContext> {
-        let root = Root::open(dir)
-            .with_context(|| format!("unable to prepare context: cannot open {}", dir.display()))?;
+        let root = Root::open(dir).map_err(io(
+            format!("unable to prepare context: cannot open {}", dir.display()),
+            dir,
+        ))?;
         let own = match ignore_file.map(std::fs::read) {
             Some(Ok(text)) => Some(text),
             _ => root
                 .read(".dockerignore")
-                .context("cannot read .dockerignore")?,
+                .map_err(io("cannot read .dockerignore", dir.join(".dockerignore")))?,
         };
         let ignore = Ignore::parse(&String::from_utf8_lossy(&own.unwrap_or_default()));
         Ok(BuildContext {
@@ -43,15 +45,15 @@ impl BuildContext {
     pub fn archive(store: &Store, data: Option<&[u8]>) -> Result<BuildContext> {
         let txn = store.begin()?;
         let dir = txn.scratch().join("context");
-        std::fs::create_dir(&dir)?;
+        std::fs::create_dir(&dir).map_err(io(format!("cannot create {}", dir.display()), &dir))?;
         if let Some(data) = data {
             let (_, plain) = crate::layer::decompress::decompress(data)
-                .context("cannot read the context archive")?;
+                .map_err(io("cannot read the context archive", "-"))?;
             let mut a = tar::Archive::new(plain);
             a.set_preserve_permissions(true);
             a.set_preserve_mtime(true);
             a.unpack(&dir)
-                .context("cannot unpack the context archive")?;
+                .map_err(io("cannot unpack the context archive", &dir))?;
         }
         let mut ctx = BuildContext::dir(&dir, None)?;
         ctx._scratch = Some(txn);

@@ -7,13 +7,13 @@ use super::archive;
 use super::cache::Key;
 use super::container::BuildContainer;
 use super::copy::{copy_item, hash_item, mkdir_p, write_file, Ownership, Target};
+use super::error::{io, BuildError, Result};
 use super::ignore::{clean, Ignore};
 use super::pattern::{has_wildcard, matches};
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
 use crate::container::plan::resolve_user;
 use crate::dockerfile::{Add, Copy, Heredoc, StageRef, Step};
-use anyhow::{anyhow, bail, Context, Result};
 
 /// What COPY and ADD share.
 #[derive(Debug)]
@@ -48,21 +48,31 @@ fn download(urls: &[String], dir: &std::path::Path, checksum: Option<&str>) -> R
             .rsplit('/')
             .find(|n| !n.is_empty() && !n.contains(':'))
             .unwrap_or("download");
-        let resp = ureq::get(url)
-            .call()
-            .map_err(|e| anyhow!("ADD {url}: cannot download: {e}"))?;
+        let resp = ureq::get(url).call().map_err(|e| BuildError::Download {
+            url: url.clone(),
+            error: Box::new(e),
+        })?;
         let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut resp.into_reader(), &mut data)
-            .with_context(|| format!("ADD {url}: cannot download"))?;
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut data).map_err(|source| {
+            BuildError::DownloadBody {
+                url: url.clone(),
+                source,
+            }
+        })?;
         if let Some(want) = checksum {
             let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&data)));
             if got != want {
-                bail!("ADD {url}: checksum mismatch: expected {want}, got {got}");
+                return Err(BuildError::Checksum {
+                    url: url.clone(),
+                    expected: want.to_string(),
+                    got,
+                });
             }
         }
         let file = dir.join(name);
-        std::fs::write(&file, &data)?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        let fail = || io(format!("cannot write {}", file.display()), &file);
+        std::fs::write(&file, &data).map_err(fail())?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(fail())?;
         names.push(name.to_string());
     }
     Ok(names)
@@ -91,13 +101,11 @@ impl CopySpec {
         if let Some(s) = a.sources.iter().find(|s| {
             (s.contains("://") && !is_url(s)) || s.starts_with("git@") || s.ends_with(".git")
         }) {
-            bail!(
-                "ADD {s}: git and other remote sources are not supported by strata's builder yet"
-            );
+            return Err(BuildError::RemoteSource { src: s.clone() });
         }
         let urls = a.sources.iter().filter(|s| is_url(s)).count();
         if urls != 0 && urls != a.sources.len() {
-            bail!("ADD: URLs and local files in one ADD are not supported by strata's builder yet");
+            return Err(BuildError::MixedAdd);
         }
         Ok(CopySpec {
             name: "ADD",
@@ -149,17 +157,26 @@ fn split_name(path: &str) -> &str {
 }
 
 /// The source items (paths relative to the source root) that `patterns` name.
-fn expand_sources(src: &Source<'_>, patterns: &[String], what: &str) -> Result<Vec<String>> {
+fn expand_sources(
+    src: &Source<'_>,
+    patterns: &[String],
+    what: &'static str,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let not_found = |p: &str| {
-        anyhow!("{what} failed: file not found in build context or excluded by .dockerignore: stat {p}: file does not exist")
+    let not_found = |p: &str| BuildError::CopySource {
+        what,
+        path: p.to_string(),
     };
     for p in patterns {
         let rel = clean(p);
         let excluded =
             |r: &str| matches!(src, Source::Context(c) if !r.is_empty() && c.ignore.excluded(r));
         if !has_wildcard(&rel) {
-            if excluded(&rel) || src.root().stat(&rel)?.is_none() {
+            let st = src
+                .root()
+                .stat(&rel)
+                .map_err(io(format!("cannot read {rel}"), &rel))?;
+            if excluded(&rel) || st.is_none() {
                 return Err(not_found(p));
             }
             out.push(rel);
@@ -189,13 +206,16 @@ fn parse_chmod(s: &str) -> Result<u32> {
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| anyhow!("invalid chmod parameter: {s}"))
+        .ok_or_else(|| BuildError::Chmod {
+            value: s.to_string(),
+        })
 }
 
 /// `--chown=user[:group]` resolved against the container's /etc/passwd and /etc/group.
 fn chown_ids(root: &Root, spec: &str) -> Result<(u32, u32)> {
     let text = |p: &str| -> Result<String> {
-        Ok(String::from_utf8_lossy(&root.read(p)?.unwrap_or_default()).into_owned())
+        let bytes = root.read(p).map_err(io(format!("cannot read /{p}"), p))?;
+        Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
     };
     let spec = if spec.contains(':') {
         spec.to_string()
@@ -207,7 +227,7 @@ fn chown_ids(root: &Root, spec: &str) -> Result<(u32, u32)> {
         }
     };
     let id = resolve_user(&spec, &text("etc/passwd")?, &text("etc/group")?)
-        .map_err(|e| anyhow!("unable to convert uid/gid chown string to host mapping: {e}"))?;
+        .map_err(|error| BuildError::Chown { error })?;
     Ok((id.uid, id.gid))
 }
 
@@ -230,9 +250,10 @@ impl<'a> Builder<'a> {
             None if spec.sources.iter().any(|s| is_url(s)) => {
                 let txn = self.store.begin()?;
                 let dir = txn.scratch().join("add");
-                std::fs::create_dir(&dir)?;
+                let fail = || io(format!("cannot make {}", dir.display()), &dir);
+                std::fs::create_dir(&dir).map_err(fail())?;
                 sources = download(&spec.sources, &dir, spec.checksum.as_deref())?;
-                let root = Root::open(&dir)?;
+                let root = Root::open(&dir).map_err(fail())?;
                 _downloads = Some(txn);
                 Source::Other(root)
             }
@@ -249,7 +270,7 @@ impl<'a> Builder<'a> {
             .filter(|i| !exclude.excluded(split_name(i)))
             .collect();
         if items.len() + spec.heredocs.len() > 1 && !spec.dest.ends_with('/') {
-            bail!("When using {} with more than one source file, the destination must be a directory and end with a /", spec.name);
+            return Err(BuildError::NotADirectory { what: spec.name });
         }
         let mode = spec.chmod.as_deref().map(parse_chmod).transpose()?;
         let preserve = spec.from.is_some();
@@ -273,7 +294,7 @@ impl<'a> Builder<'a> {
                 &own,
                 &mut |b| key.stream(b),
             )
-            .with_context(|| format!("cannot read {item}"))?;
+            .map_err(io(format!("cannot read {item}"), item))?;
         }
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
@@ -297,7 +318,8 @@ impl<'a> Builder<'a> {
             mode,
         };
         let exists_dir = dest
-            .stat(&dest_path)?
+            .stat(&dest_path)
+            .map_err(io(format!("cannot read {dest_path}"), &dest_path))?
             .is_some_and(|st| kind(&st) == libc::S_IFDIR);
         let is_dir = dest_dir_syntax || exists_dir;
         let target = Target {
@@ -333,7 +355,7 @@ fn write_items(
         match file {
             Some(f) => {
                 archive::unpack(&f, dest, target.path, own)
-                    .with_context(|| format!("cannot unpack {item}"))?;
+                    .map_err(io(format!("cannot unpack {item}"), item))?;
             }
             None => {
                 // --parents keeps the source's parent directories under the
@@ -351,7 +373,7 @@ fn write_items(
                     is_dir: target.is_dir || parents.is_some(),
                 };
                 copy_item(src.root(), item, &src.keeps(item, exclude), dest, &to, own)
-                    .with_context(|| format!("cannot copy {item} to {path}"))?
+                    .map_err(io(format!("cannot copy {item} to {path}"), item))?
             }
         }
     }
@@ -374,20 +396,31 @@ fn write_heredocs(
             let (d, n) = target.path.rsplit_once('/').unwrap_or(("", target.path));
             (d.to_string(), n.to_string())
         };
-        let fd = mkdir_p(dest, &dir, own.new_dirs())?;
-        let mut st: rustix::fs::Stat = rustix::fs::fstat(&fd)?;
+        let fail = || {
+            io(
+                format!("cannot write {dir}/{name}"),
+                format!("{dir}/{name}"),
+            )
+        };
+        let fd = mkdir_p(dest, &dir, own.new_dirs()).map_err(fail())?;
+        let mut st: rustix::fs::Stat = rustix::fs::fstat(&fd).map_err(|e| fail()(e.into()))?;
         st.st_mode = 0o644;
         st.st_uid = 0;
         st.st_gid = 0;
         st.st_mtime = epoch as _;
         st.st_mtime_nsec = 0;
-        write_file(&fd, &name, &mut h.body().as_bytes(), &st, own)?;
+        write_file(&fd, &name, &mut h.body().as_bytes(), &st, own).map_err(fail())?;
     }
     Ok(())
 }
 
 /// The file `item` when it is a tar archive that ADD unpacks.
 fn archive_of(root: &Root, item: &str) -> Result<Option<std::fs::File>> {
+    archive_file(root, item).map_err(io(format!("cannot read {item}"), item))
+}
+
+/// [`archive_of`] without the error's context.
+fn archive_file(root: &Root, item: &str) -> std::io::Result<Option<std::fs::File>> {
     let Some(st) = root.stat(item)? else {
         return Ok(None);
     };

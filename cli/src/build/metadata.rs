@@ -2,9 +2,9 @@
 //! MAINTAINER, EXPOSE, WORKDIR, USER, VOLUME, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD),
 //! applied as docker's classic builder applies them.
 
+use super::error::{BuildError, Result};
 use crate::dockerfile::{CommandLine, Healthcheck, Instruction};
 use crate::image::{ContainerConfig, ImageConfig};
-use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 /// The shell a stage's shell-form commands run with.
@@ -42,7 +42,9 @@ pub fn workdir(current: Option<&str>, path: &str) -> String {
 fn ports(spec: &str) -> Result<Vec<String>> {
     let (range, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
     let proto = proto.to_ascii_lowercase();
-    let bad = || anyhow::anyhow!("invalid containerPort: {spec}");
+    let bad = || BuildError::Port {
+        spec: spec.to_string(),
+    };
     let (lo, hi) = match range.split_once('-') {
         Some((a, b)) => (
             a.parse::<u16>().map_err(|_| bad())?,
@@ -54,7 +56,9 @@ fn ports(spec: &str) -> Result<Vec<String>> {
         }
     };
     if hi < lo {
-        bail!("invalid range specified for container port: {spec}");
+        return Err(BuildError::PortRange {
+            spec: spec.to_string(),
+        });
     }
     Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }

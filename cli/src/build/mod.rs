@@ -12,6 +12,7 @@ mod container;
 mod context;
 mod copy;
 mod copy_step;
+mod error;
 mod ignore;
 mod metadata;
 mod mounts;
@@ -28,9 +29,10 @@ use crate::dockerfile::{
 use crate::image::writer::{Assembly, ImageWriter};
 use crate::image::History;
 use crate::reference::familiar;
-use anyhow::{anyhow, bail, Context as _, Result};
 use cache::{Cache, Key};
 pub use context::BuildContext;
+pub use error::BuildError;
+use error::Result;
 pub use mounts::Secrets;
 
 /// The build cache's object count and size (`system df`).
@@ -40,7 +42,10 @@ pub fn cache_usage(store: &Store) -> (usize, u64) {
 
 /// Removes build cache (`builder prune`); see [`cache::prune`].
 pub fn prune_cache(store: &Store, all: bool, until: Option<i64>) -> Result<cache::Pruned> {
-    Ok(cache::prune(store, all, until)?)
+    cache::prune(store, all, until).map_err(error::io(
+        format!("cannot prune the build cache in {}", store.root().display()),
+        store.root(),
+    ))
 }
 use output::Printer;
 use state::ImageState;
@@ -125,9 +130,7 @@ pub fn build(
     };
     b.build_stages(&order, target)?;
     let last = b.stage(target);
-    let id = last
-        .id
-        .ok_or_else(|| anyhow!("No image was generated. Is your Dockerfile empty?"))?;
+    let id = last.id.ok_or(BuildError::NoImage)?;
     b.finish(&id)?;
     Ok(id)
 }
@@ -178,10 +181,7 @@ impl<'a> Builder<'a> {
                         .into_iter()
                         .map(|(i, h)| {
                             let r = h.join();
-                            (
-                                i,
-                                r.unwrap_or_else(|_| Err(anyhow!("a stage's build panicked"))),
-                            )
+                            (i, r.unwrap_or(Err(BuildError::Panicked)))
                         })
                         .collect()
                 }),
@@ -192,6 +192,15 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// `e` as the failure of `step`, at its place in the Dockerfile.
+    fn at(&self, step: &Step, e: BuildError) -> BuildError {
+        BuildError::Step {
+            file: self.df.file.clone(),
+            line: step.line,
+            source: Box::new(e),
+        }
     }
 
     fn announce(&self, run: &mut StageRun<'_>, source: &str) {
@@ -226,13 +235,13 @@ impl<'a> Builder<'a> {
             if (wanted.os.as_str(), wanted.architecture.as_str())
                 != (host.os.as_str(), host.architecture.as_str())
             {
-                bail!(
-                    "{}:{}: FROM --platform={p}: strata builds for this machine's platform only ({}/{})",
-                    self.df.file,
-                    stage.line,
-                    host.os,
-                    host.architecture
-                );
+                return Err(BuildError::ForeignPlatform {
+                    file: self.df.file.clone(),
+                    line: stage.line,
+                    platform: p,
+                    os: host.os,
+                    arch: host.architecture,
+                });
             }
         }
         let mut state = match self.df.base(index, self.global)? {
@@ -294,7 +303,12 @@ impl<'a> Builder<'a> {
             Instruction::Run(r) => self.run(run, step, r)?,
             Instruction::Copy(c) => self.copy(run, step, &copy_step::CopySpec::from_copy(c))?,
             Instruction::Add(a) => self.copy(run, step, &copy_step::CopySpec::from_add(a)?)?,
-            Instruction::From(_) => bail!("{}:{}: FROM inside a stage", self.df.file, step.line),
+            Instruction::From(_) => {
+                return Err(BuildError::FromInStage {
+                    file: self.df.file.clone(),
+                    line: step.line,
+                })
+            }
             other => self.metadata(run, step, other)?,
         }
         run.scope.apply(&ins);
@@ -328,8 +342,7 @@ impl<'a> Builder<'a> {
         let mut key = Key::new(run.state.id.as_ref());
         key.add(format!("{ins:?}").as_bytes());
         let mut config = run.state.config.clone();
-        metadata::apply(&mut config, ins, &mut run.cmd_set)
-            .with_context(|| format!("{}:{}", self.df.file, step.line))?;
+        metadata::apply(&mut config, ins, &mut run.cmd_set).map_err(|e| self.at(step, e))?;
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
             Err(key) => key,
@@ -373,7 +386,7 @@ impl<'a> Builder<'a> {
         }
         if let Some(f) = &self.opts.iidfile {
             std::fs::write(f, id.as_str())
-                .with_context(|| format!("cannot write {}", f.display()))?;
+                .map_err(error::io(format!("cannot write {}", f.display()), f))?;
         }
         if !self.opts.unused_args.is_empty() {
             self.out.line(&format!(

@@ -5,11 +5,11 @@
 
 use super::cache::Key;
 use super::copy::{hash_item, Ownership};
+use super::error::{io, BuildError, Result};
 use super::tree::Root;
 use super::BuildContext;
 use crate::container::spec::{BindMount, TmpfsMount};
 use crate::dockerfile::{Mount, MountKind};
-use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -31,13 +31,15 @@ impl Secrets {
                     Some(("id", v)) => id = Some(v.to_string()),
                     Some(("src" | "source", v)) => src = Some(v.to_string()),
                     Some(("type", "file")) => {}
-                    _ => bail!("invalid secret spec {spec:?}: use id=ID,src=FILE"),
+                    _ => return Err(BuildError::SecretSpec { spec: spec.clone() }),
                 }
             }
-            let id = id.ok_or_else(|| anyhow!("invalid secret spec {spec:?}: no id"))?;
+            let id = id.ok_or_else(|| BuildError::SecretNoId { spec: spec.clone() })?;
             let src = PathBuf::from(src.unwrap_or_else(|| id.clone()));
-            let src = std::fs::canonicalize(&src)
-                .with_context(|| format!("secret {id}: cannot read {}", src.display()))?;
+            let src = std::fs::canonicalize(&src).map_err(io(
+                format!("secret {id}: cannot read {}", src.display()),
+                &src,
+            ))?;
             map.insert(id, src);
         }
         Ok(Secrets(map))
@@ -65,25 +67,36 @@ fn cache_dir(store: &Store, m: &Mount, target: &str) -> Result<PathBuf> {
     key.add(m.id.as_deref().unwrap_or(target).as_bytes());
     let dir = store.root().join("build-mounts").join(key.finish());
     if !dir.exists() {
-        std::fs::create_dir_all(dir.parent().expect("a parent"))?;
-        let tmp = dir.with_extension("new");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::DirBuilder::new().mode(0o755).create(&tmp)?;
-        std::fs::set_permissions(
-            &tmp,
-            std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
-        )?;
-        std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
-        std::fs::rename(&tmp, &dir)?;
+        make_cache_dir(&dir, m).map_err(io(
+            format!("cannot make the cache mount directory {}", dir.display()),
+            &dir,
+        ))?;
     }
     Ok(dir)
 }
 
+/// Makes the cache mount directory `dir` (through a temporary one, renamed).
+fn make_cache_dir(dir: &Path, m: &Mount) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.parent().expect("a parent"))?;
+    let tmp = dir.with_extension("new");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::DirBuilder::new().mode(0o755).create(&tmp)?;
+    std::fs::set_permissions(
+        &tmp,
+        std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+    )?;
+    std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+    std::fs::rename(&tmp, dir)
+}
+
 /// The host path of `source` in the context (resolved inside its root).
 fn context_path(root: &Root, source: &str) -> Result<PathBuf> {
-    let fd = root.open_at(source, rustix::fs::OFlags::PATH)?;
+    let fail = || io(format!("cannot open {source} in the build context"), source);
+    let fd = root
+        .open_at(source, rustix::fs::OFlags::PATH)
+        .map_err(fail())?;
     let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
-    Ok(std::fs::read_link(link)?)
+    std::fs::read_link(link).map_err(fail())
 }
 
 /// Turns `mounts` into the container's binds and tmpfs mounts; context binds add their
@@ -117,7 +130,7 @@ pub fn prepare(
             }),
             MountKind::Bind => {
                 if m.from.is_some() {
-                    bail!("RUN --mount=type=bind,from=… is not supported by strata's builder yet");
+                    return Err(BuildError::BindFromUnsupported);
                 }
                 let source = m.source.clone().unwrap_or_default();
                 let keep = |rel: &str, is_dir: bool| {
@@ -130,7 +143,10 @@ pub fn prepare(
                     &Ownership::default(),
                     &mut |b| key.stream(b),
                 )
-                .with_context(|| format!("cannot read {source} in the build context"))?;
+                .map_err(io(
+                    format!("cannot read {source} in the build context"),
+                    &source,
+                ))?;
                 out.binds.push(BindMount {
                     source: context_path(&context.root, &source)?
                         .to_string_lossy()
@@ -155,13 +171,11 @@ pub fn prepare(
                         target: target.clone(),
                         readonly: true,
                     }),
-                    None if m.required => {
-                        bail!("secret {id} not found: give it with --secret id={id},src=FILE")
-                    }
+                    None if m.required => return Err(BuildError::SecretNotFound { id }),
                     None => continue,
                 }
             }
-            MountKind::Ssh => bail!("RUN --mount=type=ssh is not supported by strata's builder"),
+            MountKind::Ssh => return Err(BuildError::SshUnsupported),
         }
         out.targets.push(target);
     }

@@ -4,23 +4,13 @@
 
 use super::cache::Key;
 use super::container::BuildContainer;
+use super::error::{BuildError, Result};
 use super::metadata::{argv, shell};
 use super::mounts;
 use super::{Builder, StageRun};
 use crate::container::spec::{NetworkMode, RunConfig, DEFAULT_PATH};
 use crate::dockerfile::heredoc::parse_word;
 use crate::dockerfile::{CommandLine, Network, Run, Step};
-use anyhow::{Context, Result};
-
-/// A RUN command that exited with a non-zero code.
-#[derive(Debug, thiserror::Error)]
-#[error("The command '{command}' returned a non-zero code: {code}")]
-pub struct RunFailed {
-    /// The command as docker shows it.
-    pub command: String,
-    /// Its exit code.
-    pub code: i32,
-}
 
 /// The argument vector of a RUN: heredocs become part of the shell script, and a RUN
 /// that is only a heredoc runs the heredoc's body as the script.
@@ -77,7 +67,7 @@ impl Builder<'_> {
             &workdir,
             &mut key,
         )
-        .with_context(|| format!("{}:{}", self.df.file, step.line))?;
+        .map_err(|e| self.at(step, e))?;
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
             Err(key) => key,
@@ -105,11 +95,10 @@ impl Builder<'_> {
         };
         let shown = argv.join(" ");
         if code != 0 {
-            return Err(RunFailed {
+            return Err(BuildError::RunFailed {
                 command: shown,
                 code,
-            }
-            .into());
+            });
         }
         mounts::remove_mount_points(self.store, &run.state.layers, &ctr.upper(), &mounts.targets)?;
         let created_by = if args.is_empty() {

@@ -1,8 +1,8 @@
 //! Where `build` finds its Dockerfile: a file, the context directory, standard input, or
 //! inside a context archive on standard input (plain or compressed).
 
+use super::error::{io, BuildError, Result};
 use crate::layer::decompress::{decompress, detect, Compression};
-use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -30,10 +30,11 @@ fn from_tar(data: &[u8], wanted: &str) -> Result<Option<String>> {
     let data = if detect(data) == Compression::None {
         data
     } else {
-        let (_, mut reader) = decompress(data).context("cannot read the context archive")?;
+        let (_, mut reader) =
+            decompress(data).map_err(io("cannot read the context archive", "-"))?;
         reader
             .read_to_end(&mut plain)
-            .context("cannot decompress the context archive")?;
+            .map_err(io("cannot decompress the context archive", "-"))?;
         &plain
     };
     let is_tar = data.len() > 262 && &data[257..262] == b"ustar";
@@ -44,28 +45,34 @@ fn from_tar(data: &[u8], wanted: &str) -> Result<Option<String>> {
     let mut archive = tar::Archive::new(data);
     for entry in archive
         .entries()
-        .context("cannot read the context archive")?
+        .map_err(io("cannot read the context archive", "-"))?
     {
-        let mut entry = entry.context("cannot read the context archive")?;
+        let mut entry = entry.map_err(io("cannot read the context archive", "-"))?;
         let path = entry
-            .path()?
+            .path()
+            .map_err(io("cannot read the context archive", "-"))?
             .to_string_lossy()
             .trim_start_matches("./")
             .to_string();
         if path == wanted {
             let mut text = String::new();
-            entry.read_to_string(&mut text)?;
+            entry.read_to_string(&mut text).map_err(io(
+                format!("cannot read {wanted} in the context archive"),
+                wanted,
+            ))?;
             return Ok(Some(text));
         }
     }
-    bail!("cannot find {wanted} in the context archive")
+    Err(BuildError::NotInArchive {
+        wanted: wanted.to_string(),
+    })
 }
 
 fn read_stdin() -> Result<Vec<u8>> {
     let mut data = Vec::new();
     std::io::stdin()
         .read_to_end(&mut data)
-        .context("cannot read standard input")?;
+        .map_err(io("cannot read standard input", "-"))?;
     Ok(data)
 }
 
@@ -74,9 +81,7 @@ fn read_stdin() -> Result<Vec<u8>> {
 /// `check_context` is false for `--print-ast`, which needs no context directory.
 pub fn read_dockerfile(file: Option<&str>, context: &str, check_context: bool) -> Result<Source> {
     match (file, context) {
-        (Some("-"), "-") => {
-            bail!("invalid argument: can't use stdin for both build context and dockerfile")
-        }
+        (Some("-"), "-") => Err(BuildError::StdinTwice),
         (Some("-"), _) => Ok(Source {
             text: String::from_utf8_lossy(&read_stdin()?).into_owned(),
             name: "Dockerfile".into(),
@@ -97,14 +102,18 @@ pub fn read_dockerfile(file: Option<&str>, context: &str, check_context: bool) -
         }
         (file, dir) => {
             if check_context && !Path::new(dir).is_dir() {
-                bail!("unable to prepare context: path {dir:?} not found");
+                return Err(BuildError::ContextNotFound {
+                    path: dir.to_string(),
+                });
             }
             let path = match file {
                 Some(f) => PathBuf::from(f),
                 None => Path::new(dir).join("Dockerfile"),
             };
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("unable to read the dockerfile {}", path.display()))?;
+            let bytes = std::fs::read(&path).map_err(io(
+                format!("unable to read the dockerfile {}", path.display()),
+                &path,
+            ))?;
             Ok(Source {
                 text: String::from_utf8_lossy(&bytes).into_owned(),
                 name: base_name(&path.to_string_lossy()),

@@ -4,9 +4,9 @@
 //! images, `rmi` of the final image removes the ones only it needs, and the build cache
 //! points at them.
 
+use super::error::{BuildError, Result};
 use crate::image::writer::{Assembly, ImageLayers, ImageWriter, NewImage, UnpackedLayer};
 use crate::image::{ContainerConfig, History, ImageConfig};
-use anyhow::{anyhow, Result};
 use store_layout::{Db, Digest, Store, Txn};
 
 /// The PATH docker gives an image built `FROM scratch`.
@@ -55,9 +55,13 @@ impl ImageState {
         let rec = db
             .images()
             .get(id)
-            .ok_or_else(|| anyhow!("No such image: {id}"))?;
-        let config = ImageConfig::from_slice(&store.read_blob(id)?)
-            .map_err(|e| anyhow!("image {}: invalid config: {e}", id.short()))?;
+            .ok_or_else(|| BuildError::NoSuchImage { id: id.clone() })?;
+        let config = ImageConfig::from_slice(&store.read_blob(id)?).map_err(|error| {
+            BuildError::InvalidConfig {
+                id: id.short().to_string(),
+                error,
+            }
+        })?;
         Ok(ImageState {
             id: Some(id.clone()),
             config,
