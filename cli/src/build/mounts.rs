@@ -75,18 +75,44 @@ fn cache_dir(store: &Store, m: &Mount, target: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Makes the cache mount directory `dir` (through a temporary one, renamed).
+/// Makes the cache mount directory `dir` (through a temporary one of this thread's,
+/// renamed). Stages built at the same time may both make it: the one that renames second
+/// finds it there and uses it.
 fn make_cache_dir(dir: &Path, m: &Mount) -> std::io::Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     std::fs::create_dir_all(dir.parent().expect("a parent"))?;
-    let tmp = dir.with_extension("new");
-    let _ = std::fs::remove_dir_all(&tmp);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.with_extension(format!("new-{}-{n}", std::process::id()));
     std::fs::DirBuilder::new().mode(0o755).create(&tmp)?;
-    std::fs::set_permissions(
+    let made = std::fs::set_permissions(
         &tmp,
         std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
-    )?;
-    std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
-    std::fs::rename(&tmp, dir)
+    )
+    .and_then(|()| {
+        std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
+    })
+    .and_then(|()| {
+        // Never over a directory another stage made (and may have mounted) already.
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            dir,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(std::io::Error::from)
+    });
+    match made {
+        Err(_) if dir.is_dir() => {
+            let _ = std::fs::remove_dir(&tmp);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir(&tmp);
+            Err(e)
+        }
+        Ok(()) => Ok(()),
+    }
 }
 
 /// The host path of `source` in the context (resolved inside its root).
