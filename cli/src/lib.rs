@@ -40,6 +40,7 @@ pub mod reference;
 pub mod registry;
 pub mod resolve;
 pub mod setuid_helper;
+pub mod units;
 pub mod userns;
 
 pub use error::SilentExit;

@@ -1,7 +1,8 @@
 //! Parsing the further `run` options as docker reads them: `--mount`, `--tmpfs`,
-//! capabilities, sizes (`--memory`, `--tmpfs size=`), `--cpus`, labels and signals.
+//! capabilities, `--tmpfs size=` (through `units`), `--cpus`, labels and signals.
 
 use super::spec::{BindMount, SpecError, TmpfsMount};
+use crate::units::ram_in_bytes;
 
 /// Linux capability names by number, as docker spells them (without `CAP_`).
 pub const CAPABILITIES: &[&str] = &[
@@ -68,26 +69,6 @@ pub fn capability_number(name: &str) -> Option<u32> {
         .map(|n| n as u32)
 }
 
-/// A size with docker's suffixes (`b`, `k`, `m`, `g`, `t`, powers of 1024) in bytes.
-pub fn size(text: &str) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&t);
-    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => (&t[..i], &t[i..]),
-        None => (t, ""),
-    };
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    let n: f64 = num.parse().ok().filter(|n: &f64| *n >= 0.0)?;
-    Some((n * mult as f64) as u64)
-}
-
 /// `--cpus 1.5` as nano-CPUs (docker's `NanoCpus`).
 pub fn nano_cpus(text: &str) -> Result<u64, SpecError> {
     let bad = || SpecError::InvalidCpus(text.to_string());
@@ -113,7 +94,7 @@ pub fn tmpfs(spec: &str) -> Result<TmpfsMount, SpecError> {
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o.split_once('=') {
-            Some(("size", v)) => m.size = Some(size(v).ok_or_else(bad)?),
+            Some(("size", v)) => m.size = Some(ram_in_bytes(v).ok_or_else(bad)?),
             Some(("mode", v)) => m.mode = Some(u32::from_str_radix(v, 8).map_err(|_| bad())?),
             None if ["rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev"].contains(&o) => {}
             _ => return Err(bad()),
@@ -152,7 +133,7 @@ pub fn mount(spec: &str) -> Result<Mount, SpecError> {
             ("readonly" | "ro", None | Some("true" | "1")) => readonly = true,
             ("readonly" | "ro", Some("false" | "0")) => readonly = false,
             ("tmpfs-size", Some(s)) => {
-                size_v = Some(size(s).ok_or_else(|| bad("invalid tmpfs-size"))?)
+                size_v = Some(ram_in_bytes(s).ok_or_else(|| bad("invalid tmpfs-size"))?)
             }
             ("tmpfs-mode", Some(m)) => {
                 mode = Some(u32::from_str_radix(m, 8).map_err(|_| bad("invalid tmpfs-mode"))?)
@@ -187,20 +168,12 @@ pub fn mount(spec: &str) -> Result<Mount, SpecError> {
 /// A signal name or number (`SIGTERM`, `term`, `15`) in docker's spelling (`SIGTERM`),
 /// or its number as given.
 pub fn signal(text: &str) -> Result<String, SpecError> {
-    if let Ok(n) = text.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map(|_| n.to_string())
-            .map_err(|_| SpecError::InvalidSignal(text.to_string()));
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|_| name.clone())
-        .map_err(|_| SpecError::InvalidSignal(text.to_string()))
+    use super::signal::{parse_signal, signal_name};
+    parse_signal(text).map_err(|_| SpecError::InvalidSignal(text.to_string()))?;
+    Ok(match text.parse::<i32>() {
+        Ok(n) => n.to_string(),
+        Err(_) => signal_name(text),
+    })
 }
 
 /// `KEY=value` labels from `-l` and `--label-file` (files first, as docker reads them).
@@ -249,14 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_cpus() {
-        assert_eq!(size("512m"), Some(512 << 20));
-        assert_eq!(size("1g"), Some(1 << 30));
-        assert_eq!(size("64k"), Some(64 << 10));
-        assert_eq!(size("100"), Some(100));
-        assert_eq!(size("10MB"), Some(10 << 20));
-        assert_eq!(size("x"), None);
-        assert_eq!(size("5q"), None);
+    fn cpus() {
         assert_eq!(nano_cpus("1.5").unwrap(), 1_500_000_000);
         assert!(nano_cpus("0").is_err());
         assert!(nano_cpus("many").is_err());

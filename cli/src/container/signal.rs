@@ -32,21 +32,24 @@ pub enum SignalError {
     Store(#[from] StoreError),
 }
 
+/// A signal name in docker's spelling: `kill`, `KILL` and `SIGKILL` are `SIGKILL`.
+pub fn signal_name(text: &str) -> String {
+    let upper = text.to_ascii_uppercase();
+    if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    }
+}
+
 /// A signal as docker's `-s` takes it: `KILL`, `SIGKILL`, `kill` or `9`.
 pub fn parse_signal(text: &str) -> Result<Signal, SignalError> {
     let bad = || SignalError::BadSignal(text.to_string());
     let raw = match text.parse::<i32>() {
         Ok(n) => n,
-        Err(_) => {
-            let upper = text.to_ascii_uppercase();
-            let name = if upper.starts_with("SIG") {
-                upper
-            } else {
-                format!("SIG{upper}")
-            };
-            name.parse::<nix::sys::signal::Signal>()
-                .map_err(|_| bad())? as i32
-        }
+        Err(_) => signal_name(text)
+            .parse::<nix::sys::signal::Signal>()
+            .map_err(|_| bad())? as i32,
     };
     Signal::from_named_raw(raw).ok_or_else(bad)
 }

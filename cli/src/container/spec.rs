@@ -447,7 +447,7 @@ const MIN_MEMORY: u64 = 6 << 20;
 fn resources(flags: &RunFlags<'_>) -> Result<Resources, SpecError> {
     let memory = match flags.memory {
         Some(m) => {
-            let bytes = options::size(m)
+            let bytes = crate::units::ram_in_bytes(m)
                 .ok_or_else(|| SpecError::InvalidMemory(m.to_string(), "invalid size"))?;
             if bytes < MIN_MEMORY {
                 return Err(SpecError::InvalidMemory(

@@ -125,27 +125,6 @@ fn csv_fields(s: &str) -> Result<Vec<String>, MountError> {
     }
 }
 
-/// Bytes in a size like `64m`, `1.5GiB`, `100` (binary multiples, as docker reads them).
-fn ram_in_bytes(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let num_len = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let n: f64 = t[..num_len].parse().ok()?;
-    let unit = t[num_len..].trim_start_matches(' ').to_ascii_lowercase();
-    let unit = unit.trim_end_matches('b').trim_end_matches('i');
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        _ => return None,
-    };
-    Some((n * mult as f64) as u64)
-}
-
 fn parse_bool(key: &str, value: &str) -> Result<bool, MountError> {
     match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
@@ -311,10 +290,12 @@ fn set_key(
         }
         "required" => return Err(for_type(m)),
         "size" if m.kind == MountKind::Tmpfs => {
-            m.size = Some(ram_in_bytes(&value).ok_or_else(|| MountError::Value {
-                key: key.into(),
-                value: value.clone(),
-            })?)
+            m.size = Some(
+                crate::units::ram_in_bytes(&value).ok_or_else(|| MountError::Value {
+                    key: key.into(),
+                    value: value.clone(),
+                })?,
+            )
         }
         "size" => return Err(for_type(m)),
         "id" => m.id = Some(value),
@@ -397,13 +378,5 @@ mod tests {
         assert_eq!(csv_fields("a,b=c").unwrap(), vec!["a", "b=c"]);
         assert_eq!(csv_fields("\"a,b\",c").unwrap(), vec!["a,b", "c"]);
         assert!(csv_fields("a\"b").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(ram_in_bytes("64m"), Some(64 << 20));
-        assert_eq!(ram_in_bytes("1GiB"), Some(1 << 30));
-        assert_eq!(ram_in_bytes("100"), Some(100));
-        assert_eq!(ram_in_bytes("x"), None);
     }
 }
