@@ -3,7 +3,7 @@
 //! clear line, images packed as docker archives or pushed to a registry by hand, and the
 //! `HARDENING` lines `scripts/hardening.sh` adds up into its table.
 
-use crate::registry::{upload_blob, upload_manifest};
+use crate::registry::{upload_blob, upload_oci_manifest};
 use crate::{go_arch, sha256_hex, Env, Output, TarBuilder};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -265,23 +265,7 @@ pub fn push_image(addr: &str, repo: &str, tag: &str, layers: &[Layer]) {
             serde_json::json!({"mediaType": l.packing.media_type(), "digest": d, "size": l.blob.len()})
         })
         .collect();
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest, "size": config.len(),
-        },
-        "layers": descs,
-    })
-    .to_string();
-    upload_manifest(
-        addr,
-        repo,
-        tag,
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    );
+    upload_oci_manifest(addr, repo, tag, &config_digest, config.len(), descs);
 }
 
 /// How many times the suites at full size repeat things: `STRATA_HARDENING_FULL=1` (set by

@@ -805,6 +805,35 @@ pub fn forward(upstream: &str, req: &Request) -> Option<Forwarded> {
     Some(Forwarded { bytes, split })
 }
 
+/// Uploads an OCI manifest of the config `config_digest` (`config_len` bytes) and the layer
+/// descriptors `layers` as `repo:tag`.
+pub fn upload_oci_manifest(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    config_digest: &str,
+    config_len: usize,
+    layers: Vec<serde_json::Value>,
+) {
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest, "size": config_len,
+        },
+        "layers": layers,
+    })
+    .to_string();
+    upload_manifest(
+        addr,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+    );
+}
+
 /// Uploads an OCI image to `repo:tag` on the plain registry at `addr`: a config with
 /// `diff_ids` (right or wrong: the registry checks only blob digests) and the gzipped
 /// layers `layers_gz`. Returns the config digest.
@@ -833,23 +862,7 @@ pub fn upload_oci_image(
             })
         })
         .collect();
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest, "size": config.len(),
-        },
-        "layers": descs,
-    })
-    .to_string();
-    upload_manifest(
-        addr,
-        repo,
-        tag,
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    );
+    upload_oci_manifest(addr, repo, tag, &config_digest, config.len(), descs);
     config_digest
 }
 
