@@ -1,8 +1,9 @@
 //! Checking a whole store, and repairing what the check finds.
 //!
 //! [`Store::check`] looks at everything under the root while holding the store lock:
-//! every blob against its digest (unless the check is quick), every layer record against
-//! its directory and its chain, every image's layers and blobs, every tag, every
+//! every blob against its digest and every layer directory against the size recorded
+//! for it (unless the check is quick), every layer record against its directory and its
+//! chain, every image's layers and blobs, every tag, every
 //! container record and its directories, and what interrupted operations leave behind
 //! (a journal, staging directories whose owner is gone, trash, temporary files).
 //! [`Store::repair`] does the same check and then, in one metadata change under the same
@@ -14,7 +15,7 @@ use crate::digest::Sha256Writer;
 use crate::error::IoContext;
 use crate::lock::StoreLock;
 use crate::staging::{owner_alive, remove_tree};
-use crate::{chain_id, ContainerRecord, Db, Digest, Result, Store};
+use crate::{chain_id, ContainerRecord, Db, Digest, LayerRecord, Result, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
@@ -78,6 +79,16 @@ pub enum Problem {
         /// The layer's chain ID.
         chain_id: Digest,
     },
+    /// A layer directory whose size is not the one recorded when it was committed: its
+    /// files were changed, added or removed since.
+    LayerSizeChanged {
+        /// The layer's chain ID.
+        chain_id: Digest,
+        /// The size recorded, in bytes.
+        recorded: u64,
+        /// The size now.
+        actual: u64,
+    },
     /// A directory under `layers/` that no layer record names.
     LayerUnused {
         /// The directory.
@@ -133,6 +144,14 @@ impl fmt::Display for Problem {
             Problem::LayerChainBroken { chain_id } => write!(
                 f,
                 "layer {chain_id} does not follow from its parent and DiffID"
+            ),
+            Problem::LayerSizeChanged {
+                chain_id,
+                recorded,
+                actual,
+            } => write!(
+                f,
+                "layer {chain_id} has changed: it holds {actual} bytes, {recorded} when it was stored"
             ),
             Problem::LayerUnused { path } => {
                 write!(f, "unused layer directory {}", path.display())
@@ -250,7 +269,7 @@ impl Store {
         };
         self.find_leftovers(&mut r.problems)?;
         self.check_blobs(db, depth, &mut r)?;
-        self.check_layers(db, &mut r.problems)?;
+        self.check_layers(db, depth, &mut r.problems)?;
         check_images(db, &mut r.problems);
         for (tag, image) in db.tags() {
             if !db.images().contains_key(image) {
@@ -331,7 +350,9 @@ impl Store {
         Ok(())
     }
 
-    fn check_layers(&self, db: &Db, problems: &mut Vec<Problem>) -> Result<()> {
+    /// Checks each layer record's chain and directory, and (in a full check) the
+    /// directory's size against the one recorded.
+    fn check_layers(&self, db: &Db, depth: CheckDepth, problems: &mut Vec<Problem>) -> Result<()> {
         for (chain, layer) in db.layers() {
             let parent_ok = layer
                 .parent
@@ -344,7 +365,11 @@ impl Store {
             }
             let diff = self.layer_dir(chain);
             match fs::symlink_metadata(&diff) {
-                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.is_dir() => {
+                    if depth == CheckDepth::Full {
+                        problems.extend(size_change(chain, layer, &diff));
+                    }
+                }
                 Ok(_) => problems.push(Problem::LayerDirMissing {
                     chain_id: chain.clone(),
                 }),
@@ -445,7 +470,9 @@ impl Store {
                 Problem::BlobMissing { digest, .. } | Problem::BlobCorrupt { digest, .. } => {
                     broken_blobs.insert(digest.clone());
                 }
-                Problem::LayerDirMissing { chain_id } | Problem::LayerChainBroken { chain_id } => {
+                Problem::LayerDirMissing { chain_id }
+                | Problem::LayerChainBroken { chain_id }
+                | Problem::LayerSizeChanged { chain_id, .. } => {
                     broken_layers.insert(chain_id.clone());
                 }
                 Problem::ImageChainBroken { image, .. } => {
@@ -535,6 +562,18 @@ impl Store {
     }
 }
 
+/// The layer directory `diff`'s size, if it is not the one recorded (a layer recorded
+/// without one, or whose directory cannot be read whole, is not compared).
+fn size_change(chain: &Digest, layer: &LayerRecord, diff: &Path) -> Option<Problem> {
+    let recorded = layer.tree_size?;
+    let actual = crate::measure::tree_bytes(diff)?;
+    (actual != recorded).then(|| Problem::LayerSizeChanged {
+        chain_id: chain.clone(),
+        recorded,
+        actual,
+    })
+}
+
 /// Checks that each image's layers are recorded and form one chain.
 fn check_images(db: &Db, problems: &mut Vec<Problem>) {
     for (id, img) in db.images() {
@@ -585,7 +624,7 @@ fn container_fault(dir: &Path, db: &Db) -> Option<String> {
 }
 
 fn leftover_kind(name: &str) -> LeftoverKind {
-    if name.starts_with("stage-") {
+    if name.starts_with("stage-") || crate::claim::is_claim(name) {
         LeftoverKind::Staging
     } else if name.starts_with("trash-") {
         LeftoverKind::Trash
@@ -597,7 +636,7 @@ fn leftover_kind(name: &str) -> LeftoverKind {
 }
 
 /// The names in a directory (none when it does not exist), sorted.
-fn list(dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn list(dir: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),

@@ -29,6 +29,12 @@ pub struct LayerRecord {
     pub size: u64,
     /// The archive the layer came from, when it is kept.
     pub blob: Option<BlobRef>,
+    /// Bytes of the layer directory's regular files and symbolic links, measured when
+    /// the transaction recorded it (set by [`crate::Txn::add_layer`]; callers leave it
+    /// `None`), for `system check` to compare; `None` for layers committed before it was
+    /// measured, or whose directory could not be read whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
 }
 
 /// One image, keyed in the database by its ID (the digest of its config).
@@ -263,6 +269,7 @@ mod tests {
                 parent: None,
                 size: 1,
                 blob: None,
+                tree_size: None,
             },
         );
         db.add_image(id.clone(), image(vec![chain])).unwrap();

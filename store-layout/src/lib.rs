@@ -10,17 +10,20 @@
 mod atomic;
 mod blobs;
 mod check;
+mod claim;
 mod containers;
 mod db;
 mod digest;
 mod error;
 mod lock;
+mod measure;
 mod staging;
 mod store;
 
 pub use atomic::{fsync_dir, write_file_atomic};
 pub use blobs::BlobWriter;
 pub use check::{CheckDepth, CheckReport, LeftoverKind, Problem, Repairs};
+pub use claim::LayerClaims;
 pub use containers::{valid_container_id, ContainerRecord, ContainerState, ContainerStatus};
 pub use db::{AmbiguousId, BlobRef, Db, ImageRecord, LayerRecord};
 pub use digest::{chain_id, Digest, Sha256Writer};

@@ -72,11 +72,12 @@ impl Drop for StagingDir {
 }
 
 /// Whether the entry `name` of `tmp/` (whose entries are `names`) belongs to a live
-/// process: a staging directory or lock file whose lock is held, or trash that a live
-/// process is deleting.
+/// process: a staging directory, its lock file or a layer claim whose lock is held, or
+/// trash that a live process is deleting.
 pub(crate) fn is_live(tmp: &Path, name: &str, names: &[String]) -> Result<bool> {
     if let Some(stem) = name.strip_suffix(".lock") {
-        return Ok(stem.starts_with("stage-") && lock_held(&tmp.join(name))?);
+        let owned = stem.starts_with("stage-") || crate::claim::is_claim(name);
+        return Ok(owned && lock_held(&tmp.join(name))?);
     }
     if name.starts_with("stage-") {
         let lock = format!("{name}.lock");

@@ -573,13 +573,14 @@ impl Txn {
     }
 
     /// Records the layer unpacked into the directory of `slot` with its chain ID and
-    /// record.
-    pub fn add_layer(&self, slot: LayerSlot, chain_id: Digest, record: LayerRecord) {
+    /// record, measuring the directory's size into the record's `tree_size`.
+    pub fn add_layer(&self, slot: LayerSlot, chain_id: Digest, mut record: LayerRecord) {
         let dir = self
             .staging
             .path()
             .join("layers")
             .join(slot.index.to_string());
+        record.tree_size = crate::measure::tree_bytes(&dir.join("diff"));
         let mut layers = self.layers.lock().unwrap_or_else(|e| e.into_inner());
         layers.push(NewLayer {
             chain_id,

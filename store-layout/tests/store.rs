@@ -30,6 +30,7 @@ fn add_image(store: &Store, content: &[u8], tag: &str) -> (Digest, Digest) {
             parent: None,
             size: content.len() as u64,
             blob: None,
+            tree_size: None,
         },
     );
     let config = txn.put_blob(format!("config {tag}").as_bytes()).unwrap();
@@ -123,6 +124,7 @@ fn a_failing_change_leaves_the_store_as_it_was() {
             parent: None,
             size: 0,
             blob: None,
+            tree_size: None,
         },
     );
     let r = store.commit(txn, |_db| Err::<(), _>(StoreError::NotFound("x".into())));

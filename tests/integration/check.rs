@@ -101,6 +101,60 @@ fn a_missing_layer_directory_is_found() {
     assert!(env.store_entries("layers").is_empty());
 }
 
+/// A layer directory whose files changed after it was stored no longer has the size
+/// recorded for it: the full check finds it (the quick one does not measure layers), and
+/// the repair removes the layer and its image.
+#[test]
+fn a_changed_layer_directory_is_found_by_its_size() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let layers = env.store_entries("layers");
+    assert_eq!(layers.len(), 1);
+    let diff = env.store().join("layers").join(&layers[0]).join("diff");
+    check(&env, &[]).ok();
+    std::fs::write(diff.join("planted"), b"twelve bytes").unwrap();
+    check(&env, &["--quick"]).ok();
+    let out = check(&env, &[]).code(1);
+    assert!(out.stdout.contains("when it was stored"), "{}", out.stdout);
+    std::fs::remove_file(diff.join("planted")).unwrap();
+    check(&env, &[]).ok();
+    let f = walk(&diff)
+        .into_iter()
+        .map(|p| diff.join(p))
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() > 100))
+        .expect("a file in the layer");
+    let data = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &data[..data.len() - 1]).unwrap();
+    found_and_repaired(
+        &env,
+        &format!("layer sha256:{} has changed", layers[0]),
+        "removed broken image",
+    );
+    assert!(env.store_entries("layers").is_empty());
+}
+
+/// A layer claim that a live process holds is work in progress: left alone.
+#[test]
+fn a_layer_claim_in_use_is_left_alone() {
+    let env = Env::new();
+    env.import_busybox("demo/busybox:1.0");
+    let claim = env
+        .store()
+        .join("tmp")
+        .join(format!("claim-{}.lock", "cd".repeat(32)));
+    std::fs::write(&claim, b"").unwrap();
+    let out = env
+        .sh(&format!(
+            "exec flock {} \"$STRATA\" system check --repair",
+            claim.display()
+        ))
+        .ok();
+    assert!(out.stdout.contains("the store is sound"), "{}", out.stdout);
+    assert!(claim.exists());
+    found_and_cleaned(&env, "staging area of an interrupted operation");
+    assert!(!claim.exists());
+}
+
 #[test]
 fn a_dangling_tag_is_found_and_untagged() {
     let env = Env::new();

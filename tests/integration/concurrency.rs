@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 use strata_tests::hardening::*;
-use strata_tests::registry::Registry;
+use strata_tests::registry::{Fault, FaultProxy, Registry};
 use strata_tests::*;
 
 /// Three layers of noise, 4 MiB each, from `seed`.
@@ -157,4 +157,139 @@ fn eight(same_image: bool) {
     assert!(env.repo_tags().contains(&"demo/load:1".to_string()));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     assert_sound(&env);
+}
+
+/// How many times the registry behind `proxy` served each of `layers`' blobs.
+fn layer_gets(proxy: &FaultProxy, layers: &[Layer]) -> Vec<usize> {
+    let gets = proxy.blob_gets.lock().unwrap();
+    layers
+        .iter()
+        .map(|l| {
+            let d = format!("/blobs/sha256:{}", sha256_hex(&l.blob));
+            gets.iter().filter(|t| t.ends_with(&d)).count()
+        })
+        .collect()
+}
+
+/// Shared work: eight pulls of one image at once (its blobs served slowly, so that
+/// they overlap) all succeed, and each layer is fetched once: the first pull claims
+/// the layers, the others wait for it and reuse what it stored.
+#[test]
+fn eight_pulls_of_one_image_fetch_each_layer_once() {
+    let env = Env::new();
+    let reg = Registry::start();
+    let layers = noisy_layers(0x5ead);
+    push_image(&reg.addr, "conc/shared", "1", &layers);
+    let proxy = FaultProxy::start(&reg.addr, Fault::Slow);
+    let image = proxy.image("conc/shared:1");
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (env, image) = (&env, image.as_str());
+                s.spawn(move || {
+                    env.cmd(["pull", image])
+                        .timeout(Duration::from_secs(300))
+                        .run()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert_eq!(o.code, 0, "a pull failed: {}", o.stderr);
+    }
+    let waited = outs
+        .iter()
+        .filter(|o| o.stdout.contains("Waiting for another process"))
+        .count();
+    assert!(
+        waited >= 1,
+        "no pull waited for another: they did not overlap"
+    );
+    assert_eq!(
+        layer_gets(&proxy, &layers),
+        vec![1; layers.len()],
+        "each layer blob is fetched once"
+    );
+    assert_sound(&env);
+}
+
+/// The pull that claimed the layers is killed (SIGKILL) while three others wait for
+/// it: they take over, all three succeed, between them fetching each layer once more,
+/// and the store is sound.
+#[test]
+fn pulls_waiting_for_a_killed_pull_take_over() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new();
+    let reg = Registry::start();
+    let layers = noisy_layers(0x0dd);
+    push_image(&reg.addr, "conc/killed", "1", &layers);
+    let proxy = FaultProxy::start(&reg.addr, Fault::Slow);
+    let image = proxy.image("conc/killed:1");
+    let spawn = || {
+        env.cmd(["pull", &image])
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let claimed = || {
+        list_dir(&env.store().join("tmp"))
+            .iter()
+            .any(|n| n.starts_with("claim-"))
+    };
+    let mut owner = spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !claimed() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pull never claimed its layers"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let mut child = spawn();
+            let stdout = child.stdout.take().unwrap();
+            let tx = tx.clone();
+            let lines = std::thread::spawn(move || {
+                let mut all = String::new();
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.contains("Waiting for another process") {
+                        let _ = tx.send(());
+                    }
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                all
+            });
+            (child, lines)
+        })
+        .collect();
+    for _ in 0..3 {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("a pull started after the first did not wait for it");
+    }
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    for (child, lines) in waiters {
+        let out = child.wait_with_output().unwrap();
+        let stdout = lines.join().unwrap();
+        assert!(
+            out.status.success(),
+            "a waiting pull failed after the owner was killed: {}{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (i, n) in layer_gets(&proxy, &layers).into_iter().enumerate() {
+        assert!(
+            n <= 2,
+            "layer {i} was fetched {n} times: by the killed pull and then by one of the others"
+        );
+    }
+    assert_sound(&env);
+    assert!(!claimed(), "a claim was left behind");
 }

@@ -407,3 +407,39 @@ fn a_layer_removed_while_a_pull_reuses_it_is_fetched_again() {
     assert_eq!(layers.as_array().unwrap().len(), 2);
     env.cmd(["system", "check"]).ok();
 }
+
+/// `commit` of a container on a 500-layer image would make an image of 501 layers, which
+/// could never run: refused before any work, the store unchanged; `max-layers` lowers
+/// the limit for commit as for pull and load.
+#[test]
+fn commit_of_a_container_on_a_500_layer_image_is_refused() {
+    let reg = Registry::start();
+    let env = Env::new();
+    upload_layers(&reg.addr, "t/full", 500, &[]);
+    let image = reg.image("t/full:1");
+    env.cmd(["pull", "-q", &image]).ok();
+    env.cmd(["create", "--name", "tall", &image, "true"]).ok();
+    let before = env.snapshot();
+    let out = env.cmd(["commit", "tall", "t/taller:1"]).fails();
+    let e = out.single_error();
+    assert!(
+        e.contains("the image has 501 layers, more than the 500 an overlay mount can stack"),
+        "{e}"
+    );
+    assert_eq!(env.snapshot(), before);
+
+    env.import_busybox("bb");
+    env.cmd(["create", "--name", "small", "bb", "true"]).ok();
+    let before = env.snapshot();
+    let out = env
+        .cmd(["commit", "small", "t/small:1"])
+        .env("STRATA_MAX_LAYERS", "1")
+        .fails();
+    let e = out.single_error();
+    assert!(
+        e.contains("the image has 2 layers, more than the 1 max-layers allows"),
+        "{e}"
+    );
+    assert_eq!(env.snapshot(), before);
+    env.cmd(["commit", "small", "t/small:1"]).ok();
+}

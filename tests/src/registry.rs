@@ -609,6 +609,9 @@ pub struct FaultProxy {
     pub ranged: Arc<AtomicU32>,
     /// The blob upload requests, in order.
     pub uploads: Arc<Mutex<Vec<UploadRequest>>>,
+    /// The targets (`/v2/…/blobs/sha256:…`) of the blob GETs the registry answered, in
+    /// order, each time.
+    pub blob_gets: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -619,6 +622,7 @@ impl FaultProxy {
         let ranged = Arc::new(AtomicU32::new(0));
         let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
         let uploads: Arc<Mutex<Vec<UploadRequest>>> = Arc::new(Mutex::new(Vec::new()));
+        let blob_gets = seen.clone();
         let (rq, rg, up, ul) = (
             requests.clone(),
             ranged.clone(),
@@ -641,6 +645,7 @@ impl FaultProxy {
             requests,
             ranged,
             uploads,
+            blob_gets,
             stop,
         }
     }
@@ -726,12 +731,9 @@ fn serve(
     if is_blob {
         let first = {
             let mut v = seen.lock().unwrap();
-            if v.contains(&req.target) {
-                false
-            } else {
-                v.push(req.target.clone());
-                true
-            }
+            let first = !v.contains(&req.target);
+            v.push(req.target.clone());
+            first
         };
         match fault {
             Fault::CorruptBlobs if body.len() > 4096 => {

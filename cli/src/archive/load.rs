@@ -1,7 +1,8 @@
 //! Loading an archive into the store: read it once ([`super::reader`]), learn which
 //! members make which image ([`super::contents`]), check every config and member
-//! against the digests that name them, plan each new image's layers by chain ID, unpack
-//! the new layers nobody unpacked while reading (in parallel), check every DiffID, make
+//! against the digests that name them, plan each new image's layers by chain ID, claim
+//! the missing ones (waiting for another process making any of them, and reusing what it
+//! made), unpack the new layers nobody unpacked while reading (in parallel), check every DiffID, make
 //! each layer member its blob by a rename, and write the images and tags in one
 //! transaction ([`ImageWriter`]): on any error nothing is visible, and the work done
 //! ahead is thrown away with the transaction.
@@ -9,7 +10,7 @@
 use super::contents::{archived_images, ArchivedImage};
 use super::reader::{read_archive, unpack_files, Extracted, MemberFile};
 use super::ArchiveError;
-use crate::image::plan::{LayerPlan, LayerState, Reuse};
+use crate::image::plan::{claim_missing, LayerPlan, LayerState, Reuse};
 use crate::image::writer::{
     stage_layer, Assembly, ImageLayers, ImageWriter, NewImage, UnpackedLayer,
 };
@@ -95,6 +96,12 @@ pub fn load(store: &Store, input: impl Read + Send) -> Result<Vec<Loaded>, Archi
         names.push((id, image.tags.clone()));
         new_images.extend(checked);
     }
+    // Held until the commit: another process loading or pulling these layers waits for
+    // this one, and this one reuses what the one it waited for made.
+    let _claims = {
+        let mut plans: Vec<&mut LayerPlan> = new_images.iter_mut().map(|i| &mut i.plan).collect();
+        claim_missing(store, &mut plans, Reuse::Blob, &mut |_| {})?
+    };
     let tasks = tasks(&new_images);
     let unpacked = unpack_tasks(&txn, &mut ar, &tasks, workers)?;
 

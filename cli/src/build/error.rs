@@ -222,6 +222,9 @@ pub enum BuildError {
         /// The Dockerfile's name in the archive.
         wanted: String,
     },
+    /// A step would make an image with more layers than can run.
+    #[error(transparent)]
+    TooManyLayers(#[from] crate::ingest::TooManyLayers),
 }
 
 /// Result of the builder.

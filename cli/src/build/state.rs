@@ -83,6 +83,7 @@ impl ImageState {
         let mut layers = ImageLayers::stored(&db, &self.layers)?;
         let mut chains = self.layers.clone();
         if let Some(l) = layer {
+            crate::ingest::check_layer_count(self.layers.len() + 1)?;
             config.rootfs.diff_ids.push(l.diff_id.to_string());
             chains.push(layers.push_new(&txn, l));
         }

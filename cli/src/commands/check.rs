@@ -13,7 +13,8 @@ pub struct CheckArgs {
     /// Remove what is broken or unused, then check again.
     #[arg(long)]
     pub repair: bool,
-    /// Do not hash the blobs (everything else is checked).
+    /// Do not hash the blobs nor measure the layer directories (everything else is
+    /// checked).
     #[arg(long)]
     pub quick: bool,
 }

@@ -74,6 +74,9 @@ pub fn run(ctx: &Ctx, args: &CommitArgs) -> Result<()> {
 
     let db = ctx.store.db()?;
     let mut layers = ImageLayers::stored(&db, &rec.layers)?;
+    // The new image has the container's layers and one more: refused before any work
+    // when it could never run.
+    crate::ingest::check_layer_count(rec.layers.len() + 1)?;
 
     let upper = dir.join("upper");
     let txn = ctx.store.begin()?;

@@ -2,7 +2,7 @@
 //! first step of every way an image is assembled (pull fetches the missing layers, load
 //! and build unpack them).
 
-use store_layout::{chain_id, Db, Digest, LayerRecord};
+use store_layout::{chain_id, Db, Digest, LayerClaims, LayerRecord, Store, StoreError};
 
 /// What a stored layer must have to be reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,14 @@ impl LayerPlan {
         &self.layers
     }
 
+    /// Plans the same layers again against `db`.
+    fn replan(&mut self, db: &Db, reuse: Reuse) {
+        let diff_ids: Vec<Digest> = self.layers.drain(..).map(|l| l.diff_id).collect();
+        for d in diff_ids {
+            self.push(db, d, reuse);
+        }
+    }
+
     /// The layers the store lacks, with their positions.
     pub fn missing(&self) -> impl Iterator<Item = (usize, &PlannedLayer)> {
         self.layers
@@ -89,6 +97,37 @@ impl LayerPlan {
             .enumerate()
             .filter(|(_, l)| !l.is_stored())
     }
+}
+
+/// Claims the layers that `plans` lack ([`Store::claim_layers`]: `waiting` is told of
+/// each one another process is making, before this one waits for it), then plans them
+/// again against the store as it is now: the layers others made are reused, and the
+/// claims kept are those on the layers still missing, which are this process's to make.
+/// The caller holds the claims until its transaction has committed or failed.
+pub fn claim_missing(
+    store: &Store,
+    plans: &mut [&mut LayerPlan],
+    reuse: Reuse,
+    waiting: &mut dyn FnMut(&Digest),
+) -> Result<LayerClaims, StoreError> {
+    let missing: Vec<Digest> = plans
+        .iter()
+        .flat_map(|p| p.missing().map(|(_, l)| l.chain.clone()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(LayerClaims::default());
+    }
+    let mut claims = store.claim_layers(&missing, waiting)?;
+    let db = store.db()?;
+    for p in plans.iter_mut() {
+        p.replan(&db, reuse);
+    }
+    claims.retain(|c| {
+        plans
+            .iter()
+            .any(|p| p.missing().any(|(_, l)| l.chain == *c))
+    });
+    Ok(claims)
 }
 
 #[cfg(test)]
@@ -112,6 +151,7 @@ mod tests {
                 media_type: crate::image::media_type::LAYER_TAR.into(),
                 size: 1,
             }),
+            tree_size: None,
         };
         let with_layer = |r: LayerRecord| -> Db {
             serde_json::from_value(serde_json::json!({ "layers": { bottom.as_str(): r } })).unwrap()

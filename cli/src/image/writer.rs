@@ -87,6 +87,7 @@ pub fn stage_layer(txn: &Txn, layer: UnpackedLayer, chain: Digest, parent: Optio
             parent,
             size: layer.size,
             blob: Some(layer.blob),
+            tree_size: None,
         },
     );
 }

@@ -25,7 +25,7 @@ use super::endpoint::endpoint;
 use super::progress::Reporter;
 use super::Options;
 use crate::image::document::Descriptor;
-use crate::image::plan::{LayerPlan, Reuse};
+use crate::image::plan::{claim_missing, LayerPlan, Reuse};
 use crate::image::platform::Platform;
 use crate::image::writer::{Assembly, ImageWriter, NewImage};
 use crate::image::ImageConfig;
@@ -34,7 +34,7 @@ use error::parse_digest;
 use find::{config_and_layers, find_manifest, manifest_error};
 use layers::fetch_layers;
 use std::io::Read;
-use store_layout::{Db, Digest, Store, StoreError};
+use store_layout::{Db, Digest, LayerClaims, Store, StoreError};
 
 /// The largest config blob accepted.
 const MAX_CONFIG: u64 = 16 << 20;
@@ -115,6 +115,35 @@ fn fetch_config(
     Ok((bytes, config))
 }
 
+/// Claims the layers `plan` lacks, waiting for the processes that are making any of
+/// them ([`claim_missing`]), and plans again: what they made is reused, not fetched.
+/// `blobs` are the layers' blob digests, for the progress lines.
+fn claim_layers(
+    store: &Store,
+    mut plan: LayerPlan,
+    blobs: &[Digest],
+    rep: &Reporter,
+) -> Result<(LayerPlan, LayerClaims), PullError> {
+    let chains: Vec<Digest> = plan.layers().iter().map(|l| l.chain.clone()).collect();
+    let short = |chain: &Digest| {
+        let i = chains.iter().position(|c| c == chain)?;
+        Some(blobs[i].short())
+    };
+    let mut waiting = |chain: &Digest| {
+        if let Some(s) = short(chain) {
+            rep.status(s, "Waiting for another process");
+        }
+    };
+    let was_missing: Vec<bool> = plan.layers().iter().map(|l| !l.is_stored()).collect();
+    let claims = claim_missing(store, &mut [&mut plan], Reuse::Record, &mut waiting)?;
+    for ((l, blob), before) in plan.layers().iter().zip(blobs).zip(was_missing) {
+        if before && l.is_stored() {
+            rep.done(blob.short(), "Already exists");
+        }
+    }
+    Ok((plan, claims))
+}
+
 /// How many times a pull starts again when a layer it reused was removed (by `rmi` or
 /// `prune`) before it committed.
 const LAYER_GONE_RETRIES: u32 = 2;
@@ -186,15 +215,20 @@ fn pull_once(
         .iter()
         .map(|d| parse_digest(d, "DiffID in the config"))
         .collect::<Result<Vec<_>, _>>()?;
+    let blobs = descs
+        .iter()
+        .map(|d| parse_digest(&d.digest, "layer"))
+        .collect::<Result<Vec<_>, _>>()?;
     let plan = LayerPlan::new(&db, diff_ids, Reuse::Record);
-    for (l, d) in plan.layers().iter().zip(&descs) {
-        let short = parse_digest(&d.digest, "layer")?;
+    for (l, blob) in plan.layers().iter().zip(&blobs) {
         if l.is_stored() {
-            rep.done(short.short(), "Already exists");
+            rep.done(blob.short(), "Already exists");
         } else {
-            rep.status(short.short(), "Pulling fs layer");
+            rep.status(blob.short(), "Pulling fs layer");
         }
     }
+    // Held until the commit: others that need these layers wait for this pull.
+    let (plan, _claims) = claim_layers(store, plan, &blobs, rep)?;
 
     let txn = store.begin()?;
     let layers = fetch_layers(&txn, &client, rep, &plan, &descs).inspect_err(|_| rep.clear())?;
