@@ -3,7 +3,10 @@
 //!
 //! [`pull`] runs named steps: `find_manifest` (`find`: mirrors first, then the
 //! registry), `fetch_config`, a [`LayerPlan`] of the image's layers by chain ID
-//! (layers already in the store are not fetched), `fetch_layers` (`layers`: a few
+//! (layers already in the store are not fetched), `claim_layers` (the missing layers
+//! are claimed in the store, so that other pulls and loads needing them wait for this
+//! one; a layer another process claimed first is waited for and then reused, or
+//! fetched here when that process failed), `fetch_layers` (`layers`: a few
 //! worker threads take the missing layers in turn; each reads the blob, resuming with `Range` after breaks, and hands it to
 //! [`crate::ingest::ingest_layer_verified`]:
 //! the bytes are written to a staged blob and checked against the manifest's digest,
