@@ -290,6 +290,6 @@ fn pulls_waiting_for_a_killed_pull_take_over() {
             "layer {i} was fetched {n} times: by the killed pull and then by one of the others"
         );
     }
-    assert_sound(&env);
     assert!(!claimed(), "a claim was left behind");
+    assert_sound(&env);
 }
