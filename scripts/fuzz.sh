@@ -11,7 +11,7 @@
 # Needs a nightly toolchain (rustup toolchain install nightly) and cargo-fuzz
 # (cargo install cargo-fuzz). Crashes are kept in fuzz/artifacts/TARGET/; reproduce one
 # with `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-…`. The table is also
-# written to fuzz/last-run.txt.
+# written to fuzz/last-run.txt (FUZZ_REPORT); FUZZ_NICE (default 15) is the niceness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -20,6 +20,7 @@ TARGETS=(unpack archive_load documents reference template dockerfile helper_requ
 SECONDS_EACH="${FUZZ_SECONDS:-600}"
 NICE="${FUZZ_NICE:-15}"
 CONFORMANCE="${CONFORMANCE_DIR:-/work/shared/conformance}"
+REPORT="${FUZZ_REPORT:-fuzz/last-run.txt}"
 
 need() {
     if ! cargo +nightly --version >/dev/null 2>&1; then
@@ -91,7 +92,7 @@ run_one() {
         -print_final_stats=1 >"$log" 2>&1 || true
     after=$(find "fuzz/artifacts/$target" -type f -name 'crash-*' -o -type f -name 'oom-*' \
         -o -type f -name 'timeout-*' | wc -l)
-    row "$target" "$log" $((after - before)) | tee -a fuzz/last-run.txt
+    row "$target" "$log" $((after - before)) | tee -a "$REPORT"
 }
 
 case "${1:-}" in
@@ -111,7 +112,7 @@ need
 [ $# -gt 0 ] && TARGETS=("$@")
 nice -n "$NICE" cargo +nightly fuzz build
 printf '%-15s %8s %10s %8s %6s %7s %12s %8s %7s\n' target time runs execs/s cov ft corpus rss crashes |
-    tee fuzz/last-run.txt
+    tee "$REPORT"
 for t in "${TARGETS[@]}"; do
     run_one "$t"
 done
