@@ -110,6 +110,7 @@ case "${1:-}" in
 esac
 need
 [ $# -gt 0 ] && TARGETS=("$@")
+mkdir -p fuzz/artifacts "$(dirname "$REPORT")"
 nice -n "$NICE" cargo +nightly fuzz build
 printf '%-15s %8s %10s %8s %6s %7s %12s %8s %7s\n' target time runs execs/s cov ft corpus rss crashes |
     tee "$REPORT"
