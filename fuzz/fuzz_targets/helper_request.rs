@@ -32,6 +32,13 @@ fuzz_target!(|data: &[u8]| {
         None,
     )
     .expect("a socket pair");
+    // Nobody reads while the client writes: a send that would wait for room gives up.
+    rustix::net::sockopt::set_socket_timeout(
+        &client,
+        rustix::net::sockopt::Timeout::Send,
+        Some(Duration::from_millis(10)),
+    )
+    .expect("a send timeout");
     let mut rest = data;
     let mut sent_fds = 0;
     while rest.len() >= 2 {

@@ -3,12 +3,13 @@
 //!
 //! One exception, docker's own: a Docker Hub repository whose first component looks like
 //! a registry (`docker.io/a.b/c`) has the familiar form `a.b/c`, which names registry
-//! `a.b` (Docker Hub namespaces cannot have dots, so no such image exists). The familiar
-//! form is checked only where it is unambiguous.
+//! `a.b` (Docker Hub namespaces cannot have dots, so no such image exists); and
+//! `library/HEX64` has the familiar form `HEX64`, which docker refuses as an image ID.
+//! The familiar form is checked only where it is unambiguous.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strata::reference::{familiar, Reference};
+use strata::reference::{familiar, is_full_id, Reference};
 
 fn reparses(r: &Reference, printed: &str) {
     let again = Reference::parse(printed)
@@ -16,10 +17,11 @@ fn reparses(r: &Reference, printed: &str) {
     assert_eq!(&again, r, "{printed:?} parses to another reference");
 }
 
-/// A Docker Hub reference whose first path component docker would read as a registry.
+/// A Docker Hub reference whose familiar form docker reads as something else.
 fn hub_path_looks_like_domain(r: &Reference) -> bool {
     let first = r.path().split('/').next().unwrap_or_default();
-    r.domain() == "docker.io" && (first.contains(['.', ':']) || first == "localhost")
+    r.domain() == "docker.io"
+        && (first.contains(['.', ':']) || first == "localhost" || is_full_id(&r.familiar_name()))
 }
 
 fuzz_target!(|data: &[u8]| {
