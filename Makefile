@@ -49,3 +49,10 @@ deb:
 hardening:
 	scripts/deps.sh test
 	scripts/hardening.sh
+
+# cargo-fuzz targets (fuzz/): each for FUZZ_SECONDS (default 600), one after another,
+# under nice; prints runs, execs/s, coverage and crashes: scripts/fuzz.sh. Needs nightly
+# and cargo-fuzz. Not in CI, not in make test.
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS='$(or $(FUZZ_SECONDS),600)' scripts/fuzz.sh $(FUZZ_TARGETS)

@@ -224,6 +224,12 @@ pub enum ExpandErrorKind {
     /// `${X/a}` with no second slash.
     #[error("syntax error: missing '/' in ${{}}")]
     MissingSlash,
+    /// Substitutions nested deeper than [`super::expand::MAX_NESTING`].
+    #[error(
+        "syntax error: substitutions nested more than {} deep",
+        super::expand::MAX_NESTING
+    )]
+    TooDeep,
     /// A `#`, `%` or `/` pattern with a bad escape.
     #[error("invalid pattern ({pattern}) in substitution: invalid escape '\\{escaped}'")]
     Pattern {

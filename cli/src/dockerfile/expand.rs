@@ -133,6 +133,7 @@ impl Lexer {
             pos: 0,
             vars,
             raw_escapes: self.raw_escapes,
+            depth: 0,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
         };
@@ -195,6 +196,9 @@ impl Words {
 
 type Kind = ExpandErrorKind;
 
+/// The deepest nesting of substitutions (`${a:-${b:-…}}`) expanded; each level recurses.
+pub const MAX_NESTING: usize = 100;
+
 /// The state of lexing one word.
 struct Scan<'a> {
     lex: Lexer,
@@ -202,6 +206,8 @@ struct Scan<'a> {
     pos: usize,
     vars: &'a dyn Vars,
     raw_escapes: bool,
+    /// How many substitutions deep the scan is (`${a:-${b:-…}}`).
+    depth: usize,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
 }
@@ -225,9 +231,14 @@ impl Scan<'_> {
         stop: Option<char>,
         raw_escapes: bool,
     ) -> Result<(String, Vec<String>), Kind> {
+        if self.depth >= MAX_NESTING {
+            return Err(Kind::TooDeep);
+        }
+        self.depth += 1;
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let r = self.until_inner(stop);
         self.raw_escapes = saved;
+        self.depth -= 1;
         r
     }
 

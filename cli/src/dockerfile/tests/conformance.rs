@@ -108,3 +108,26 @@ fn pattern_modifiers_and_skip_unset() {
     let tick = Lexer::new('`');
     assert_eq!(tick.process_word("a`$F\\b", &vars).unwrap(), "a$F\\b");
 }
+
+/// Found while writing the `dockerfile` fuzz target: deeply nested substitutions overflowed the
+/// stack (an abort); past `MAX_NESTING` they are a syntax error.
+#[test]
+fn nesting_is_bounded() {
+    use crate::dockerfile::expand::MAX_NESTING;
+    use crate::dockerfile::ExpandErrorKind;
+    let vars = VarList::new();
+    let lexer = Lexer::new('\\');
+    let nested = |n: usize| format!("{}x{}", "${a:-".repeat(n), "}".repeat(n));
+    assert_eq!(
+        lexer.process_word(&nested(MAX_NESTING - 1), &vars).unwrap(),
+        "x"
+    );
+    for deep in [
+        nested(MAX_NESTING),
+        nested(50_000),
+        "${a:-\"".repeat(50_000),
+    ] {
+        let e = lexer.process_word(&deep, &vars).unwrap_err();
+        assert_eq!(e.kind, ExpandErrorKind::TooDeep, "{e}");
+    }
+}

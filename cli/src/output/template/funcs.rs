@@ -86,13 +86,29 @@ fn docker_function(name: &str, args: &[Value]) -> Option<Result<Value, String>> 
             "title" => title(&s),
             "pad" if s.is_empty() => s,
             "pad" => {
-                let pre = int(&args[1])?.max(0) as usize;
-                let suf = int(&args[2])?.max(0) as usize;
+                let pre = pad_width(&args[1])?;
+                let suf = pad_width(&args[2])?;
                 format!("{}{s}{}", " ".repeat(pre), " ".repeat(suf))
             }
             _ => truncate(s, int(&args[1])?.max(0) as usize),
         }))
     }))
+}
+
+/// The most spaces `pad` adds on one side, and the widest `printf` width (Go's `fmt`
+/// stops reading a width beyond a million).
+const MAX_WIDTH: usize = 1_000_000;
+
+/// A `pad` count: negative counts as 0; over [`MAX_WIDTH`] is an error (docker's
+/// `strings.Repeat` would run out of memory or panic).
+fn pad_width(v: &Value) -> Result<usize, String> {
+    let n = int(v)?.max(0).unsigned_abs();
+    if n > MAX_WIDTH as u64 {
+        return Err(format!(
+            "padding of {n} spaces is too large (at most {MAX_WIDTH})"
+        ));
+    }
+    Ok(n as usize)
 }
 
 /// docker's `join`: the elements of a list printed and joined with `sep`.
@@ -362,6 +378,11 @@ fn printf(format: &str, args: &[Value]) -> String {
                 left = true;
                 it.next();
             } else if let Some(d) = f.to_digit(10) {
+                if width > MAX_WIDTH {
+                    // Go's parsenum: a width this long takes the rest of the format.
+                    it.by_ref().for_each(drop);
+                    break;
+                }
                 width = width * 10 + d as usize;
                 it.next();
             } else {

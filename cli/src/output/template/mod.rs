@@ -150,7 +150,11 @@ impl Template {
     /// Parse a template. The text is taken literally: docker's `\t`/`\n`
     /// expansion for list commands is [`expand_escapes`](super::expand_escapes).
     pub fn parse(s: &str) -> Result<Template, TemplateError> {
-        let mut p = Parser { src: s, pos: 0 };
+        let mut p = Parser {
+            src: s,
+            pos: 0,
+            depth: 0,
+        };
         let (nodes, term) = p.parse_nodes()?;
         match term {
             None => Ok(Template {
@@ -408,6 +412,46 @@ mod tests {
         assert_eq!(render("{{-3}}", &ctx), "-3");
         assert_eq!(render("{{ .Os }}", &ctx), "linux");
         assert!(Template::parse("{{.Os 1}}").unwrap().render(&ctx).is_err());
+    }
+
+    /// Found while writing the `template` fuzz target: a long printf width overflowed (a panic) or
+    /// allocated gigabytes, and so did a large `pad`.
+    #[test]
+    fn huge_widths_are_bounded() {
+        let ctx = inspect();
+        assert_eq!(
+            render("{{printf \"%99999999999999999999999d\" 1}}", &ctx),
+            "%!(NOVERB)"
+        );
+        assert_eq!(render("{{printf \"a%12345678s|\" 1}}", &ctx), "a%!(NOVERB)");
+        assert_eq!(render("{{printf \"%1000000d\" 1}}", &ctx).len(), 1_000_000);
+        let err = Template::parse("{{pad .Os 9999999999999 1}}")
+            .unwrap()
+            .render(&ctx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("padding of 9999999999999 spaces is too large"),
+            "{err}"
+        );
+        assert_eq!(render("{{pad .Os 2 -5}}", &ctx), "  linux");
+    }
+
+    /// Found while writing the `template` fuzz target: deeply nested parentheses or blocks
+    /// overflowed the stack (an abort).
+    #[test]
+    fn nesting_is_bounded() {
+        let ctx = inspect();
+        let depth_err = |t: &str| Template::parse(t).unwrap_err().to_string();
+        let parens = |n| format!("{{{{{}1{}}}}}", "(".repeat(n), ")".repeat(n));
+        let ifs = |n| format!("{}x{}", "{{if 1}}".repeat(n), "{{end}}".repeat(n));
+        let else_ifs = |n| format!("{{{{if 0}}}}{}x{{{{end}}}}", "{{else if 0}}".repeat(n));
+        for deep in [parens(20_000), ifs(20_000), else_ifs(20_000)] {
+            assert!(depth_err(&deep).contains("max expression depth exceeded"));
+        }
+        assert_eq!(render(&parens(parse::MAX_DEPTH), &ctx), "1");
+        assert_eq!(render(&ifs(parse::MAX_DEPTH), &ctx), "x");
+        assert_eq!(render(&else_ifs(parse::MAX_DEPTH - 1), &ctx), "");
     }
 
     #[test]

@@ -6,10 +6,18 @@ use super::{Arg, Cmd, LexedAction, Node, NodesAndTerm, Pipe, TemplateError, Term
 use serde_json::{Number, Value};
 use std::fmt;
 
-/// A template being parsed: the source and how far the parser has got.
+/// The deepest nesting of `{{if}}`/`{{range}}`/`{{with}}` blocks (an `{{else if}}`
+/// counts as one more) and of parentheses. Go allows 10000 ("max expression depth
+/// exceeded"); parsing and executing recurse once a level, and 100 is far beyond any
+/// `--format` while well inside a thread's stack.
+pub(super) const MAX_DEPTH: usize = 100;
+
+/// A template being parsed: the source, how far the parser has got and how deep in
+/// blocks it is.
 pub(super) struct Parser<'a> {
     pub(super) src: &'a str,
     pub(super) pos: usize,
+    pub(super) depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -120,6 +128,20 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_branches(
+        &mut self,
+        kind: &str,
+        start: usize,
+    ) -> Result<(Vec<Node>, Vec<Node>), TemplateError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(start, "max expression depth exceeded"));
+        }
+        self.depth += 1;
+        let branches = self.parse_branches_inner(kind, start);
+        self.depth -= 1;
+        branches
+    }
+
+    fn parse_branches_inner(
         &mut self,
         kind: &str,
         start: usize,
@@ -338,6 +360,9 @@ impl<'a> Parser<'a> {
                     let mut j = idx;
                     loop {
                         match toks.get(j) {
+                            Some((Tok::LParen, _)) if depth >= MAX_DEPTH => {
+                                return Err(self.err(*tpos, "max expression depth exceeded"));
+                            }
                             Some((Tok::LParen, _)) => depth += 1,
                             Some((Tok::RParen, _)) => {
                                 depth -= 1;
