@@ -8,20 +8,24 @@
 
 mod archive;
 mod cache;
+mod cache_mount;
 mod container;
 mod context;
 mod copy;
 mod copy_step;
 mod error;
 mod ignore;
+mod link;
 mod metadata;
 mod mounts;
 mod output;
 mod pattern;
 mod run_step;
 pub mod source;
+mod ssh;
 mod state;
 mod tree;
+mod workdir_step;
 
 use crate::dockerfile::{
     BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
@@ -34,6 +38,7 @@ pub use context::BuildContext;
 pub use error::BuildError;
 use error::Result;
 pub use mounts::Secrets;
+pub use ssh::SshAgents;
 
 /// The build cache's object count and size (`system df`).
 pub fn cache_usage(store: &Store) -> (usize, u64) {
@@ -72,6 +77,8 @@ pub struct Options {
     pub epoch: Option<i64>,
     /// `--secret`.
     pub secrets: Secrets,
+    /// `--ssh`.
+    pub ssh: SshAgents,
     /// `--build-arg` names that no ARG declares.
     pub unused_args: Vec<String>,
 }
@@ -123,7 +130,7 @@ pub fn build(
         build_args,
         context,
         opts,
-        cache: Cache::new(store, opts.no_cache),
+        cache: Cache::new(store, opts.no_cache, opts.epoch),
         out: Printer { quiet: opts.quiet },
         stages: Mutex::new(vec![None; df.stages.len()]),
         total,
@@ -309,6 +316,7 @@ impl<'a> Builder<'a> {
                     line: step.line,
                 })
             }
+            Instruction::Workdir(_) => self.workdir(run, step, &ins)?,
             other => self.metadata(run, step, other)?,
         }
         run.scope.apply(&ins);
@@ -364,10 +372,22 @@ impl<'a> Builder<'a> {
         created_by: String,
         key: &str,
     ) -> Result<()> {
-        let txn = self.store.begin()?;
-        let layer = ctr.layer(&txn, self.opts.epoch)?;
         let mut config = run.state.config.clone();
         config.created = Some(self.created());
+        self.store_layer_as(run, ctr, config, created_by, key)
+    }
+
+    /// [`Self::store_layer`] with the image config the step made.
+    fn store_layer_as(
+        &self,
+        run: &mut StageRun<'_>,
+        ctr: &container::BuildContainer<'_>,
+        config: crate::image::ImageConfig,
+        created_by: String,
+        key: &str,
+    ) -> Result<()> {
+        let txn = self.store.begin()?;
+        let layer = ctr.layer(&txn, self.opts.epoch)?;
         let history = self.history(created_by, false);
         run.state = run
             .state

@@ -36,6 +36,9 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret,src=/local/secret").
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
+    /// SSH agent socket to expose to the build (format: default|<id>[=<socket>]).
+    #[arg(long = "ssh", value_name = "SPEC")]
+    pub ssh: Vec<String>,
     /// Suppress the build output and print the image ID on success.
     #[arg(short, long)]
     pub quiet: bool,
@@ -169,6 +172,7 @@ fn build_image(
         iidfile: args.iidfile.clone(),
         epoch: source_date_epoch()?,
         secrets: builder::Secrets::parse(&args.secrets)?,
+        ssh: builder::SshAgents::parse(&args.ssh)?,
         unused_args: unused_build_args(args, df),
     };
     let id = builder::build(&ctx.store, df, global, build_args, &context, &opts)?;
