@@ -501,7 +501,7 @@ RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/y'
 
 /// A RUN of stage `me` that says it has started (in the cache mount `sync`) and waits up
 /// to 20 s for stage `other` to have started too.
-pub(crate) fn wait(me: &str, other: &str) -> String {
+fn wait(me: &str, other: &str) -> String {
     format!(
         "RUN --mount=type=cache,id=sync,target=/sync sh -c 'touch /sync/{me}; {}'",
         wait_for(&format!("/sync/{other}"))

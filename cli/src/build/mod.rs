@@ -150,55 +150,73 @@ impl<'a> Builder<'a> {
             .expect("built before")
     }
 
-    /// Builds the stages of `order` (dependencies first), those whose dependencies are
-    /// built at the same time, each in a thread of its own.
+    /// Builds the stages of `order`, each as soon as the stages it needs (its base,
+    /// `COPY --from`, `RUN --mount=from=`) are built: stages that do not need each other
+    /// at the same time, each in a thread of its own.
     fn build_stages(&self, order: &[usize], target: usize) -> Result<()> {
         let mut first_step = vec![0; self.df.stages.len()];
+        let mut deps = vec![Vec::new(); self.df.stages.len()];
         let mut n = 1;
         for &i in order {
             first_step[i] = n;
             n += 1 + self.df.stages[i].steps.len();
+            deps[i] = self.df.dependencies(i, self.global)?;
         }
+        let build = |i: usize| {
+            let run = || self.build_stage(i, i == target, first_step[i]);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or(Err(BuildError::Panicked))
+        };
+        let mut started: Vec<usize> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
-        while done.len() < order.len() {
-            let mut wave = Vec::new();
-            for &i in order.iter().filter(|i| !done.contains(i)) {
-                if self
-                    .df
-                    .dependencies(i, self.global)?
+        let mut failure = None;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut running = 0;
+            loop {
+                let ready: Vec<usize> = order
                     .iter()
-                    .all(|d| done.contains(d))
-                {
-                    wave.push(i);
+                    .copied()
+                    .filter(|i| !started.contains(i) && deps[*i].iter().all(|d| done.contains(d)))
+                    .collect();
+                let result = match (failure.is_some(), ready.as_slice(), running) {
+                    (true, _, 0) | (false, [], 0) => break,
+                    // A stage alone is built on this thread, which then handles signals
+                    // as `run` does (passed on to the RUN's command).
+                    (false, [i], 0) => {
+                        started.push(*i);
+                        (*i, build(*i))
+                    }
+                    (false, _, _) if !ready.is_empty() => {
+                        for &i in &ready {
+                            started.push(i);
+                            running += 1;
+                            let tx = tx.clone();
+                            let build = &build;
+                            s.spawn(move || {
+                                // The receiver outlives every stage thread.
+                                let _ = tx.send((i, build(i)));
+                            });
+                        }
+                        continue;
+                    }
+                    _ => {
+                        running -= 1;
+                        rx.recv().expect("a stage thread reports")
+                    }
+                };
+                match result {
+                    (i, Ok(state)) => {
+                        self.stages.lock().expect("stages")[i] = Some(state);
+                        done.push(i);
+                    }
+                    (_, Err(e)) => {
+                        failure.get_or_insert(e);
+                    }
                 }
             }
-            // A stage alone is built on this thread, which then handles signals as
-            // `run` does (passed on to the RUN's command).
-            let results: Vec<(usize, Result<ImageState>)> = match wave.as_slice() {
-                [i] => vec![(*i, self.build_stage(*i, *i == target, first_step[*i]))],
-                _ => std::thread::scope(|s| {
-                    let handles: Vec<_> = wave
-                        .iter()
-                        .map(|&i| {
-                            let first = first_step[i];
-                            (i, s.spawn(move || self.build_stage(i, i == target, first)))
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|(i, h)| {
-                            let r = h.join();
-                            (i, r.unwrap_or(Err(BuildError::Panicked)))
-                        })
-                        .collect()
-                }),
-            };
-            for (i, r) in results {
-                self.stages.lock().expect("stages")[i] = Some(r?);
-                done.push(i);
-            }
-        }
-        Ok(())
+        });
+        failure.map_or(Ok(()), Err)
     }
 
     /// `e` as the failure of `step`, at its place in the Dockerfile.
