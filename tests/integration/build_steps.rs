@@ -298,3 +298,53 @@ RUN --mount=type=ssh,id=absent sh -c 'test -e /run/buildkit/ssh_agent.0 || echo 
         out.stderr
     );
 }
+
+#[test]
+fn progress_tty_draws_a_live_view_on_a_terminal_and_ends_with_its_summary() {
+    assert!(
+        has_script(),
+        "`script` (util-linux) is needed to give strata a terminal"
+    );
+    let env = world();
+    let df = "FROM bb AS a\nRUN for i in 1 2 3; do echo a-says-$i; sleep 0.3; done\n\
+              FROM bb\nCOPY --from=a /bin/busybox /x\nENV A=1\n";
+    let ctx = context(&env, "c", df, &[]);
+    let on_terminal = |args: &str| {
+        env.sh(&format!(
+            "TERM=xterm script -qec '\"$STRATA\" build {args}' /dev/null </dev/null"
+        ))
+        .timeout(std::time::Duration::from_secs(60))
+    };
+    let out = on_terminal(&format!("--progress=tty -t live:1 {ctx}")).ok();
+    for want in [
+        "\x1b[",
+        "[+] Building",
+        "FINISHED",
+        " => [2/5] RUN for i in 1 2 3",
+        "a-says-3",
+        "Successfully built ",
+        "Successfully tagged live:1",
+    ] {
+        assert!(out.stdout.contains(want), "{want:?} in {:?}", out.stdout);
+    }
+    assert!(!out.stdout.contains("Step 1/5"), "{:?}", out.stdout);
+    // auto on a terminal is the live view; plain is docker classic's lines there too.
+    let out = on_terminal(&ctx).ok();
+    assert!(out.stdout.contains(" => CACHED [2/5]"), "{:?}", out.stdout);
+    let out = on_terminal(&format!("--progress=plain {ctx}")).ok();
+    assert!(
+        out.stdout.contains("Step 2/5 : RUN") && !out.stdout.contains("[+] Building"),
+        "{:?}",
+        out.stdout
+    );
+    // A failing step is marked, with its last output lines.
+    env.write("c/Dockerfile", b"FROM bb\nRUN echo about-to-fail; exit 3\n");
+    let out = on_terminal(&format!("--progress=tty {ctx}")).code(1);
+    for want in [
+        " => ERROR [2/2] RUN echo about-to-fail",
+        " => > about-to-fail",
+        "returned a non-zero code: 3",
+    ] {
+        assert!(out.stdout.contains(want), "{want:?} in {:?}", out.stdout);
+    }
+}

@@ -16,6 +16,7 @@ mod copy_step;
 mod error;
 mod ignore;
 mod link;
+mod live;
 mod metadata;
 mod mounts;
 mod output;
@@ -38,6 +39,7 @@ pub use context::BuildContext;
 pub use error::BuildError;
 use error::Result;
 pub use mounts::Secrets;
+pub use output::Progress;
 pub use ssh::SshAgents;
 
 /// The build cache's object count and size (`system df`).
@@ -69,8 +71,8 @@ pub struct Options {
     pub no_cache: bool,
     /// `--pull`: pull base images even when they are here.
     pub pull: bool,
-    /// `-q` or `--progress quiet`.
-    pub quiet: bool,
+    /// `--progress` (`-q`: quiet).
+    pub progress: Progress,
     /// `--iidfile`.
     pub iidfile: Option<std::path::PathBuf>,
     /// `SOURCE_DATE_EPOCH`: the time of everything the build makes.
@@ -123,7 +125,7 @@ pub fn build(
         .map(|&i| 1 + df.stages[i].steps.len())
         .sum::<usize>()
         + usize::from(!opts.labels.is_empty());
-    let b = Builder {
+    let mut b = Builder {
         store,
         df,
         global,
@@ -131,18 +133,24 @@ pub fn build(
         context,
         opts,
         cache: Cache::new(store, opts.no_cache, opts.epoch),
-        out: Printer { quiet: opts.quiet },
+        out: Printer::new(opts.progress),
         stages: Mutex::new(vec![None; df.stages.len()]),
         total,
     };
-    b.build_stages(&order, target)?;
-    let last = b.stage(target);
-    let id = last.id.ok_or(BuildError::NoImage)?;
-    b.finish(&id)?;
-    Ok(id)
+    let id = b.build_all(&order, target);
+    b.out.finish(id.is_err());
+    id
 }
 
 impl<'a> Builder<'a> {
+    /// Builds the stages of `order` and names the target's image.
+    fn build_all(&self, order: &[usize], target: usize) -> Result<Digest> {
+        self.build_stages(order, target)?;
+        let id = self.stage(target).id.ok_or(BuildError::NoImage)?;
+        self.finish(&id)?;
+        Ok(id)
+    }
+
     /// The result of stage `i`, built already.
     fn stage(&self, i: usize) -> ImageState {
         self.stages.lock().expect("stages")[i]

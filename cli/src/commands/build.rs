@@ -6,7 +6,7 @@ use crate::build as builder;
 use crate::build::source::{read_dockerfile, Source};
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
 use anyhow::{bail, Context, Result};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `build`.
@@ -133,6 +133,14 @@ fn build_image(
 ) -> Result<()> {
     let ctx = crate::context::Ctx::open(root)?;
     let quiet = args.quiet || args.progress == "quiet";
+    let progress = match args.progress.as_str() {
+        _ if quiet => builder::Progress::Quiet,
+        "tty" => builder::Progress::Tty,
+        "auto" if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+            builder::Progress::Tty
+        }
+        _ => builder::Progress::Plain,
+    };
     let mut tags = Vec::new();
     for t in &args.tags {
         let tag = super::new_image_tag(Some(t))
@@ -168,7 +176,7 @@ fn build_image(
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
-        quiet,
+        progress,
         iidfile: args.iidfile.clone(),
         epoch: source_date_epoch()?,
         secrets: builder::Secrets::parse(&args.secrets)?,
