@@ -19,13 +19,19 @@ RUN --mount=type=bind,from=tools,source=/opt/tool,target=/t,rw sh -c 'echo chang
 RUN --mount=type=bind,from=tools,source=opt/tool,target=t cat /t/version > /after
 RUN --mount=type=bind,from=tools,source=/opt/escape,target=/e cat /e/marker > /escape
 RUN --mount=type=bind,from=bb,source=/bin,target=/b sh -c 'test -x /b/busybox && echo image-bind' > /img
+RUN --mount=type=bind,source=data,target=/d,rw sh -c 'echo changed > /d/f; cat /d/f /d/g' > /ctx
 "#;
-    let ctx = context(&env, "c", df, &[]);
+    let ctx = context(&env, "c", df, &[("data/f", "orig\n"), ("data/g", "g\n")]);
     let id = build_id(&env, &ctx, &[]);
-    let script = "cat /seen /ro /rw /after /escape /img; ls -d /t /e /b 2>&1 | wc -l";
+    let script = "cat /seen /ro /rw /after /escape /img /ctx; ls -d /t /e /b /d 2>&1 | wc -l";
     assert_eq!(
         run_in(&env, &id, script),
-        "tool-v1\nread-only\nchanged\ntool-v1\nin-stage\nimage-bind\n3\n"
+        "tool-v1\nread-only\nchanged\ntool-v1\nin-stage\nimage-bind\nchanged\ng\n4\n"
+    );
+    let kept = std::fs::read_to_string(env.work().join("c/data/f")).unwrap();
+    assert_eq!(
+        kept, "orig\n",
+        "a rw bind of the context never writes to it"
     );
     // The stage the mount reads is part of the step's cache key.
     let id2 = build_id(&env, &ctx, &["--build-arg", "V=v2"]);

@@ -244,8 +244,13 @@ impl Live {
         for (fd, copy) in &self.saved {
             let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(copy), *fd);
         }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        // The reader ends when the last writer goes; a process that kept the pipe open
+        // (it cannot outlive its container, but still) does not hold the build up.
+        let waited = Instant::now();
+        while self.threads.iter().any(|t| !t.is_finished())
+            && waited.elapsed() < Duration::from_millis(500)
+        {
+            std::thread::sleep(Duration::from_millis(10));
         }
         let s = self.state.lock().expect("view");
         let width = width(&self.term);

@@ -17,7 +17,7 @@ use crate::container::spec::{BindMount, LayersMount, TmpfsMount};
 use crate::dockerfile::{Mount, MountKind, StageRef};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use store_layout::Store;
+use store_layout::{Store, Txn};
 
 /// The `--secret` files, by id.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +66,23 @@ pub struct RunMounts<'a> {
     pub targets: Vec<String>,
     caches: Vec<CacheUse>,
     seeds: Vec<BuildContainer<'a>>,
+    scratch: std::cell::RefCell<Option<Txn>>,
+}
+
+impl RunMounts<'_> {
+    /// A new directory that goes when these mounts do.
+    fn scratch_dir(&self, store: &Store) -> Result<PathBuf> {
+        let mut txn = self.scratch.borrow_mut();
+        if txn.is_none() {
+            *txn = Some(store.begin()?);
+        }
+        let base = txn.as_ref().expect("made").scratch().join("binds");
+        let n = std::fs::read_dir(&base).map_or(0, |d| d.count());
+        let dir = base.join(n.to_string());
+        std::fs::create_dir_all(&dir)
+            .map_err(io(format!("cannot make {}", dir.display()), &dir))?;
+        Ok(dir)
+    }
 }
 
 fn absolute(target: &str, workdir: &str) -> String {
@@ -82,16 +99,25 @@ fn context_path(root: &Root, source: &str) -> Result<PathBuf> {
     std::fs::read_link(link).map_err(fail())
 }
 
-/// A bind of `source` of the context; its content goes into `key`.
+/// A bind of `source` of the context; its content goes into `key`. A read-write one is
+/// a copy in `scratch` (what the RUN writes there is discarded, as BuildKit does, and
+/// never reaches the context).
 fn context_bind(
     context: &BuildContext,
     m: &Mount,
     target: &str,
     key: &mut Key,
+    scratch: &dyn Fn() -> Result<PathBuf>,
 ) -> Result<BindMount> {
     let source = m.source.clone().unwrap_or_default();
     let keep = |rel: &str, is_dir: bool| {
         context.keeps(&super::ignore::clean(&format!("{source}/{rel}")), is_dir)
+    };
+    let fail = || {
+        io(
+            format!("cannot read {source} in the build context"),
+            &source,
+        )
     };
     hash_item(
         &context.root,
@@ -100,14 +126,37 @@ fn context_bind(
         &Ownership::default(),
         &mut |b| key.stream(b),
     )
-    .map_err(io(
-        format!("cannot read {source} in the build context"),
-        &source,
-    ))?;
+    .map_err(fail())?;
+    let host = if m.readonly {
+        context_path(&context.root, &source)?
+    } else {
+        let dir = scratch()?;
+        let dest = Root::open(&dir).map_err(fail())?;
+        let is_dir = context
+            .root
+            .stat(&source)
+            .map_err(fail())?
+            .is_some_and(|st| super::tree::kind(&st) == libc::S_IFDIR);
+        let to = super::copy::Target {
+            path: "",
+            is_dir: true,
+        };
+        super::copy::copy_item(
+            &context.root,
+            &source,
+            &keep,
+            &dest,
+            &to,
+            &Ownership::default(),
+        )
+        .map_err(fail())?;
+        match source.rsplit('/').next().filter(|_| !is_dir) {
+            Some(name) => dir.join(name),
+            None => dir,
+        }
+    };
     Ok(BindMount {
-        source: context_path(&context.root, &source)?
-            .to_string_lossy()
-            .into_owned(),
+        source: host.to_string_lossy().into_owned(),
         target: target.to_string(),
         readonly: m.readonly,
     })
@@ -178,7 +227,11 @@ impl<'a> Builder<'a> {
                             readonly: m.readonly,
                         });
                     }
-                    None => out.binds.push(context_bind(self.context, m, &target, key)?),
+                    None => {
+                        let scratch = || out.scratch_dir(self.store);
+                        let bind = context_bind(self.context, m, &target, key, &scratch)?;
+                        out.binds.push(bind);
+                    }
                 },
                 MountKind::Tmpfs => out.tmpfs.push(TmpfsMount {
                     target: target.clone(),
