@@ -30,7 +30,8 @@ impl Builder<'_> {
         };
         let c = config.config.clone().unwrap_or_default();
         let path = c.working_dir.clone().unwrap_or_else(|| "/".into());
-        let created_by = format!("/bin/sh -c #(nop)  {}", step.source);
+        // Docker's classic builder records the resolved directory.
+        let created_by = format!("/bin/sh -c #(nop) WORKDIR {path}");
         config.created = Some(self.created());
         let ctr = BuildContainer::create(self.store, &run.state, Default::default())?;
         let root = ctr.mount()?;
