@@ -20,13 +20,15 @@ RUN --mount=type=bind,from=tools,source=opt/tool,target=t cat /t/version > /afte
 RUN --mount=type=bind,from=tools,source=/opt/escape,target=/e cat /e/marker > /escape
 RUN --mount=type=bind,from=bb,source=/bin,target=/b sh -c 'test -x /b/busybox && echo image-bind' > /img
 RUN --mount=type=bind,source=data,target=/d,rw sh -c 'echo changed > /d/f; cat /d/f /d/g' > /ctx
+RUN --mount=type=bind,from=tools,source=/opt/tool/version,target=/v.txt cat /v.txt > /file
 "#;
     let ctx = context(&env, "c", df, &[("data/f", "orig\n"), ("data/g", "g\n")]);
     let id = build_id(&env, &ctx, &[]);
-    let script = "cat /seen /ro /rw /after /escape /img /ctx; ls -d /t /e /b /d 2>&1 | wc -l";
+    let script =
+        "cat /seen /ro /rw /after /escape /img /ctx /file; ls -d /t /e /b /d /v.txt 2>&1 | wc -l";
     assert_eq!(
         run_in(&env, &id, script),
-        "tool-v1\nread-only\nchanged\ntool-v1\nin-stage\nimage-bind\nchanged\ng\n4\n"
+        "tool-v1\nread-only\nchanged\ntool-v1\nin-stage\nimage-bind\nchanged\ng\ntool-v1\n5\n"
     );
     let kept = std::fs::read_to_string(env.work().join("c/data/f")).unwrap();
     assert_eq!(
