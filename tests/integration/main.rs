@@ -4,6 +4,7 @@
 
 mod build;
 mod build_parse;
+mod build_steps;
 mod check;
 mod concurrency;
 mod containers;

@@ -12,6 +12,8 @@ pub struct Cache {
     dir: PathBuf,
     /// `--no-cache`: nothing is looked up (results are still recorded).
     pub disabled: bool,
+    /// `SOURCE_DATE_EPOCH`: part of every key, as it changes what steps make.
+    epoch: Option<i64>,
 }
 
 /// A step's key as it is being made.
@@ -44,16 +46,25 @@ impl Key {
 
 impl Cache {
     /// The cache of `store`.
-    pub fn new(store: &Store, disabled: bool) -> Cache {
+    pub fn new(store: &Store, disabled: bool, epoch: Option<i64>) -> Cache {
         Cache {
             dir: store.root().join("build-cache"),
             disabled,
+            epoch,
         }
+    }
+
+    /// The name `key` is recorded under.
+    pub fn name(&self, mut key: Key) -> String {
+        if let Some(t) = self.epoch {
+            key.add(format!("SOURCE_DATE_EPOCH={t}").as_bytes());
+        }
+        key.finish()
     }
 
     /// The image a step with `key` made before, if it is still in `db`.
     pub fn get(&self, key: Key, db: &Db) -> (Option<Digest>, String) {
-        let key = key.finish();
+        let key = self.name(key);
         if self.disabled {
             return (None, key);
         }

@@ -10,6 +10,7 @@ use super::copy::{copy_item, hash_item, mkdir_p, write_file, Ownership, Target};
 use super::error::{io, BuildError, Result};
 use super::ignore::{clean, Ignore};
 use super::pattern::{has_wildcard, matches};
+use super::state::ImageState;
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
 use crate::container::plan::resolve_user;
@@ -29,6 +30,7 @@ pub struct CopySpec {
     excludes: Vec<String>,
     checksum: Option<String>,
     parents: bool,
+    link: bool,
 }
 
 /// Whether an ADD source is an http(s) URL.
@@ -93,6 +95,7 @@ impl CopySpec {
             excludes: c.excludes.clone(),
             checksum: None,
             parents: c.parents,
+            link: c.link,
         }
     }
 
@@ -119,6 +122,7 @@ impl CopySpec {
             excludes: a.excludes.clone(),
             checksum: a.checksum.clone(),
             parents: false,
+            link: a.link,
         })
     }
 }
@@ -212,7 +216,7 @@ fn parse_chmod(s: &str) -> Result<u32> {
 }
 
 /// `--chown=user[:group]` resolved against the container's /etc/passwd and /etc/group.
-fn chown_ids(root: &Root, spec: &str) -> Result<(u32, u32)> {
+pub(super) fn chown_ids(root: &Root, spec: &str) -> Result<(u32, u32)> {
     let text = |p: &str| -> Result<String> {
         let bytes = root.read(p).map_err(io(format!("cannot read /{p}"), p))?;
         Ok(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
@@ -273,8 +277,80 @@ impl<'a> Builder<'a> {
             return Err(BuildError::NotADirectory { what: spec.name });
         }
         let mode = spec.chmod.as_deref().map(parse_chmod).transpose()?;
-        let preserve = spec.from.is_some();
+        let content = self.content_key(spec, &src, &items, &exclude, mode)?;
         let mut key = Key::new(run.state.id.as_ref());
+        key.add(content.as_bytes());
+        let key = match self.cached(run, key)? {
+            Ok(()) => return Ok(()),
+            Err(key) => key,
+        };
+        let created_by = format!("/bin/sh -c #(nop) {}", step.source);
+        if spec.link && self.reuse_link(run, &content, created_by.clone(), &key)? {
+            return Ok(());
+        }
+        // A --link layer is made on an empty root: what is below does not change it.
+        let base = if spec.link {
+            ImageState::scratch()
+        } else {
+            run.state.clone()
+        };
+        let owner = match &spec.chown {
+            Some(c) if spec.link => {
+                let ctr = BuildContainer::create(self.store, &run.state, Default::default())?;
+                Some(chown_ids(&ctr.mount()?, c)?)
+            }
+            _ => None,
+        };
+        let ctr = BuildContainer::create(self.store, &base, Default::default())?;
+        let dest = ctr.mount()?;
+        let owner = match (owner, &spec.chown) {
+            (Some(o), _) => Some(o),
+            (None, Some(c)) => Some(chown_ids(&dest, c)?),
+            (None, None) => None,
+        };
+        let own = Ownership {
+            owner,
+            preserve: spec.from.is_some(),
+            mode,
+        };
+        let c = run.state.config.config.clone().unwrap_or_default();
+        let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
+        let dest_path = super::metadata::workdir(Some(&workdir), &spec.dest);
+        let dest_dir_syntax =
+            spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
+        let exists_dir = dest
+            .stat(&dest_path)
+            .map_err(io(format!("cannot read {dest_path}"), &dest_path))?
+            .is_some_and(|st| kind(&st) == libc::S_IFDIR);
+        let target = Target {
+            path: &dest_path,
+            is_dir: dest_dir_syntax || exists_dir,
+        };
+        write_items(&src, &items, &exclude, spec, &dest, &target, &own)?;
+        let epoch = self.opts.epoch.unwrap_or_else(crate::clock::now_unix);
+        write_heredocs(spec, &dest, &target, &own, epoch)?;
+        drop(dest);
+        self.store_layer(run, &ctr, created_by, &key)?;
+        if spec.link {
+            self.cache.put(
+                &self.link_key(&content),
+                run.state.id.as_ref().expect("stored"),
+            );
+        }
+        Ok(())
+    }
+
+    /// What the step's layer depends on apart from what is below it: the step as
+    /// written, the `--from` stage's image, and the sources' names and content.
+    fn content_key(
+        &self,
+        spec: &CopySpec,
+        src: &Source<'_>,
+        items: &[String],
+        exclude: &Ignore,
+        mode: Option<u32>,
+    ) -> Result<String> {
+        let mut key = Key::new(None);
         key.add(format!("{spec:?}").as_bytes());
         if let Some(StageRef::Stage(i)) = &spec.from {
             let id = self.stage(*i).id;
@@ -282,57 +358,21 @@ impl<'a> Builder<'a> {
         }
         let own = Ownership {
             owner: None,
-            preserve,
+            preserve: spec.from.is_some(),
             mode,
         };
-        for item in &items {
+        for item in items {
             key.add(item.as_bytes());
             hash_item(
                 src.root(),
                 item,
-                &src.keeps(item, &exclude),
+                &src.keeps(item, exclude),
                 &own,
                 &mut |b| key.stream(b),
             )
             .map_err(io(format!("cannot read {item}"), item))?;
         }
-        let key = match self.cached(run, key)? {
-            Ok(()) => return Ok(()),
-            Err(key) => key,
-        };
-        let c = run.state.config.config.clone().unwrap_or_default();
-        let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
-        let dest_path = super::metadata::workdir(Some(&workdir), &spec.dest);
-        let dest_dir_syntax =
-            spec.dest.ends_with('/') || spec.dest.ends_with("/.") || spec.dest == ".";
-        let ctr = BuildContainer::create(self.store, &run.state, Default::default())?;
-        let dest = ctr.mount()?;
-        let owner = spec
-            .chown
-            .as_deref()
-            .map(|s| chown_ids(&dest, s))
-            .transpose()?;
-        let own = Ownership {
-            owner,
-            preserve,
-            mode,
-        };
-        let exists_dir = dest
-            .stat(&dest_path)
-            .map_err(io(format!("cannot read {dest_path}"), &dest_path))?
-            .is_some_and(|st| kind(&st) == libc::S_IFDIR);
-        let is_dir = dest_dir_syntax || exists_dir;
-        let target = Target {
-            path: &dest_path,
-            is_dir,
-        };
-        write_items(&src, &items, &exclude, spec, &dest, &target, &own)?;
-        let epoch = self.opts.epoch.unwrap_or_else(crate::clock::now_unix);
-        write_heredocs(spec, &dest, &target, &own, epoch)?;
-        drop(dest);
-        let created_by = format!("/bin/sh -c #(nop) {}", step.source);
-        self.store_layer(run, &ctr, created_by, &key)?;
-        Ok(())
+        Ok(key.finish())
     }
 }
 

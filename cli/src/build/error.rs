@@ -201,12 +201,38 @@ pub enum BuildError {
         /// The secret's id.
         id: String,
     },
-    /// `RUN --mount=type=bind,from=…`.
-    #[error("RUN --mount=type=bind,from=… is not supported by strata's builder yet")]
-    BindFromUnsupported,
-    /// `RUN --mount=type=ssh`.
-    #[error("RUN --mount=type=ssh is not supported by strata's builder")]
-    SshUnsupported,
+    /// A `--ssh` that is not `default|ID[=SOCKET]`.
+    #[error("invalid ssh spec {spec:?}: use default|ID[=SOCKET]")]
+    SshSpec {
+        /// The spec given.
+        spec: String,
+    },
+    /// A `--ssh ID` without a socket while `SSH_AUTH_SOCK` is not set.
+    #[error("--ssh {id}: no socket given and SSH_AUTH_SOCK is not set")]
+    SshNoAgent {
+        /// The id.
+        id: String,
+    },
+    /// A `--ssh ID=PATH` whose path is not a socket (key files are not supported).
+    #[error("--ssh {id}: {path} is not an SSH agent socket")]
+    SshNotASocket {
+        /// The id.
+        id: String,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A required ssh mount whose agent was not given.
+    #[error("no SSH agent {id:?} forwarded: give it with --ssh {id}[=SOCKET]")]
+    SshNotFound {
+        /// The ssh id.
+        id: String,
+    },
+    /// A mount's `from=` names a stage index that does not exist.
+    #[error("RUN --mount from={name}: no such stage")]
+    MountFrom {
+        /// The name as written.
+        name: String,
+    },
     /// `-f -` with the context on standard input too.
     #[error("invalid argument: can't use stdin for both build context and dockerfile")]
     StdinTwice,

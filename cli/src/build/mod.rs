@@ -8,20 +8,25 @@
 
 mod archive;
 mod cache;
+mod cache_mount;
 mod container;
 mod context;
 mod copy;
 mod copy_step;
 mod error;
 mod ignore;
+mod link;
+mod live;
 mod metadata;
 mod mounts;
 mod output;
 mod pattern;
 mod run_step;
 pub mod source;
+mod ssh;
 mod state;
 mod tree;
+mod workdir_step;
 
 use crate::dockerfile::{
     BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
@@ -34,6 +39,8 @@ pub use context::BuildContext;
 pub use error::BuildError;
 use error::Result;
 pub use mounts::Secrets;
+pub use output::Progress;
+pub use ssh::SshAgents;
 
 /// The build cache's object count and size (`system df`).
 pub fn cache_usage(store: &Store) -> (usize, u64) {
@@ -64,14 +71,16 @@ pub struct Options {
     pub no_cache: bool,
     /// `--pull`: pull base images even when they are here.
     pub pull: bool,
-    /// `-q` or `--progress quiet`.
-    pub quiet: bool,
+    /// `--progress` (`-q`: quiet).
+    pub progress: Progress,
     /// `--iidfile`.
     pub iidfile: Option<std::path::PathBuf>,
     /// `SOURCE_DATE_EPOCH`: the time of everything the build makes.
     pub epoch: Option<i64>,
     /// `--secret`.
     pub secrets: Secrets,
+    /// `--ssh`.
+    pub ssh: SshAgents,
     /// `--build-arg` names that no ARG declares.
     pub unused_args: Vec<String>,
 }
@@ -116,26 +125,32 @@ pub fn build(
         .map(|&i| 1 + df.stages[i].steps.len())
         .sum::<usize>()
         + usize::from(!opts.labels.is_empty());
-    let b = Builder {
+    let mut b = Builder {
         store,
         df,
         global,
         build_args,
         context,
         opts,
-        cache: Cache::new(store, opts.no_cache),
-        out: Printer { quiet: opts.quiet },
+        cache: Cache::new(store, opts.no_cache, opts.epoch),
+        out: Printer::new(opts.progress),
         stages: Mutex::new(vec![None; df.stages.len()]),
         total,
     };
-    b.build_stages(&order, target)?;
-    let last = b.stage(target);
-    let id = last.id.ok_or(BuildError::NoImage)?;
-    b.finish(&id)?;
-    Ok(id)
+    let id = b.build_all(&order, target);
+    b.out.finish(id.is_err());
+    id
 }
 
 impl<'a> Builder<'a> {
+    /// Builds the stages of `order` and names the target's image.
+    fn build_all(&self, order: &[usize], target: usize) -> Result<Digest> {
+        self.build_stages(order, target)?;
+        let id = self.stage(target).id.ok_or(BuildError::NoImage)?;
+        self.finish(&id)?;
+        Ok(id)
+    }
+
     /// The result of stage `i`, built already.
     fn stage(&self, i: usize) -> ImageState {
         self.stages.lock().expect("stages")[i]
@@ -143,55 +158,73 @@ impl<'a> Builder<'a> {
             .expect("built before")
     }
 
-    /// Builds the stages of `order` (dependencies first), those whose dependencies are
-    /// built at the same time, each in a thread of its own.
+    /// Builds the stages of `order`, each as soon as the stages it needs (its base,
+    /// `COPY --from`, `RUN --mount=from=`) are built: stages that do not need each other
+    /// at the same time, each in a thread of its own.
     fn build_stages(&self, order: &[usize], target: usize) -> Result<()> {
         let mut first_step = vec![0; self.df.stages.len()];
+        let mut deps = vec![Vec::new(); self.df.stages.len()];
         let mut n = 1;
         for &i in order {
             first_step[i] = n;
             n += 1 + self.df.stages[i].steps.len();
+            deps[i] = self.df.dependencies(i, self.global)?;
         }
+        let build = |i: usize| {
+            let run = || self.build_stage(i, i == target, first_step[i]);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or(Err(BuildError::Panicked))
+        };
+        let mut started: Vec<usize> = Vec::new();
         let mut done: Vec<usize> = Vec::new();
-        while done.len() < order.len() {
-            let mut wave = Vec::new();
-            for &i in order.iter().filter(|i| !done.contains(i)) {
-                if self
-                    .df
-                    .dependencies(i, self.global)?
+        let mut failure = None;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut running = 0;
+            loop {
+                let ready: Vec<usize> = order
                     .iter()
-                    .all(|d| done.contains(d))
-                {
-                    wave.push(i);
+                    .copied()
+                    .filter(|i| !started.contains(i) && deps[*i].iter().all(|d| done.contains(d)))
+                    .collect();
+                let result = match (failure.is_some(), ready.as_slice(), running) {
+                    (true, _, 0) | (false, [], 0) => break,
+                    // A stage alone is built on this thread, which then handles signals
+                    // as `run` does (passed on to the RUN's command).
+                    (false, [i], 0) => {
+                        started.push(*i);
+                        (*i, build(*i))
+                    }
+                    (false, _, _) if !ready.is_empty() => {
+                        for &i in &ready {
+                            started.push(i);
+                            running += 1;
+                            let tx = tx.clone();
+                            let build = &build;
+                            s.spawn(move || {
+                                // The receiver outlives every stage thread.
+                                let _ = tx.send((i, build(i)));
+                            });
+                        }
+                        continue;
+                    }
+                    _ => {
+                        running -= 1;
+                        rx.recv().expect("a stage thread reports")
+                    }
+                };
+                match result {
+                    (i, Ok(state)) => {
+                        self.stages.lock().expect("stages")[i] = Some(state);
+                        done.push(i);
+                    }
+                    (_, Err(e)) => {
+                        failure.get_or_insert(e);
+                    }
                 }
             }
-            // A stage alone is built on this thread, which then handles signals as
-            // `run` does (passed on to the RUN's command).
-            let results: Vec<(usize, Result<ImageState>)> = match wave.as_slice() {
-                [i] => vec![(*i, self.build_stage(*i, *i == target, first_step[*i]))],
-                _ => std::thread::scope(|s| {
-                    let handles: Vec<_> = wave
-                        .iter()
-                        .map(|&i| {
-                            let first = first_step[i];
-                            (i, s.spawn(move || self.build_stage(i, i == target, first)))
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|(i, h)| {
-                            let r = h.join();
-                            (i, r.unwrap_or(Err(BuildError::Panicked)))
-                        })
-                        .collect()
-                }),
-            };
-            for (i, r) in results {
-                self.stages.lock().expect("stages")[i] = Some(r?);
-                done.push(i);
-            }
-        }
-        Ok(())
+        });
+        failure.map_or(Ok(()), Err)
     }
 
     /// `e` as the failure of `step`, at its place in the Dockerfile.
@@ -309,6 +342,7 @@ impl<'a> Builder<'a> {
                     line: step.line,
                 })
             }
+            Instruction::Workdir(_) => self.workdir(run, step, &ins)?,
             other => self.metadata(run, step, other)?,
         }
         run.scope.apply(&ins);
@@ -364,10 +398,22 @@ impl<'a> Builder<'a> {
         created_by: String,
         key: &str,
     ) -> Result<()> {
-        let txn = self.store.begin()?;
-        let layer = ctr.layer(&txn, self.opts.epoch)?;
         let mut config = run.state.config.clone();
         config.created = Some(self.created());
+        self.store_layer_as(run, ctr, config, created_by, key)
+    }
+
+    /// [`Self::store_layer`] with the image config the step made.
+    fn store_layer_as(
+        &self,
+        run: &mut StageRun<'_>,
+        ctr: &container::BuildContainer<'_>,
+        config: crate::image::ImageConfig,
+        created_by: String,
+        key: &str,
+    ) -> Result<()> {
+        let txn = self.store.begin()?;
+        let layer = ctr.layer(&txn, self.opts.epoch)?;
         let history = self.history(created_by, false);
         run.state = run
             .state

@@ -1,19 +1,23 @@
-//! `RUN --mount`: cache directories kept in the store across builds
-//! (`ROOT/build-mounts/HASH`), read-only binds of the context, tmpfs, and secrets given
-//! with `--secret id=ID,src=FILE` (bound read-only, never in a layer). Mount points the
-//! runtime had to make in the image are taken out of the step's layer afterwards.
+//! `RUN --mount`: cache directories kept in the store across builds (`cache_mount`),
+//! binds of the context or of another stage's or image's filesystem (read-only unless
+//! `rw`, whose writes are discarded with the container), tmpfs, secrets given with
+//! `--secret id=ID,src=FILE` and SSH agents given with `--ssh` (bound, never in a layer).
+//! Mount points the runtime had to make in the image are taken out of the step's layer
+//! afterwards.
 
 use super::cache::Key;
+use super::cache_mount::{self, CacheUse, Seed};
+use super::container::BuildContainer;
 use super::copy::{hash_item, Ownership};
 use super::error::{io, BuildError, Result};
+use super::state::ImageState;
 use super::tree::Root;
-use super::BuildContext;
-use crate::container::spec::{BindMount, TmpfsMount};
-use crate::dockerfile::{Mount, MountKind};
+use super::{BuildContext, Builder};
+use crate::container::spec::{BindMount, LayersMount, TmpfsMount};
+use crate::dockerfile::{Mount, MountKind, StageRef};
 use std::collections::BTreeMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use store_layout::Store;
+use store_layout::{Store, Txn};
 
 /// The `--secret` files, by id.
 #[derive(Debug, Clone, Default)]
@@ -46,73 +50,43 @@ impl Secrets {
     }
 }
 
-/// What a RUN's mounts add to its container.
+/// What a RUN's mounts add to its container; the cache locks and the containers holding
+/// cache seeds live as long as this does.
 #[derive(Default)]
-pub struct RunMounts {
-    /// Bind mounts (cache directories, context paths, secrets).
+pub struct RunMounts<'a> {
+    /// Bind mounts (cache directories, context paths, secrets, agent sockets).
     pub binds: Vec<BindMount>,
     /// tmpfs mounts.
     pub tmpfs: Vec<TmpfsMount>,
+    /// Other stages' or images' filesystems.
+    pub layers: Vec<LayersMount>,
+    /// Variables the mounts set (`SSH_AUTH_SOCK`).
+    pub env: Vec<String>,
     /// Every mount point, absolute, to take out of the layer if the image lacked it.
     pub targets: Vec<String>,
+    caches: Vec<CacheUse>,
+    seeds: Vec<BuildContainer<'a>>,
+    scratch: std::cell::RefCell<Option<Txn>>,
+}
+
+impl RunMounts<'_> {
+    /// A new directory that goes when these mounts do.
+    fn scratch_dir(&self, store: &Store) -> Result<PathBuf> {
+        let mut txn = self.scratch.borrow_mut();
+        if txn.is_none() {
+            *txn = Some(store.begin()?);
+        }
+        let base = txn.as_ref().expect("made").scratch().join("binds");
+        let n = std::fs::read_dir(&base).map_or(0, |d| d.count());
+        let dir = base.join(n.to_string());
+        std::fs::create_dir_all(&dir)
+            .map_err(io(format!("cannot make {}", dir.display()), &dir))?;
+        Ok(dir)
+    }
 }
 
 fn absolute(target: &str, workdir: &str) -> String {
     super::metadata::workdir(Some(workdir), target)
-}
-
-/// The host directory of the cache mount `id`, made (with its owner and mode) if new.
-fn cache_dir(store: &Store, m: &Mount, target: &str) -> Result<PathBuf> {
-    let mut key = Key::new(None);
-    key.add(m.id.as_deref().unwrap_or(target).as_bytes());
-    let dir = store.root().join("build-mounts").join(key.finish());
-    if !dir.exists() {
-        make_cache_dir(&dir, m).map_err(io(
-            format!("cannot make the cache mount directory {}", dir.display()),
-            &dir,
-        ))?;
-    }
-    Ok(dir)
-}
-
-/// Makes the cache mount directory `dir` (through a temporary one of this thread's,
-/// renamed). Stages built at the same time may both make it: the one that renames second
-/// finds it there and uses it.
-fn make_cache_dir(dir: &Path, m: &Mount) -> std::io::Result<()> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    std::fs::create_dir_all(dir.parent().expect("a parent"))?;
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.with_extension(format!("new-{}-{n}", std::process::id()));
-    std::fs::DirBuilder::new().mode(0o755).create(&tmp)?;
-    let made = std::fs::set_permissions(
-        &tmp,
-        std::fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
-    )
-    .and_then(|()| {
-        std::os::unix::fs::chown(&tmp, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
-    })
-    .and_then(|()| {
-        // Never over a directory another stage made (and may have mounted) already.
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            &tmp,
-            rustix::fs::CWD,
-            dir,
-            rustix::fs::RenameFlags::NOREPLACE,
-        )
-        .map_err(std::io::Error::from)
-    });
-    match made {
-        Err(_) if dir.is_dir() => {
-            let _ = std::fs::remove_dir(&tmp);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir(&tmp);
-            Err(e)
-        }
-        Ok(()) => Ok(()),
-    }
 }
 
 /// The host path of `source` in the context (resolved inside its root).
@@ -125,87 +99,195 @@ fn context_path(root: &Root, source: &str) -> Result<PathBuf> {
     std::fs::read_link(link).map_err(fail())
 }
 
-/// Turns `mounts` into the container's binds and tmpfs mounts; context binds add their
-/// content to `key`.
-pub fn prepare(
-    store: &Store,
+/// A bind of `source` of the context; its content goes into `key`. A read-write one is
+/// a copy in `scratch` (what the RUN writes there is discarded, as BuildKit does, and
+/// never reaches the context).
+fn context_bind(
     context: &BuildContext,
-    secrets: &Secrets,
-    mounts: &[Mount],
-    workdir: &str,
+    m: &Mount,
+    target: &str,
     key: &mut Key,
-) -> Result<RunMounts> {
-    let mut out = RunMounts::default();
-    for m in mounts {
-        key.add(m.spec.as_bytes());
-        let target = match (m.kind, m.target.is_empty()) {
-            (MountKind::Secret, true) => {
-                let id =
-                    m.id.clone()
-                        .or_else(|| m.source.clone())
-                        .unwrap_or_default();
-                format!("/run/secrets/{id}")
-            }
-            _ => absolute(&m.target, workdir),
+    scratch: &dyn Fn() -> Result<PathBuf>,
+) -> Result<BindMount> {
+    let source = m.source.clone().unwrap_or_default();
+    let keep = |rel: &str, is_dir: bool| {
+        context.keeps(&super::ignore::clean(&format!("{source}/{rel}")), is_dir)
+    };
+    let fail = || {
+        io(
+            format!("cannot read {source} in the build context"),
+            &source,
+        )
+    };
+    hash_item(
+        &context.root,
+        &source,
+        &keep,
+        &Ownership::default(),
+        &mut |b| key.stream(b),
+    )
+    .map_err(fail())?;
+    let host = if m.readonly {
+        context_path(&context.root, &source)?
+    } else {
+        let dir = scratch()?;
+        let dest = Root::open(&dir).map_err(fail())?;
+        let is_dir = context
+            .root
+            .stat(&source)
+            .map_err(fail())?
+            .is_some_and(|st| super::tree::kind(&st) == libc::S_IFDIR);
+        let to = super::copy::Target {
+            path: "",
+            is_dir: true,
         };
-        match m.kind {
-            MountKind::Cache => out.binds.push(BindMount {
-                source: cache_dir(store, m, &target)?.to_string_lossy().into_owned(),
-                target: target.clone(),
-                readonly: m.readonly,
-            }),
-            MountKind::Bind => {
-                if m.from.is_some() {
-                    return Err(BuildError::BindFromUnsupported);
-                }
-                let source = m.source.clone().unwrap_or_default();
-                let keep = |rel: &str, is_dir: bool| {
-                    context.keeps(&super::ignore::clean(&format!("{source}/{rel}")), is_dir)
-                };
-                hash_item(
-                    &context.root,
-                    &source,
-                    &keep,
-                    &Ownership::default(),
-                    &mut |b| key.stream(b),
-                )
-                .map_err(io(
-                    format!("cannot read {source} in the build context"),
-                    &source,
-                ))?;
-                out.binds.push(BindMount {
-                    source: context_path(&context.root, &source)?
-                        .to_string_lossy()
-                        .into_owned(),
-                    target: target.clone(),
-                    readonly: m.readonly,
-                });
-            }
-            MountKind::Tmpfs => out.tmpfs.push(TmpfsMount {
-                target: target.clone(),
-                size: m.size,
-                mode: None,
-            }),
-            MountKind::Secret => {
-                let id =
-                    m.id.clone()
-                        .or_else(|| m.source.clone())
-                        .unwrap_or_default();
-                match secrets.0.get(&id) {
-                    Some(src) => out.binds.push(BindMount {
-                        source: src.to_string_lossy().into_owned(),
-                        target: target.clone(),
-                        readonly: true,
-                    }),
-                    None if m.required => return Err(BuildError::SecretNotFound { id }),
-                    None => continue,
-                }
-            }
-            MountKind::Ssh => return Err(BuildError::SshUnsupported),
+        super::copy::copy_item(
+            &context.root,
+            &source,
+            &keep,
+            &dest,
+            &to,
+            &Ownership::default(),
+        )
+        .map_err(fail())?;
+        match source.rsplit('/').next().filter(|_| !is_dir) {
+            Some(name) => dir.join(name),
+            None => dir,
         }
-        out.targets.push(target);
+    };
+    Ok(BindMount {
+        source: host.to_string_lossy().into_owned(),
+        target: target.to_string(),
+        readonly: m.readonly,
+    })
+}
+
+/// Where mount `m` appears: its target, made absolute; a secret's default is
+/// `/run/secrets/ID`, the `n`th ssh mount's `/run/buildkit/ssh_agent.N`.
+fn target_of(m: &Mount, workdir: &str, ssh_n: usize) -> String {
+    match (m.kind, m.target.is_empty()) {
+        (MountKind::Secret, true) => format!("/run/secrets/{}", secret_id(m)),
+        (MountKind::Ssh, true) => format!("/run/buildkit/ssh_agent.{ssh_n}"),
+        _ => absolute(&m.target, workdir),
     }
-    Ok(out)
+}
+
+fn secret_id(m: &Mount) -> String {
+    m.id.clone()
+        .or_else(|| m.source.clone())
+        .unwrap_or_default()
+}
+
+/// A path in another stage's filesystem, relative to its root.
+fn stage_path(m: &Mount) -> String {
+    super::ignore::clean(m.source.as_deref().unwrap_or("/"))
+}
+
+impl<'a> Builder<'a> {
+    /// The image `from=` names: a stage (built already) or an image.
+    fn mount_from(&self, name: &str) -> Result<ImageState> {
+        match self.df.stage_ref(name) {
+            Ok(StageRef::Stage(i)) => Ok(self.stage(i)),
+            Ok(StageRef::Image(n)) => self.image(&n),
+            Err(_) => Err(BuildError::MountFrom {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// Turns `mounts` into what the RUN's container mounts; what the result depends on
+    /// (the content of context binds, the images of stage binds) goes into `key`.
+    pub(super) fn mounts(
+        &self,
+        mounts: &[Mount],
+        workdir: &str,
+        key: &mut Key,
+    ) -> Result<RunMounts<'a>> {
+        let mut out = RunMounts::default();
+        let mut ssh_n = 0;
+        for m in mounts {
+            key.add(m.spec.as_bytes());
+            let target = target_of(m, workdir, ssh_n);
+            let bind = |source: &PathBuf| BindMount {
+                source: source.to_string_lossy().into_owned(),
+                target: target.clone(),
+                readonly: true,
+            };
+            match m.kind {
+                MountKind::Cache => self.cache_mount(m, &target, &mut out)?,
+                MountKind::Bind => match &m.from {
+                    Some(from) => {
+                        let state = self.mount_from(from)?;
+                        let id = state.id.as_ref().map_or("scratch", |d| d.as_str());
+                        key.add(id.as_bytes());
+                        out.layers.push(LayersMount {
+                            layers: state.layers,
+                            source: stage_path(m),
+                            target: target.clone(),
+                            readonly: m.readonly,
+                        });
+                    }
+                    None => {
+                        let scratch = || out.scratch_dir(self.store);
+                        let bind = context_bind(self.context, m, &target, key, &scratch)?;
+                        out.binds.push(bind);
+                    }
+                },
+                MountKind::Tmpfs => out.tmpfs.push(TmpfsMount {
+                    target: target.clone(),
+                    size: m.size,
+                    mode: None,
+                }),
+                MountKind::Secret => match self.opts.secrets.0.get(&secret_id(m)) {
+                    Some(src) => out.binds.push(bind(src)),
+                    None if m.required => {
+                        return Err(BuildError::SecretNotFound { id: secret_id(m) })
+                    }
+                    None => continue,
+                },
+                MountKind::Ssh => {
+                    let id = m.id.clone().unwrap_or_else(|| "default".into());
+                    match self.opts.ssh.get(&id) {
+                        Some(sock) => out.binds.push(bind(sock)),
+                        None if m.required => return Err(BuildError::SshNotFound { id }),
+                        None => continue,
+                    }
+                    if ssh_n == 0 {
+                        out.env.push(format!("SSH_AUTH_SOCK={target}"));
+                    }
+                    ssh_n += 1;
+                }
+            }
+            out.targets.push(target);
+        }
+        Ok(out)
+    }
+
+    /// A cache directory, seeded from `from=` when new, locked as `sharing=` says.
+    fn cache_mount(&self, m: &Mount, target: &str, out: &mut RunMounts<'a>) -> Result<()> {
+        let seed_root = match &m.from {
+            Some(from) => {
+                let state = self.mount_from(from)?;
+                let ctr = BuildContainer::create(self.store, &state, Default::default())?;
+                let root = ctr.mount()?;
+                out.seeds.push(ctr);
+                Some(root)
+            }
+            None => None,
+        };
+        let seed = seed_root.as_ref().map(|root| Seed {
+            root,
+            source: stage_path(m),
+        });
+        let cache = cache_mount::open(self.store, m, target, seed.as_ref())?;
+        out.binds.push(BindMount {
+            source: cache.dir.to_string_lossy().into_owned(),
+            target: target.to_string(),
+            readonly: m.readonly,
+        });
+        out.caches.push(cache);
+        Ok(())
+    }
 }
 
 /// Whether `rel` is in the image below the container (its layers, topmost first).

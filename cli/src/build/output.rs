@@ -1,22 +1,45 @@
 //! What a build prints: docker classic's lines in plain mode (`Step N/M : …`,
 //! ` ---> Using cache`, ` ---> Running in ID`, ` ---> ID`, `Successfully built ID`,
-//! `Successfully tagged NAME`), nothing but the image ID with `-q`.
+//! `Successfully tagged NAME`), nothing but the image ID with `-q`, the live view
+//! (`live`) on a terminal.
 
+use super::live::Live;
 use rustix::fd::OwnedFd;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
+/// How a build shows its progress (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Docker classic's lines.
+    Plain,
+    /// The live view on the terminal, then its summary.
+    Tty,
+    /// Nothing but the image ID (`-q`).
+    Quiet,
+}
+
 /// The build's output.
 pub struct Printer {
-    /// `-q` / `--progress quiet`.
-    pub quiet: bool,
+    quiet: bool,
+    live: Option<Live>,
 }
 
 impl Printer {
+    /// The output for `progress` (the live view starts here).
+    pub fn new(progress: Progress) -> Printer {
+        Printer {
+            quiet: progress == Progress::Quiet,
+            live: (progress == Progress::Tty).then(Live::start).flatten(),
+        }
+    }
+
     /// Prints one line of build output.
     pub fn line(&self, text: &str) {
-        if !self.quiet {
+        if let Some(live) = &self.live {
+            live.line(text);
+        } else if !self.quiet {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
             let _ = out.flush();
@@ -26,6 +49,19 @@ impl Printer {
     /// While the returned guard lives, what containers write goes nowhere in quiet mode.
     pub fn container_output(&self) -> Option<Silence> {
         self.quiet.then(Silence::new).flatten()
+    }
+
+    /// Ends the live view, if there is one, with its summary.
+    pub fn finish(&mut self, failed: bool) {
+        if let Some(live) = self.live.take() {
+            live.finish(failed);
+        }
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        self.finish(true);
     }
 }
 

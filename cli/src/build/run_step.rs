@@ -59,25 +59,21 @@ impl Builder<'_> {
             key.add(a.as_bytes());
         }
         key.add(format!("{:?}", r.network).as_bytes());
-        let mounts = mounts::prepare(
-            self.store,
-            self.context,
-            &self.opts.secrets,
-            &r.mounts,
-            &workdir,
-            &mut key,
-        )
-        .map_err(|e| self.at(step, e))?;
+        let mounts = self
+            .mounts(&r.mounts, &workdir, &mut key)
+            .map_err(|e| self.at(step, e))?;
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
             Err(key) => key,
         };
+        env.extend(mounts.env.iter().cloned());
         let cfg = RunConfig {
             cmd: argv.clone(),
             env,
             working_dir: workdir,
-            mounts: mounts.binds,
-            tmpfs: mounts.tmpfs,
+            mounts: mounts.binds.clone(),
+            tmpfs: mounts.tmpfs.clone(),
+            layer_mounts: mounts.layers.clone(),
             user: c.user.clone().unwrap_or_default(),
             network: if r.network == Network::None {
                 NetworkMode::None

@@ -6,7 +6,7 @@ use crate::build as builder;
 use crate::build::source::{read_dockerfile, Source};
 use crate::dockerfile::{self, Dockerfile, GlobalScope, Platform};
 use anyhow::{bail, Context, Result};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `build`.
@@ -36,6 +36,9 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret,src=/local/secret").
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
+    /// SSH agent socket to expose to the build (format: default|<id>[=<socket>]).
+    #[arg(long = "ssh", value_name = "SPEC")]
+    pub ssh: Vec<String>,
     /// Suppress the build output and print the image ID on success.
     #[arg(short, long)]
     pub quiet: bool,
@@ -130,6 +133,14 @@ fn build_image(
 ) -> Result<()> {
     let ctx = crate::context::Ctx::open(root)?;
     let quiet = args.quiet || args.progress == "quiet";
+    let progress = match args.progress.as_str() {
+        _ if quiet => builder::Progress::Quiet,
+        "tty" => builder::Progress::Tty,
+        "auto" if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+            builder::Progress::Tty
+        }
+        _ => builder::Progress::Plain,
+    };
     let mut tags = Vec::new();
     for t in &args.tags {
         let tag = super::new_image_tag(Some(t))
@@ -165,10 +176,11 @@ fn build_image(
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
-        quiet,
+        progress,
         iidfile: args.iidfile.clone(),
         epoch: source_date_epoch()?,
         secrets: builder::Secrets::parse(&args.secrets)?,
+        ssh: builder::SshAgents::parse(&args.ssh)?,
         unused_args: unused_build_args(args, df),
     };
     let id = builder::build(&ctx.store, df, global, build_args, &context, &opts)?;

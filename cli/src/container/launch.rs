@@ -9,7 +9,7 @@
 use super::apply::{self, ChildIo};
 use super::logs::{self, LogWriter, MAX_SIZE};
 use super::plan::{ContainerPlan, Namespace};
-use super::rootfs::Rootfs;
+use super::rootfs::{LayersTree, Rootfs};
 use super::spec::RunConfig;
 use super::tty;
 use crate::clock::now_rfc3339;
@@ -181,8 +181,14 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
     for chain in rec.layers.iter().rev() {
         lowers.push(open_dir(&store.layer_dir(chain))?);
     }
-    let upper = open_dir(&dir.join("upper"))?;
-    let work = open_dir(&dir.join("work"))?;
+    overlay_of(&lowers, &dir.join("upper"), &dir.join("work"))
+}
+
+/// An overlay of `lowers` (topmost first) with the writable directories `upper` and
+/// `work`, as a detached mount.
+fn overlay_of(lowers: &[OwnedFd], upper: &Path, work: &Path) -> Result<OwnedFd> {
+    let upper = open_dir(upper)?;
+    let work = open_dir(work)?;
     let lower_fds: Vec<_> = lowers.iter().map(|l| l.as_fd()).collect();
     if crate::userns::in_child() {
         let socket = crate::config::helper_socket();
@@ -203,6 +209,37 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
             restricted: false,
         })?)
     }
+}
+
+/// The overlays of the plan's layer mounts, each with a writable layer of its own in the
+/// container's directory (`layers-N`), which goes with the container.
+fn layer_mounts(
+    store: &Store,
+    dir: &Path,
+    mounts: &[super::spec::LayersMount],
+) -> Result<Vec<LayersTree>> {
+    let mut out = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let d = dir.join(format!("layers-{i}"));
+        for sub in ["upper", "work", "root", "empty"] {
+            std::fs::create_dir_all(d.join(sub)).map_err(at(d.display()))?;
+        }
+        let mut lowers = Vec::new();
+        for chain in m.layers.iter().rev() {
+            lowers.push(open_dir(&store.layer_dir(chain))?);
+        }
+        if lowers.is_empty() {
+            lowers.push(open_dir(&d.join("empty"))?);
+        }
+        out.push(LayersTree {
+            overlay: overlay_of(&lowers, &d.join("upper"), &d.join("work"))?,
+            attach_at: d.join("root"),
+            source: m.source.trim_start_matches('/').to_string(),
+            target: m.target.trim_start_matches('/').to_string(),
+            readonly: m.readonly,
+        });
+    }
+    Ok(out)
 }
 
 /// Runs the container's process and watches it. Attached: returns its exit code when
@@ -323,6 +360,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     let rootfs = Rootfs {
         attach_at: c.dir.join("rootfs"),
         overlay: overlay(c.store, c.rec, c.dir)?,
+        layers: layer_mounts(c.store, c.dir, &plan.layer_mounts)?,
     };
     let console = if plan.process.tty {
         let pair = rustix::net::socketpair(

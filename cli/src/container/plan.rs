@@ -167,6 +167,8 @@ pub struct ContainerPlan {
     pub binds: Vec<Bind>,
     /// tmpfs mounts, after the binds.
     pub tmpfs: Vec<TmpfsMount>,
+    /// Image filesystems mounted after the binds (builds only).
+    pub layer_mounts: Vec<super::spec::LayersMount>,
     /// The capabilities its bounding set keeps.
     pub capabilities: Vec<u32>,
     /// Its process.
@@ -233,6 +235,7 @@ impl ContainerPlan {
             dev_links: DEV_LINKS,
             binds,
             tmpfs: cfg.tmpfs.clone(),
+            layer_mounts: cfg.layer_mounts.clone(),
             capabilities: capabilities(cfg),
             process: process_plan(cfg),
         }

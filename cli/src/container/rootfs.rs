@@ -24,6 +24,23 @@ pub struct Rootfs {
     pub attach_at: PathBuf,
     /// The detached overlay mount.
     pub overlay: OwnedFd,
+    /// Image filesystems mounted in it.
+    pub layers: Vec<LayersTree>,
+}
+
+/// An image filesystem to mount in the container: its overlay, attached first on a
+/// directory of the container's own, then `source` of it bound on `target`.
+pub struct LayersTree {
+    /// The detached overlay mount.
+    pub overlay: OwnedFd,
+    /// Where it is attached (in the container's mount namespace only).
+    pub attach_at: PathBuf,
+    /// The path in it that is mounted, relative.
+    pub source: String,
+    /// Where in the container, relative to its root.
+    pub target: String,
+    /// Mounted read-only.
+    pub readonly: bool,
 }
 
 /// A failed step, with the error number for hints.
@@ -117,6 +134,9 @@ pub fn enter(plan: &ContainerPlan, rootfs: &Rootfs) -> Result<(), SetupError> {
         }
         attach(&tree, root, &b.target)?;
     }
+    for l in &rootfs.layers {
+        mount_layers(root, l)?;
+    }
     for t in &plan.tmpfs {
         let size = t.size.map(|s| ("size", s.to_string()));
         let mode = t.mode.map(|m| ("mode", format!("{m:o}")));
@@ -154,6 +174,62 @@ pub fn enter(plan: &ContainerPlan, rootfs: &Rootfs) -> Result<(), SetupError> {
     )?;
     step(|| "chdir /".into(), rustix::process::chdir("/"))?;
     Ok(())
+}
+
+/// Mounts `source` of an image filesystem on its target: the overlay is attached on a
+/// directory of the container's, the source resolved inside it (never leaving it) and
+/// bound.
+fn mount_layers(root: BorrowedFd<'_>, l: &LayersTree) -> Result<(), SetupError> {
+    step(
+        || format!("attach an image filesystem on {}", l.attach_at.display()),
+        move_mount(
+            l.overlay.as_fd(),
+            "",
+            CWD,
+            &l.attach_at,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        ),
+    )?;
+    let top = step(
+        || format!("open {}", l.attach_at.display()),
+        rustix::fs::open(
+            &l.attach_at,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    )?;
+    let source = step(
+        || format!("resolve /{} in the mounted image", l.source),
+        rustix::fs::openat2(
+            top.as_fd(),
+            if l.source.is_empty() {
+                "."
+            } else {
+                l.source.as_str()
+            },
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        ),
+    )?;
+    let is_dir = rustix::fs::fstat(&source)
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+        .unwrap_or(true);
+    let tree = step(
+        || format!("bind /{} of the mounted image", l.source),
+        open_tree(
+            source.as_fd(),
+            "",
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_EMPTY_PATH,
+        ),
+    )?;
+    if l.readonly {
+        set_readonly(tree.as_fd()).map_err(|e| SetupError(format!("/{}: {e}", l.target)))?;
+    }
+    ensure_path(root, &l.target, is_dir)?;
+    attach(&tree, root, &l.target)
 }
 
 /// Hides the plan's masked paths (files get /dev/null, directories an empty read-only

@@ -150,6 +150,22 @@ pub struct BindMount {
     pub readonly: bool,
 }
 
+/// An image's filesystem mounted in the container (a builder's
+/// `RUN --mount=type=bind,from=STAGE`): an overlay of its layers with a writable layer of
+/// its own in the container's directory, so that what is written there goes with the
+/// container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayersMount {
+    /// The layers' chain IDs, bottom first.
+    pub layers: Vec<store_layout::Digest>,
+    /// The path in that filesystem that is mounted (resolved inside it).
+    pub source: String,
+    /// Absolute path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub readonly: bool,
+}
+
 /// An empty in-memory filesystem mounted in the container (a builder's tmpfs mount).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TmpfsMount {
@@ -210,6 +226,9 @@ pub struct RunConfig {
     /// tmpfs mounts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<TmpfsMount>,
+    /// Image filesystems mounted in it (builds only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_mounts: Vec<LayersMount>,
     /// Remove the container when it exits.
     pub auto_remove: bool,
     /// Published ports (`-p`, `-P`), each with its host port chosen.
@@ -404,6 +423,7 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
         network,
         mounts,
         tmpfs,
+        layer_mounts: Vec::new(),
         auto_remove: flags.auto_remove,
         read_only: flags.read_only,
         init: flags.init,
