@@ -13,7 +13,8 @@ use super::pattern::{has_wildcard, matches};
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
 use crate::container::plan::resolve_user;
-use crate::dockerfile::{Add, Copy, Heredoc, StageRef, Step};
+use crate::dockerfile::{Add, Copy, Heredoc, StageRef};
+use sha2::Digest as _;
 
 /// What COPY and ADD share.
 #[derive(Debug)]
@@ -39,7 +40,6 @@ fn is_url(s: &str) -> bool {
 /// Downloads the http(s) `urls` into `dir` (each under the last element of its path, mode
 /// 0600, as docker does), checking `--checksum`; returns the file names.
 fn download(urls: &[String], dir: &std::path::Path, checksum: Option<&str>) -> Result<Vec<String>> {
-    use sha2::Digest as _;
     use std::os::unix::fs::PermissionsExt;
     let mut names = Vec::new();
     for url in urls {
@@ -94,6 +94,26 @@ impl CopySpec {
             checksum: None,
             parents: c.parents,
         }
+    }
+
+    /// What docker's classic builder writes after `#(nop)` in the step's history entry:
+    /// `COPY file:HASH in /dest` (`dir:` for a directory, `multi:` for several sources),
+    /// `--chown=` before the hash as docker writes it. `sums` are the sources' own
+    /// `file:`/`dir:` checksums (docker's are of its own making: tarsum-style headers).
+    fn commit_message(&self, sums: &[String]) -> String {
+        let hash = match sums {
+            [one] => one.clone(),
+            _ => format!(
+                "multi:{}",
+                hex::encode(sha2::Sha256::digest(sums.join(",")))
+            ),
+        };
+        let chown = self
+            .chown
+            .as_deref()
+            .map(|c| format!("--chown={c}"))
+            .unwrap_or_default();
+        format!("{} {chown}{hash} in {}", self.name, self.dest)
     }
 
     /// From an ADD (URLs and git sources are refused).
@@ -242,7 +262,7 @@ impl<'a> Builder<'a> {
         Ok((ctr.mount()?, ctr))
     }
 
-    pub(super) fn copy(&self, run: &mut StageRun<'_>, step: &Step, spec: &CopySpec) -> Result<()> {
+    pub(super) fn copy(&self, run: &mut StageRun<'_>, spec: &CopySpec) -> Result<()> {
         let mut _from = None;
         let mut _downloads = None;
         let mut sources = spec.sources.clone();
@@ -285,16 +305,34 @@ impl<'a> Builder<'a> {
             preserve,
             mode,
         };
+        let mut sums = Vec::new();
         for item in &items {
             key.add(item.as_bytes());
+            let mut sum = sha2::Sha256::new();
             hash_item(
                 src.root(),
                 item,
                 &src.keeps(item, &exclude),
                 &own,
-                &mut |b| key.stream(b),
+                &mut |b| {
+                    key.stream(b);
+                    sum.update(b);
+                },
             )
             .map_err(io(format!("cannot read {item}"), item))?;
+            let is_dir = src
+                .root()
+                .stat(item)
+                .map_err(io(format!("cannot read {item}"), item))?
+                .is_some_and(|st| kind(&st) == libc::S_IFDIR);
+            let what = if is_dir { "dir" } else { "file" };
+            sums.push(format!("{what}:{}", hex::encode(sum.finalize())));
+        }
+        for h in &spec.heredocs {
+            sums.push(format!(
+                "file:{}",
+                hex::encode(sha2::Sha256::digest(h.body()))
+            ));
         }
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
@@ -330,7 +368,11 @@ impl<'a> Builder<'a> {
         let epoch = self.opts.epoch.unwrap_or_else(crate::clock::now_unix);
         write_heredocs(spec, &dest, &target, &own, epoch)?;
         drop(dest);
-        let created_by = format!("/bin/sh -c #(nop) {}", step.source);
+        let created_by = format!(
+            "{} #(nop) {} ",
+            super::metadata::shell(&c).join(" "),
+            spec.commit_message(&sums)
+        );
         self.store_layer(run, &ctr, created_by, &key)?;
         Ok(())
     }

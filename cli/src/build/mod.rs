@@ -13,6 +13,7 @@ mod context;
 mod copy;
 mod copy_step;
 mod error;
+mod gofmt;
 mod ignore;
 mod metadata;
 mod mounts;
@@ -27,7 +28,7 @@ use crate::dockerfile::{
     BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
 };
 use crate::image::writer::{Assembly, ImageWriter};
-use crate::image::History;
+use crate::image::{History, ImageConfig};
 use crate::reference::familiar;
 use cache::{Cache, Key};
 pub use context::BuildContext;
@@ -250,6 +251,7 @@ impl<'a> Builder<'a> {
             BaseRef::Image(name) => self.image(&name)?,
         };
         self.done(&state);
+        default_path(&mut state);
         let triggers = take_triggers(&mut state)?;
         let env = state
             .config
@@ -301,8 +303,8 @@ impl<'a> Builder<'a> {
         let ins = run.scope.expand(step)?;
         match &ins {
             Instruction::Run(r) => self.run(run, step, r)?,
-            Instruction::Copy(c) => self.copy(run, step, &copy_step::CopySpec::from_copy(c))?,
-            Instruction::Add(a) => self.copy(run, step, &copy_step::CopySpec::from_add(a)?)?,
+            Instruction::Copy(c) => self.copy(run, &copy_step::CopySpec::from_copy(c))?,
+            Instruction::Add(a) => self.copy(run, &copy_step::CopySpec::from_add(a)?)?,
             Instruction::From(_) => {
                 return Err(BuildError::FromInStage {
                     file: self.df.file.clone(),
@@ -329,10 +331,12 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn history(&self, created_by: String, empty: bool) -> History {
+    /// A history entry; like docker's, it names the image's author (MAINTAINER).
+    fn history(&self, config: &ImageConfig, created_by: String, empty: bool) -> History {
         History {
             created: Some(self.created()),
             created_by: Some(created_by),
+            author: config.author.clone(),
             empty_layer: empty.then_some(true),
             ..Default::default()
         }
@@ -348,7 +352,12 @@ impl<'a> Builder<'a> {
             Err(key) => key,
         };
         config.created = Some(self.created());
-        let history = self.history(format!("/bin/sh -c #(nop)  {}", step.source), true);
+        let created_by = format!(
+            "{} #(nop)  {}",
+            metadata::shell(config.config.as_ref().unwrap_or(&Default::default())).join(" "),
+            metadata::commit_message(&config, ins)
+        );
+        let history = self.history(&config, created_by, true);
         let txn = self.store.begin()?;
         run.state = run.state.commit(self.store, txn, config, None, history)?;
         self.cache.put(&key, run.state.id.as_ref().expect("stored"));
@@ -368,7 +377,7 @@ impl<'a> Builder<'a> {
         let layer = ctr.layer(&txn, self.opts.epoch)?;
         let mut config = run.state.config.clone();
         config.created = Some(self.created());
-        let history = self.history(created_by, false);
+        let history = self.history(&config, created_by, false);
         run.state = run
             .state
             .commit(self.store, txn, config, Some(layer.into_layer()), history)?;
@@ -400,6 +409,17 @@ impl<'a> Builder<'a> {
                 .line(&format!("Successfully tagged {}", familiar(t)));
         }
         Ok(())
+    }
+}
+
+/// Adds the default PATH to a stage's environment when its base has none, as docker's
+/// classic builder does (the image it builds keeps it).
+fn default_path(state: &mut ImageState) {
+    use crate::container::spec::DEFAULT_PATH;
+    let c = state.config.config.get_or_insert_with(Default::default);
+    let env = c.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={DEFAULT_PATH}"));
     }
 }
 
