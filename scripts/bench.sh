@@ -298,7 +298,7 @@ rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
         ("run --rm /bin/true", "run"), ("commit 50 MB + 1,000 files", "commit"),
         ("pull bench/app:1", "pull"), ("push a new 50 MB layer", "push"),
         ("pull, image complete (floor: manifest GET)", "pullcomplete"),
-        ("build $BENCH/ctx, no cache", "build"), ("build $BENCH/ctx, fully cached", "buildcached"),
+        ("build of the bench context, no cache", "build"), ("build, fully cached", "buildcached"),
         ("build, two stages each sleep 1", "buildsleep")]
 hdr = ("work", "strata", "floor", "docker", "podman", "strata/floor", "strata/docker", "strata/podman")
 out = [hdr]

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The one test command (`make test`, and CI through .ci/run). As root it:
-#   1. builds the workspace and runs `cargo test --workspace` as root;
+#   1. builds the workspace and runs `cargo test --workspace` as root, with a private
+#      dockerd (STRATA_TEST_DOCKER_HOST) that tests/integration/build_docker.rs compares with;
 #   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
 #   3. starts strata-helper as root on /run/strata-test.XXXX/helper.sock and runs every test
 #      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET;

@@ -117,7 +117,10 @@ CMD ["cat built.txt data.txt"]
         "{lines:?}"
     );
     assert_eq!(
-        lines.iter().filter(|l| l.contains("#(nop)  ")).count(),
+        lines
+            .iter()
+            .filter(|l| l.contains("#(nop)  ") || l.contains("#(nop) WORKDIR"))
+            .count(),
         15,
         "{lines:?}"
     );

@@ -352,8 +352,15 @@ impl<'a> Builder<'a> {
             Err(key) => key,
         };
         config.created = Some(self.created());
+        // docker's classic builder writes one space after `#(nop)` for WORKDIR (a step
+        // that may make a layer), two for the others.
+        let gap = if matches!(ins, Instruction::Workdir(_)) {
+            " "
+        } else {
+            "  "
+        };
         let created_by = format!(
-            "{} #(nop)  {}",
+            "{} #(nop){gap}{}",
             metadata::shell(config.config.as_ref().unwrap_or(&Default::default())).join(" "),
             metadata::commit_message(&config, ins)
         );
