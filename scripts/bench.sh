@@ -9,6 +9,8 @@
 #   5. commit of a container with one 50 MB file and 1,000 small files
 #   6. registry: pull of bench/app:1, push of a new 50 MB layer, pull of a complete image
 #      (scripts/bench-registry.sh)
+#   7. build of shared/bench's context ($BENCH/ctx): no cache (strata, docker's classic
+#      builder, podman), fully cached, and a two-stage Dockerfile whose stages each sleep 1
 # SECTIONS="4 6" runs only those sections (default: all).
 # hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
 # with a note; the script fails only if strata (or the setup it needs) fails.
@@ -57,13 +59,14 @@ fi
 ls -l "$BENCH/deb.tar.gz"
 R="$BENCH/results"; mkdir -p "$R"
 # SECTIONS="4 6" runs only those; the results of the others stay from an earlier run.
-SECTIONS=${SECTIONS:-1 2 3 4 5 6}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6 7}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 for n in $SECTIONS; do
   case $n in
     1) rm -f "$R"/import-*.json ;; 2) rm -f "$R"/images-*.json ;;
     3) rm -f "$R"/save-*.json "$R"/load-*.json ;; 4) rm -f "$R"/run-*.json "$R"/runuser-*.json ;;
     5) rm -f "$R"/commit-*.json ;; 6) rm -f "$R"/pull*.json "$R"/push-*.json "$R"/pull-strata-maxrss.txt ;;
+    7) rm -f "$R"/build-*.json "$R"/buildcached-*.json "$R"/buildsleep-*.json ;;
   esac
 done
 
@@ -236,6 +239,44 @@ section "6. registry: pull, push, pull of a complete image (scripts/bench-regist
 STRATA=$STRATA R=$R PEERS=$PEERS bash scripts/bench-registry.sh
 fi
 
+if want 7; then
+section "7. build: $BENCH/ctx with no cache, fully cached; two stages that each sleep 1"
+# The context and its base image come from shared/bench/workloads.sh. Each tool pulls the
+# base once, untimed; docker builds with its classic builder (DOCKER_BUILDKIT=0: BuildKit
+# needs a network bridge this machine lacks).
+S="$BENCH/strata-build"
+BASE="$REG/bench/deb:base"
+SLEEP="$BENCH/ctx-sleep"
+mkdir -p "$SLEEP"
+cat >"$SLEEP/Dockerfile" <<DF
+FROM $BASE AS one
+RUN sleep 1 && echo one > /one
+FROM $BASE AS two
+RUN sleep 1 && echo two > /two
+FROM $BASE
+COPY --from=one /one /one
+COPY --from=two /two /two
+DF
+# build_rows TOOL BUILD RUNS: the three timings with the build command BUILD (RUNS runs of
+# the cached build).
+build_rows() {
+  "${HF[@]}" --export-json "$R/build-$1.json" -n "$1" "$2 --no-cache -t bench/ctx:$1 $BENCH/ctx" &&
+    "${HFN[@]}" -r "$3" --export-json "$R/buildcached-$1.json" -n "$1" "$2 -t bench/ctx:$1 $BENCH/ctx" &&
+    "${HF[@]}" --export-json "$R/buildsleep-$1.json" -n "$1" "$2 --no-cache -t bench/sleep:$1 $SLEEP"
+}
+if [ -f "$BENCH/ctx/Dockerfile" ] && rm -rf "$S" && STRATA_ROOT=$S "$STRATA" pull -q "$BASE" >/dev/null; then
+  build_rows strata "STRATA_ROOT=$S $STRATA build -q" 20
+else
+  note "no $BENCH/ctx or no $BASE (shared/bench/workloads.sh): build skipped"
+fi
+if ((have_docker)) && [ -f "$BENCH/ctx/Dockerfile" ] && $D pull -q "$BASE" >/dev/null; then
+  build_rows docker "DOCKER_BUILDKIT=0 $D build -q" 10 || note "docker build failed"
+fi
+if ((have_podman)) && [ -f "$BENCH/ctx/Dockerfile" ] && $P pull -q --tls-verify=false "$BASE" >/dev/null; then
+  build_rows podman "$P build -q --tls-verify=false" 10 || note "podman build failed"
+fi
+fi
+
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'
 import json, os, sys
@@ -256,7 +297,9 @@ rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
         ("save bench/app:1", "save"), ("load bench/app:1", "load"),
         ("run --rm /bin/true", "run"), ("commit 50 MB + 1,000 files", "commit"),
         ("pull bench/app:1", "pull"), ("push a new 50 MB layer", "push"),
-        ("pull, image complete (floor: manifest GET)", "pullcomplete")]
+        ("pull, image complete (floor: manifest GET)", "pullcomplete"),
+        ("build of the bench context, no cache", "build"), ("build, fully cached", "buildcached"),
+        ("build, two stages each sleep 1", "buildsleep")]
 hdr = ("work", "strata", "floor", "docker", "podman", "strata/floor", "strata/docker", "strata/podman")
 out = [hdr]
 for label, w in rows:
@@ -276,6 +319,9 @@ if m is not None:
 def rel(work, a, b):
     x, y = mean(work, a), mean(work, b)
     return None if x is None or y is None else x[0] / y[0]
+def strata_s(work, scale):
+    m = mean(work, "strata")
+    return None if m is None else m[0] * scale
 rss = os.path.join(r, "pull-strata-maxrss.txt")
 pc, pf = mean("pullcomplete", "strata"), mean("pullcomplete", "floor")
 targets = [
@@ -292,6 +338,10 @@ targets = [
     ("push / podman", rel("push", "strata", "podman"), 0.5),
     ("pull of a complete image - manifest GET (ms)",
      None if pc is None or pf is None else (pc[0] - pf[0]) * 1000, 50),
+    ("build no cache / docker classic", rel("build", "strata", "docker"), 0.35),
+    ("build no cache / podman", rel("build", "strata", "podman"), 0.25),
+    ("build fully cached (ms)", strata_s("buildcached", 1000), 30),
+    ("build two sleep 1 stages (s)", strata_s("buildsleep", 1), 1.5),
 ]
 print("\ntargets:")
 for what, v, limit in targets:

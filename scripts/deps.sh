@@ -9,8 +9,9 @@
 #   test     `make test`: demo, plus what the tests run (skopeo, umoci, docker-registry,
 #            curl, openssl, zstd, xz-utils, bzip2, fuse3, systemd-analyze, script, strace,
 #            iproute2 and nftables for the network tests' before/after listings, ssh-agent
-#            from openssh-client for build --ssh) and
-#            what the package test runs (dpkg-dev, binutils, lintian, adduser, man-db)
+#            from openssh-client for build --ssh, docker.io for the private dockerd the
+#            builder is compared with) and what the package test runs (dpkg-dev, binutils,
+#            lintian, adduser, man-db)
 #   bench    `make bench`: build, plus hyperfine, debootstrap, time, curl, skopeo, ...
 #            (docker and podman are the peers' business: shared/bench/peers-up.sh)
 #   install  `make install`: build (without the toolchain when STRATA_BIN is set)
@@ -33,7 +34,8 @@ TEST=("${DEMO[@]}" runuser:util-linux flock:util-linux zstd:zstd xz:xz-utils bzi
       systemd-analyze:systemd script:bsdutils useradd:passwd ip:iproute2 ss:iproute2 nft:nftables
       dpkg-deb:dpkg-dev dpkg-shlibdeps:dpkg-dev objdump:binutils lintian:lintian
       dpkg-architecture:dpkg-dev strip:binutils systemd-socket-activate:systemd
-      adduser:adduser man:man-db strace:strace ssh-agent:openssh-client ssh-add:openssh-client)
+      adduser:adduser man:man-db strace:strace ssh-agent:openssh-client ssh-add:openssh-client
+      dockerd:docker.io)
 BENCH=(busybox:busybox-static python3:python3 hyperfine:hyperfine debootstrap:debootstrap
        /usr/bin/time:time curl:curl skopeo:skopeo docker-registry:docker-registry
        newuidmap:uidmap runuser:util-linux pasta:passt)

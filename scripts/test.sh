@@ -1,6 +1,7 @@
 #!/bin/bash
 # The one test command (`make test`, and CI through .ci/run). As root it:
-#   1. builds the workspace and runs `cargo test --workspace` as root;
+#   1. builds the workspace and runs `cargo test --workspace` as root, with a private
+#      dockerd (STRATA_TEST_DOCKER_HOST) that tests/integration/build_docker.rs compares with;
 #   2. makes sure the unprivileged user strata-test exists, with a subordinate id range;
 #   3. starts strata-helper as root on /run/strata-test.XXXX/helper.sock and runs every test
 #      executable again as strata-test, with a clean environment and STRATA_HELPER_SOCKET;
@@ -89,14 +90,77 @@ $prefix/share/fish/vendor_completions.d/strata.fish"
   return $rc
 }
 
+# ---- a private dockerd for tests/integration/build_docker.rs (issue 11) ----
+# Those tests build the same Dockerfiles with strata and with docker's classic builder
+# (DOCKER_BUILDKIT=0; BuildKit needs a network bridge this machine lacks) and compare the
+# images. As root, start_test_dockerd starts a dockerd of this run's own: no iptables, no
+# bridge, overlay2 (vfs where overlay2 fails), its data on a small tmpfs in a mktemp
+# directory, a private unix socket exported as STRATA_TEST_DOCKER_HOST; stop_test_dockerd
+# stops it and removes everything. Only the root pass reaches it (see the strata-test pass).
+test_dockerd_dir= test_dockerd_pid=
+start_test_dockerd() {
+  local d driver
+  command -v dockerd >/dev/null && command -v docker >/dev/null ||
+    { echo "dockerd or docker is missing (scripts/deps.sh test installs docker.io)" >&2; return 1; }
+  d=$(mktemp -d /tmp/strata-dockerd.XXXX) && test_dockerd_dir=$d || return 1
+  mount -t tmpfs -o size=2g,mode=0700 strata-test-dockerd "$d" || return 1
+  for driver in overlay2 vfs; do
+    rm -rf "${d:?}/data" "$d/exec"; mkdir -p "$d/data" "$d/exec"
+    dockerd --iptables=false --bridge=none --storage-driver="$driver" --data-root "$d/data" \
+      --exec-root "$d/exec" --pidfile "$d/dockerd.pid" --host "unix://$d/docker.sock" \
+      </dev/null >"$d/dockerd-$driver.log" 2>&1 &
+    test_dockerd_pid=$!
+    for _ in $(seq 150); do
+      kill -0 "$test_dockerd_pid" 2>/dev/null || break
+      if DOCKER_HOST="unix://$d/docker.sock" docker info >/dev/null 2>&1; then
+        export STRATA_TEST_DOCKER_HOST="unix://$d/docker.sock"
+        echo "dockerd $(dockerd --version | awk '{print $3}' | tr -d ,) ($driver, pid $test_dockerd_pid) on $STRATA_TEST_DOCKER_HOST"
+        return 0
+      fi
+      sleep 0.2
+    done
+    echo "dockerd with $driver did not start; its log:" >&2; tail -n 20 "$d/dockerd-$driver.log" >&2
+    stop_test_dockerd_process
+  done
+  return 1
+}
+stop_test_dockerd_process() {
+  [ -n "$test_dockerd_pid" ] || return 0
+  kill "$test_dockerd_pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$test_dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$test_dockerd_pid" 2>/dev/null
+  wait "$test_dockerd_pid" 2>/dev/null
+  test_dockerd_pid=
+}
+stop_test_dockerd() {
+  stop_test_dockerd_process
+  unset STRATA_TEST_DOCKER_HOST
+  [ -n "$test_dockerd_dir" ] || return 0
+  # Whatever dockerd left mounted below its data (overlay2 layers, container shm).
+  grep -o " $test_dockerd_dir/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  umount -l "$test_dockerd_dir" 2>/dev/null
+  rm -rf "$test_dockerd_dir"
+  test_dockerd_dir=
+}
+# ---- end of the private dockerd ----
+
 section "cargo build --workspace"
 if ! cargo build --workspace; then
   failed+=("cargo build")
 fi
 
 section "cargo test --workspace (as $(id -un))"
-if ! cargo test --workspace --no-fail-fast; then
-  failed+=("cargo test as $(id -un)")
+if [ "$(id -u)" -eq 0 ]; then
+  trap stop_test_dockerd EXIT
+  start_test_dockerd || failed+=("private dockerd for build_docker")
+  cargo test --workspace --no-fail-fast || failed+=("cargo test as $(id -un)")
+  stop_test_dockerd
+  trap - EXIT
+else
+  # Not root: no dockerd of our own, so the comparisons with docker (build_docker::) are
+  # left out here, visibly; they fail when run without scripts/test.sh as root.
+  echo "not root: build_docker:: (strata's builder compared with dockerd's) is not run"
+  cargo test --workspace --no-fail-fast -- --skip build_docker:: || failed+=("cargo test as $(id -un)")
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -206,6 +270,9 @@ PY
   fi
 
   section "cargo tests as $TEST_USER"
+  # build_docker:: compares with the root pass's private dockerd, which strata-test cannot
+  # reach (its socket is root's, and the daemon is stopped by then): left out here.
+  echo "build_docker:: (the builder compared with dockerd's) runs in the root pass only"
   while read -r exe; do
     [ -n "$exe" ] || continue
     name=$(basename "$exe")
@@ -216,7 +283,7 @@ PY
       STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
       STRATA_TEST_SETUID_HELPER="$ci/setuid/strata-helper" \
       ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
-      "$ci/bin/$name")
+      "$ci/bin/$name" --skip build_docker::)
     rc=$?
     if [ $rc -ne 0 ]; then
       echo "---- $name as $TEST_USER: FAILED (exit $rc)"

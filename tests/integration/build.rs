@@ -109,7 +109,7 @@ CMD ["cat built.txt data.txt"]
         ])
         .ok();
     let lines = hist.lines();
-    assert!(lines[0].contains("LABEL extra=\"yes\""), "{lines:?}");
+    assert!(lines[0].contains("LABEL extra=yes"), "{lines:?}");
     assert!(
         lines
             .iter()

@@ -3,6 +3,7 @@
 //! the harness and the fixture builders.
 
 mod build;
+mod build_docker;
 mod build_parse;
 mod build_steps;
 mod check;

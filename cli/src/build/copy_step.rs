@@ -14,7 +14,8 @@ use super::state::ImageState;
 use super::tree::{kind, Root};
 use super::{Builder, StageRun};
 use crate::container::plan::resolve_user;
-use crate::dockerfile::{Add, Copy, Heredoc, StageRef, Step};
+use crate::dockerfile::{Add, Copy, Heredoc, StageRef};
+use sha2::Digest as _;
 
 /// What COPY and ADD share.
 #[derive(Debug)]
@@ -97,6 +98,26 @@ impl CopySpec {
             parents: c.parents,
             link: c.link,
         }
+    }
+
+    /// What docker's classic builder writes after `#(nop)` in the step's history entry:
+    /// `COPY file:HASH in /dest` (`dir:` for a directory, `multi:` for several sources),
+    /// `--chown=` before the hash as docker writes it. `sums` are the sources' own
+    /// `file:`/`dir:` checksums (docker's are of its own making: tarsum-style headers).
+    fn commit_message(&self, sums: &[String]) -> String {
+        let hash = match sums {
+            [one] => one.clone(),
+            _ => format!(
+                "multi:{}",
+                hex::encode(sha2::Sha256::digest(sums.join(",")))
+            ),
+        };
+        let chown = self
+            .chown
+            .as_deref()
+            .map(|c| format!("--chown={c}"))
+            .unwrap_or_default();
+        format!("{} {chown}{hash} in {}", self.name, self.dest)
     }
 
     /// From an ADD (URLs and git sources are refused).
@@ -246,7 +267,7 @@ impl<'a> Builder<'a> {
         Ok((ctr.mount()?, ctr))
     }
 
-    pub(super) fn copy(&self, run: &mut StageRun<'_>, step: &Step, spec: &CopySpec) -> Result<()> {
+    pub(super) fn copy(&self, run: &mut StageRun<'_>, spec: &CopySpec) -> Result<()> {
         let mut _from = None;
         let mut _downloads = None;
         let mut sources = spec.sources.clone();
@@ -277,14 +298,19 @@ impl<'a> Builder<'a> {
             return Err(BuildError::NotADirectory { what: spec.name });
         }
         let mode = spec.chmod.as_deref().map(parse_chmod).transpose()?;
-        let content = self.content_key(spec, &src, &items, &exclude, mode)?;
+        let (content, sums) = self.content_key(spec, &src, &items, &exclude, mode)?;
         let mut key = Key::new(run.state.id.as_ref());
         key.add(content.as_bytes());
         let key = match self.cached(run, key)? {
             Ok(()) => return Ok(()),
             Err(key) => key,
         };
-        let created_by = format!("/bin/sh -c #(nop) {}", step.source);
+        let c = run.state.config.config.clone().unwrap_or_default();
+        let created_by = format!(
+            "{} #(nop) {} ",
+            super::metadata::shell(&c).join(" "),
+            spec.commit_message(&sums)
+        );
         if spec.link && self.reuse_link(run, &content, created_by.clone(), &key)? {
             return Ok(());
         }
@@ -313,7 +339,6 @@ impl<'a> Builder<'a> {
             preserve: spec.from.is_some(),
             mode,
         };
-        let c = run.state.config.config.clone().unwrap_or_default();
         let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
         let dest_path = super::metadata::workdir(Some(&workdir), &spec.dest);
         let dest_dir_syntax =
@@ -340,8 +365,9 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// What the step's layer depends on apart from what is below it: the step as
-    /// written, the `--from` stage's image, and the sources' names and content.
+    /// What the step's layer depends on apart from what is below it (the step as
+    /// written, the `--from` stage's image, and the sources' names and content), and
+    /// each source's own `file:`/`dir:` checksum for the history entry.
     fn content_key(
         &self,
         spec: &CopySpec,
@@ -349,7 +375,7 @@ impl<'a> Builder<'a> {
         items: &[String],
         exclude: &Ignore,
         mode: Option<u32>,
-    ) -> Result<String> {
+    ) -> Result<(String, Vec<String>)> {
         let mut key = Key::new(None);
         key.add(format!("{spec:?}").as_bytes());
         if let Some(StageRef::Stage(i)) = &spec.from {
@@ -361,18 +387,36 @@ impl<'a> Builder<'a> {
             preserve: spec.from.is_some(),
             mode,
         };
+        let mut sums = Vec::new();
         for item in items {
             key.add(item.as_bytes());
+            let mut sum = sha2::Sha256::new();
             hash_item(
                 src.root(),
                 item,
                 &src.keeps(item, exclude),
                 &own,
-                &mut |b| key.stream(b),
+                &mut |b| {
+                    key.stream(b);
+                    sum.update(b);
+                },
             )
             .map_err(io(format!("cannot read {item}"), item))?;
+            let is_dir = src
+                .root()
+                .stat(item)
+                .map_err(io(format!("cannot read {item}"), item))?
+                .is_some_and(|st| kind(&st) == libc::S_IFDIR);
+            let what = if is_dir { "dir" } else { "file" };
+            sums.push(format!("{what}:{}", hex::encode(sum.finalize())));
         }
-        Ok(key.finish())
+        for h in &spec.heredocs {
+            sums.push(format!(
+                "file:{}",
+                hex::encode(sha2::Sha256::digest(h.body()))
+            ));
+        }
+        Ok((key.finish(), sums))
     }
 }
 

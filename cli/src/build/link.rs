@@ -59,7 +59,7 @@ impl Builder<'_> {
         };
         let mut config = run.state.config.clone();
         config.created = Some(self.created());
-        let history = self.history(created_by, false);
+        let history = self.history(&config, created_by, false);
         run.state = run
             .state
             .commit(self.store, txn, config, Some(layer), history)?;

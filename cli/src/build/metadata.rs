@@ -3,6 +3,7 @@
 //! applied as docker's classic builder applies them.
 
 use super::error::{BuildError, Result};
+use super::gofmt;
 use crate::dockerfile::{CommandLine, Healthcheck, Instruction};
 use crate::image::{ContainerConfig, ImageConfig};
 use serde_json::{json, Value};
@@ -154,6 +155,59 @@ pub fn apply(config: &mut ImageConfig, ins: &Instruction, cmd_set: &mut bool) ->
         _ => {}
     }
     Ok(())
+}
+
+/// `KEY=value` pairs as docker's commit messages list them: ` KEY=value` each.
+fn pairs(name: &str, kvs: &[crate::dockerfile::KeyValue]) -> String {
+    let mut s = name.to_string();
+    for kv in kvs {
+        s.push_str(&format!(" {}={}", kv.key, kv.value));
+    }
+    s
+}
+
+/// What docker's classic builder writes after `#(nop)` in the history entry of the
+/// metadata instruction `ins` (expanded), given the config after it: Go's `%q` of CMD and
+/// ENTRYPOINT's argument vectors and of the HEALTHCHECK, `%v` of VOLUME and SHELL lists,
+/// ENV and LABEL as `KEY=value` with the values expanded, WORKDIR as the path it resolved.
+pub fn commit_message(config: &ImageConfig, ins: &Instruction) -> String {
+    let c = config.config.clone().unwrap_or_default();
+    let list = |v: &Option<Vec<String>>| gofmt::quote_list(v.as_deref().unwrap_or_default());
+    match ins {
+        Instruction::Cmd(_) => format!("CMD {}", list(&c.cmd)),
+        Instruction::Entrypoint(_) => format!("ENTRYPOINT {}", list(&c.entrypoint)),
+        Instruction::Env(kvs) => pairs("ENV", kvs),
+        Instruction::Label(kvs) => pairs("LABEL", kvs),
+        Instruction::Arg(args) => {
+            let mut s = String::from("ARG");
+            for a in args {
+                s.push(' ');
+                s.push_str(&a.name);
+                if let Some(d) = &a.default {
+                    s.push('=');
+                    s.push_str(d);
+                }
+            }
+            s
+        }
+        Instruction::Maintainer(m) => format!("MAINTAINER {m}"),
+        Instruction::Expose(ports) => format!("EXPOSE {}", ports.join(" ")),
+        Instruction::Workdir(_) => format!("WORKDIR {}", c.working_dir.unwrap_or_default()),
+        Instruction::User(u) => format!("USER {u}"),
+        Instruction::Volume(v) => format!("VOLUME {}", gofmt::list(v)),
+        Instruction::Stopsignal(s) => format!("STOPSIGNAL {s}"),
+        Instruction::Healthcheck(h) => format!(
+            "HEALTHCHECK &{{{} {} {} {} {}}}",
+            gofmt::quote_list(&h.test),
+            gofmt::quote(&gofmt::duration(h.interval)),
+            gofmt::quote(&gofmt::duration(h.timeout)),
+            gofmt::quote(&gofmt::duration(h.start_period)),
+            gofmt::quote_int(h.retries),
+        ),
+        Instruction::Shell(s) => format!("SHELL {}", gofmt::list(s)),
+        Instruction::Onbuild(t) => format!("ONBUILD {t}"),
+        other => other.name().to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod context;
 mod copy;
 mod copy_step;
 mod error;
+mod gofmt;
 mod ignore;
 mod link;
 mod live;
@@ -32,7 +33,7 @@ use crate::dockerfile::{
     BaseRef, BuildArgs, Dockerfile, GlobalScope, Instruction, KeyValue, Scope, Step,
 };
 use crate::image::writer::{Assembly, ImageWriter};
-use crate::image::History;
+use crate::image::{History, ImageConfig};
 use crate::reference::familiar;
 use cache::{Cache, Key};
 pub use context::BuildContext;
@@ -283,6 +284,7 @@ impl<'a> Builder<'a> {
             BaseRef::Image(name) => self.image(&name)?,
         };
         self.done(&state);
+        default_path(&mut state);
         let triggers = take_triggers(&mut state)?;
         let env = state
             .config
@@ -334,8 +336,8 @@ impl<'a> Builder<'a> {
         let ins = run.scope.expand(step)?;
         match &ins {
             Instruction::Run(r) => self.run(run, step, r)?,
-            Instruction::Copy(c) => self.copy(run, step, &copy_step::CopySpec::from_copy(c))?,
-            Instruction::Add(a) => self.copy(run, step, &copy_step::CopySpec::from_add(a)?)?,
+            Instruction::Copy(c) => self.copy(run, &copy_step::CopySpec::from_copy(c))?,
+            Instruction::Add(a) => self.copy(run, &copy_step::CopySpec::from_add(a)?)?,
             Instruction::From(_) => {
                 return Err(BuildError::FromInStage {
                     file: self.df.file.clone(),
@@ -363,10 +365,12 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn history(&self, created_by: String, empty: bool) -> History {
+    /// A history entry; like docker's, it names the image's author (MAINTAINER).
+    fn history(&self, config: &ImageConfig, created_by: String, empty: bool) -> History {
         History {
             created: Some(self.created()),
             created_by: Some(created_by),
+            author: config.author.clone(),
             empty_layer: empty.then_some(true),
             ..Default::default()
         }
@@ -382,7 +386,19 @@ impl<'a> Builder<'a> {
             Err(key) => key,
         };
         config.created = Some(self.created());
-        let history = self.history(format!("/bin/sh -c #(nop)  {}", step.source), true);
+        // docker's classic builder writes one space after `#(nop)` for WORKDIR (a step
+        // that may make a layer), two for the others.
+        let gap = if matches!(ins, Instruction::Workdir(_)) {
+            " "
+        } else {
+            "  "
+        };
+        let created_by = format!(
+            "{} #(nop){gap}{}",
+            metadata::shell(config.config.as_ref().unwrap_or(&Default::default())).join(" "),
+            metadata::commit_message(&config, ins)
+        );
+        let history = self.history(&config, created_by, true);
         let txn = self.store.begin()?;
         run.state = run.state.commit(self.store, txn, config, None, history)?;
         self.cache.put(&key, run.state.id.as_ref().expect("stored"));
@@ -414,7 +430,7 @@ impl<'a> Builder<'a> {
     ) -> Result<()> {
         let txn = self.store.begin()?;
         let layer = ctr.layer(&txn, self.opts.epoch)?;
-        let history = self.history(created_by, false);
+        let history = self.history(&config, created_by, false);
         run.state = run
             .state
             .commit(self.store, txn, config, Some(layer.into_layer()), history)?;
@@ -446,6 +462,17 @@ impl<'a> Builder<'a> {
                 .line(&format!("Successfully tagged {}", familiar(t)));
         }
         Ok(())
+    }
+}
+
+/// Adds the default PATH to a stage's environment when its base has none, as docker's
+/// classic builder does (the image it builds keeps it).
+fn default_path(state: &mut ImageState) {
+    use crate::container::spec::DEFAULT_PATH;
+    let c = state.config.config.get_or_insert_with(Default::default);
+    let env = c.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={DEFAULT_PATH}"));
     }
 }
 

@@ -39,6 +39,23 @@ fn command(config: &crate::image::ContainerConfig, r: &Run) -> Vec<String> {
     v
 }
 
+/// The build args a RUN's history entry names (`|2 A=1 B=2 /bin/sh -c ...`), as docker's
+/// classic builder lists them: sorted, without those the image's ENV sets.
+fn history_args(args: &[String], config: &crate::image::ContainerConfig) -> Vec<String> {
+    let env = config.env.as_deref().unwrap_or_default();
+    let mut v: Vec<String> = args
+        .iter()
+        .filter(|a| {
+            let key = a.split_once('=').map_or(a.as_str(), |(k, _)| k);
+            !env.iter()
+                .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+        })
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
 impl Builder<'_> {
     pub(super) fn run(&self, run: &mut StageRun<'_>, step: &Step, r: &Run) -> Result<()> {
         let c = run.state.config.config.clone().unwrap_or_default();
@@ -48,7 +65,7 @@ impl Builder<'_> {
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into());
         let argv = command(&c, r);
-        let args: Vec<String> = run.scope.args().to_env_strings();
+        let args = history_args(&run.scope.args().to_env_strings(), &c);
         let mut env = run.scope.run_env().to_env_strings();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(0, format!("PATH={DEFAULT_PATH}"));

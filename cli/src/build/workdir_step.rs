@@ -31,7 +31,10 @@ impl Builder<'_> {
         let c = config.config.clone().unwrap_or_default();
         let path = c.working_dir.clone().unwrap_or_else(|| "/".into());
         // Docker's classic builder records the resolved directory.
-        let created_by = format!("/bin/sh -c #(nop) WORKDIR {path}");
+        let created_by = format!(
+            "{} #(nop) WORKDIR {path}",
+            super::metadata::shell(&c).join(" ")
+        );
         config.created = Some(self.created());
         let ctr = BuildContainer::create(self.store, &run.state, Default::default())?;
         let root = ctr.mount()?;
@@ -42,7 +45,7 @@ impl Builder<'_> {
             .is_some_and(|st| kind(&st) == libc::S_IFDIR);
         if exists || path == "/" {
             drop(root);
-            let history = self.history(created_by, true);
+            let history = self.history(&config, created_by, true);
             let txn = self.store.begin()?;
             run.state = run.state.commit(self.store, txn, config, None, history)?;
             self.cache.put(&key, run.state.id.as_ref().expect("stored"));
