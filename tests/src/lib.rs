@@ -743,7 +743,7 @@ pub fn quote(a: &OsStr) -> String {
 // ---------------------------------------------------------------------------------------
 
 /// A table as docker prints it (Go's text/tabwriter with minwidth 10, padding 3).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     /// The header cells.
     pub header: Vec<String>,
@@ -824,6 +824,17 @@ impl Table {
             s.push('\n');
         }
         s
+    }
+
+    /// The cells without the column `name`: for comparing two listings printed a moment
+    /// apart, whose relative times (`CREATED`) may have crossed a second's boundary.
+    pub fn without(mut self, name: &str) -> Table {
+        let i = self.col(name);
+        self.header.remove(i);
+        for row in &mut self.rows {
+            row.remove(i);
+        }
+        self
     }
 
     /// The index of the column named `name`.
