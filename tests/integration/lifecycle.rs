@@ -42,6 +42,19 @@ fn wait_for_log(w: &World, name: &str, want: &str) {
     }
 }
 
+/// The output of a `wait` started in the background, once it ended successfully.
+fn waited(mut waiter: std::process::Child) -> String {
+    let mut got = String::new();
+    waiter
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    assert!(waiter.wait().unwrap().success());
+    got
+}
+
 #[test]
 fn stop_kills_a_container_that_ignores_sigterm_after_the_timeout() {
     let w = World::new();
@@ -86,16 +99,7 @@ fn stop_sends_sigterm_and_wait_prints_the_exit_code() {
     let t = Instant::now();
     assert_eq!(w.cmd(["stop", "polite"]).ok().stdout, "polite\n");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    let mut got = String::new();
-    let mut waiter = waiter;
-    waiter
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    assert!(waiter.wait().unwrap().success());
-    assert_eq!(got, "7\n", "wait prints the exit code");
+    assert_eq!(waited(waiter), "7\n", "wait prints the exit code");
     assert_eq!(w.cmd(["logs", "polite"]).ok().stdout, "ready\nbye\n");
     assert!(status(&w, "polite").starts_with("Exited (7) "));
     w.cmd(["rm", "polite"]).ok();
@@ -573,4 +577,68 @@ fn stop_sends_the_signal_run_recorded() {
         "{}",
         status(&w, "usr1")
     );
+}
+
+/// `wait` on a container that was created and never started waits, as docker's does
+/// since 28.0, through its first run: it prints the exit code once another process
+/// started it and it ended.
+#[test]
+fn wait_on_a_created_container_waits_for_its_first_run() {
+    let w = World::new();
+    w.cmd(["create", "--name", "fresh", "bb", "sh", "-c", "exit 5"])
+        .ok();
+    let mut waiter = w
+        .cmd(["wait", "fresh"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "wait returned before the container ran"
+    );
+    assert_eq!(status(&w, "fresh"), "Created");
+    w.cmd(["start", "fresh"]).ok();
+    assert_eq!(
+        waited(waiter),
+        "5\n",
+        "the exit code of the run it waited for"
+    );
+    w.cmd(["rm", "fresh"]).ok();
+}
+
+/// An attached run keeps its output in the json-file log as docker does: shown as it
+/// comes, and by `logs` after it ended (with `--rm` the container and its log go).
+#[test]
+fn logs_show_an_attached_runs_output_after_it_ended() {
+    let w = World::new();
+    let out = w
+        .cmd([
+            "run",
+            "--name",
+            "fg",
+            "bb",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; printf 'no newline'; exit 3",
+        ])
+        .code(3);
+    assert_eq!(out.stdout, "out\nno newline");
+    assert_eq!(out.stderr, "err\n");
+    let logs = w.cmd(["logs", "fg"]).ok();
+    assert_eq!(logs.stdout, "out\nno newline");
+    assert_eq!(logs.stderr, "err\n");
+    w.cmd(["start", "-a", "fg"]).code(3);
+    assert_eq!(
+        w.cmd(["logs", "fg"]).ok().stdout,
+        "out\nno newlineout\nno newline",
+        "start -a appends to it"
+    );
+    w.cmd(["rm", "fg"]).ok();
+    w.cmd(["run", "--rm", "--name", "gone", "bb", "echo", "hi"])
+        .ok();
+    let out = w.cmd(["logs", "gone"]).code(1);
+    assert!(out.stderr.contains("No such container"), "{}", out.stderr);
 }

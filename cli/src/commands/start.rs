@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<()> {
     let [arg] = args.containers.as_slice() else {
         bail!("you cannot start and attach multiple containers at once");
     };
-    match start_one(ctx, arg, Mode::Attached, args.interactive) {
+    match start_one(ctx, arg, Mode::AttachedLogged, args.interactive) {
         Ok(0) => Ok(()),
         Ok(code) => Err(SilentExit(code).into()),
         Err(e) => Err(super::run::exit_error(e)),
