@@ -642,3 +642,174 @@ fn logs_show_an_attached_runs_output_after_it_ended() {
     let out = w.cmd(["logs", "gone"]).code(1);
     assert!(out.stderr.contains("No such container"), "{}", out.stderr);
 }
+
+/// A pseudo-terminal for strata's standard streams, its output collected by a thread.
+struct Pty {
+    master: std::fs::File,
+    slave: std::fs::File,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Pty {
+    fn new(rows: u16, cols: u16) -> Pty {
+        use rustix::pty::OpenptFlags;
+        let master =
+            rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+                .unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        let pty = Pty {
+            master: master.into(),
+            slave,
+            seen: Default::default(),
+        };
+        pty.resize(rows, cols);
+        let mut reader = pty.master.try_clone().unwrap();
+        let seen = pty.seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        pty
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        let ws = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&self.master, ws).unwrap();
+    }
+
+    /// Sets `cmd`'s standard streams to the terminal's other side.
+    fn attach(&self, cmd: &mut std::process::Command) {
+        cmd.stdin(self.slave.try_clone().unwrap())
+            .stdout(self.slave.try_clone().unwrap())
+            .stderr(self.slave.try_clone().unwrap());
+    }
+
+    fn type_in(&self, text: &str) {
+        use std::io::Write;
+        (&self.master).write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Waits until the output shows `want`.
+    fn expect(&self, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.seen.lock().unwrap().contains(want) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw {want:?}: {:?}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// `exec -t` gives the process a terminal of strata's size, and a later size follows
+/// it on SIGWINCH (as a terminal sends it when its window changes).
+#[test]
+fn exec_with_a_terminal_follows_its_size() {
+    let w = World::new();
+    detached(&w, "sized", "echo ready; sleep 600");
+    wait_for_log(&w, "sized", "ready");
+    let pty = Pty::new(30, 100);
+    let mut cmd = w
+        .cmd([
+            "exec",
+            "-it",
+            "sized",
+            "sh",
+            "-c",
+            "stty size; read x; stty size",
+        ])
+        .command();
+    pty.attach(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty.expect("30 100");
+    pty.resize(40, 120);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::WINCH,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    pty.type_in("\n");
+    pty.expect("40 120");
+    assert!(child.wait().unwrap().success());
+    w.cmd(["rm", "-f", "sized"]).ok();
+}
+
+/// The cgroups of a container's first process, as it sees them.
+fn cgroups_in(w: &World, name: &str) -> String {
+    w.cmd(["exec", name, "cat", "/proc/1/cgroup"]).ok().stdout
+}
+
+/// An exec'd process joins the container's cgroup: it sees the cgroups of the
+/// container's first process, and the host lists it in that cgroup's cgroup.procs.
+/// As root the container has a cgroup of its own (a limit); an ordinary user's limits
+/// need a systemd user scope, so there the check is that exec sees the same cgroups.
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    let w = World::new();
+    let mut args = vec!["run", "-d", "--name", "grouped"];
+    if is_root() {
+        args.extend(["--pids-limit", "50"]);
+    }
+    args.extend(["bb", "sh", "-c", "echo ready; sleep 600"]);
+    w.cmd(args).ok();
+    wait_for_log(&w, "grouped", "ready");
+    let theirs = cgroups_in(&w, "grouped");
+    let ours = w
+        .cmd(["exec", "grouped", "cat", "/proc/self/cgroup"])
+        .ok()
+        .stdout;
+    assert_eq!(ours, theirs, "exec's cgroups are the container's");
+    if is_root() {
+        let pids = theirs
+            .lines()
+            .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_string()))
+            .or_else(|| {
+                theirs
+                    .lines()
+                    .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+            })
+            .unwrap();
+        assert!(pids.starts_with("/strata/"), "{theirs}");
+        let v1 = std::path::Path::new("/sys/fs/cgroup/pids").exists();
+        let procs = if v1 {
+            format!("/sys/fs/cgroup/pids{pids}/cgroup.procs")
+        } else {
+            format!("/sys/fs/cgroup{pids}/cgroup.procs")
+        };
+        let count = || std::fs::read_to_string(&procs).unwrap().lines().count();
+        let before = count();
+        assert!(before >= 1, "the container's process is in {procs}");
+        w.cmd(["exec", "-d", "grouped", "sleep", "30"]).ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count() != before + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "exec -d's process never joined {procs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    w.cmd(["rm", "-f", "grouped"]).ok();
+}

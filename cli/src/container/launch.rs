@@ -601,7 +601,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
     forward_signals(forwarded, pid, resize_on, c.plan.process.tty);
     if let Some(m) = master {
         let _raw = c.plan.process.stdin.then(tty::RawMode::enable);
-        tty::proxy(m, c.plan.process.stdin);
+        tty::proxy(m, c.plan.process.stdin, None);
     }
     let code = wait_exit(pid)?;
     drop((network, cgroup));
