@@ -664,25 +664,13 @@ impl Pty {
             .write(true)
             .open(name.to_str().unwrap())
             .unwrap();
+        let master: std::fs::File = master.into();
         let pty = Pty {
-            master: master.into(),
+            seen: collect(master.try_clone().unwrap()),
+            master,
             slave,
-            seen: Default::default(),
         };
         pty.resize(rows, cols);
-        let mut reader = pty.master.try_clone().unwrap();
-        let seen = pty.seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
         pty
     }
 
@@ -812,4 +800,99 @@ fn exec_joins_the_containers_cgroup() {
         }
     }
     w.cmd(["rm", "-f", "grouped"]).ok();
+}
+
+/// Collects a child's standard output in a thread.
+fn collect(out: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let mut out = out;
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    seen
+}
+
+/// `attach` to a container started with `-di`: typed input reaches its process, and
+/// a signal `attach` receives is passed on to it (`--sig-proxy`, the default).
+#[test]
+fn attach_forwards_input_and_signals() {
+    let w = World::new();
+    w.cmd([
+        "run",
+        "-di",
+        "--name",
+        "reader",
+        "bb",
+        "sh",
+        "-c",
+        "trap 'echo term; exit 9' TERM; echo ready; \
+         while :; do if read -t 1 l; then echo got $l; fi; done",
+    ])
+    .ok();
+    wait_for_log(&w, "reader", "ready");
+    let mut attach = w
+        .cmd(["attach", "reader"])
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = collect(attach.stdout.take().unwrap());
+    let mut input = attach.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, b"hello\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().contains("got hello") {
+        assert!(
+            Instant::now() < deadline,
+            "no echo: {:?}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(attach.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let code = attach.wait().unwrap().code();
+    assert_eq!(code, Some(9), "the container's exit code after its trap");
+    assert!(seen.lock().unwrap().contains("term"));
+    let out = w
+        .cmd(["attach", "--detach-keys", "ctrl-", "reader"])
+        .code(1);
+    assert!(out
+        .stderr
+        .contains("You cannot attach to a stopped container"));
+    w.cmd(["rm", "reader"]).ok();
+}
+
+/// `attach` to a container started with `-dit`: the terminal is the container's, of
+/// `attach`'s size, and ctrl-p ctrl-q leaves it running.
+#[test]
+fn attach_to_a_terminal_and_detach_with_the_keys() {
+    let w = World::new();
+    w.cmd(["run", "-dit", "--name", "shell", "bb", "sh"]).ok();
+    let pty = Pty::new(24, 81);
+    let mut cmd = w.cmd(["attach", "shell"]).command();
+    pty.attach(&mut cmd);
+    let mut attach = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    pty.type_in("echo hi-$((1+1)); stty size\r");
+    pty.expect("hi-2");
+    pty.expect("24 81");
+    pty.type_in("\x10\x11");
+    let ended = attach.wait().unwrap();
+    assert!(ended.success(), "detaching is no error: {ended:?}");
+    assert!(status(&w, "shell").starts_with("Up "), "still running");
+    w.cmd(["rm", "-f", "shell"]).ok();
 }

@@ -48,6 +48,9 @@ pub(super) fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> 
     }
     let mut cfg: RunConfig = serde_json::from_value(rec.config.clone())
         .map_err(|e| anyhow!("container {}: invalid record: {e}", &rec.id[..12]))?;
-    cfg.interactive = interactive;
+    // A detached start keeps the input `create -i` recorded, for `attach`.
+    if !matches!(mode, Mode::Detached) {
+        cfg.interactive = interactive;
+    }
     Ok(launch::start(&ctx.store, &rec, &cfg, mode)?)
 }

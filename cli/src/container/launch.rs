@@ -213,14 +213,8 @@ pub fn overlay(store: &Store, rec: &ContainerRecord, dir: &Path) -> Result<Owned
 /// command has started.
 pub fn start(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, mode: Mode) -> Result<i32> {
     let dir = store.container_dir(&rec.id)?;
-    let mut cfg = cfg.clone();
-    if let Mode::Detached = mode {
-        // The log file has no terminal, and nothing is read from strata's input.
-        cfg.tty = false;
-        cfg.interactive = false;
-    }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let plan = ContainerPlan::new(&cfg, &dir, &host_resolv);
+    let plan = ContainerPlan::new(cfg, &dir, &host_resolv);
     prepare(&dir, &plan)?;
     let c = Container {
         store,
@@ -257,13 +251,21 @@ fn detach(c: &Container<'_>) -> Result<i32> {
         nix::unistd::ForkResult::Child => {
             drop(r);
             let _ = rustix::process::setsid();
-            if let Ok(n) = File::open("/dev/null") {
-                let _ = rustix::stdio::dup2_stdin(&n);
-            }
-            let code = match LogPipes::new(log, false) {
+            // With `-i` the container reads what `attach` writes into its input pipe
+            // (with `-t` through its terminal, which the watcher feeds from there).
+            let input = match c.plan.process.stdin {
+                true => super::attach::open_stdin_pipe(c.dir).map_err(|e| e.to_string()),
+                false => File::open("/dev/null")
+                    .map(OwnedFd::from)
+                    .map_err(|e| e.to_string()),
+            };
+            let input =
+                input.and_then(|fd| rustix::stdio::dup2_stdin(&fd).map_err(|e| e.to_string()));
+            let logged = input.and_then(|()| LogPipes::new(log, false).map_err(|e| chain(&e)));
+            let code = match logged {
                 Ok(pipes) => watch(c, Some(w), Some(pipes)).unwrap_or(125),
                 Err(e) => {
-                    report(&Some(w), &format!("125\t{}", chain(&e)));
+                    report(&Some(w), &format!("125\t{e}"));
                     125
                 }
             };

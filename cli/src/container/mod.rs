@@ -7,6 +7,7 @@
 //! layer is read back (`changes`).
 
 pub mod apply;
+pub mod attach;
 pub mod cgroup;
 pub mod changes;
 pub mod copy;
