@@ -3,8 +3,8 @@
 //! the controllers are on v1 hierarchies), made by the watcher after the clone, before
 //! the command starts, and removed when the container ends. One left by a killed
 //! watcher is empty (its processes died with it) and is removed by the next container
-//! that makes one. Only root can make them: an ordinary user needs a delegated subtree
-//! (a systemd user scope), and where there is none strata refuses with a message.
+//! that makes one. An ordinary user's go into the systemd user scope strata runs in
+//! (see `scope`); where there can be none strata refuses with the reason.
 
 use super::spec::Resources;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,12 @@ pub enum CgroupError {
          root or leave out these flags"
     )]
     Rootless(String),
+    /// A controller the user's systemd manager does not delegate.
+    #[error(
+        "the cgroup controller {0} is not delegated to your systemd user manager (an \
+         administrator can add it with Delegate= in user@.service)"
+    )]
+    NotDelegated(&'static str),
     /// A controller the machine does not offer.
     #[error("the cgroup controller {0} is not available on this machine")]
     NoController(&'static str),
@@ -74,19 +80,9 @@ pub fn writes(res: &Resources, version: Version) -> Vec<(&'static str, &'static 
     w
 }
 
-/// An ordinary user's limits: refused unless a delegated v2 subtree could be used.
+/// An ordinary user's limits: allowed in a systemd user scope, else refused with why.
 pub fn check_rootless() -> Result<(), CgroupError> {
-    let why = if !Path::new(CGROUP_ROOT).join("cgroup.controllers").exists() {
-        "this machine has no unified cgroup v2 hierarchy"
-    } else if !std::env::var_os("XDG_RUNTIME_DIR")
-        .map(|d| Path::new(&d).join("systemd/private").exists())
-        .unwrap_or(false)
-    {
-        "no systemd user manager is running for you"
-    } else {
-        "strata does not yet ask systemd for a user scope"
-    };
-    Err(CgroupError::Rootless(why.to_string()))
+    super::scope::check()
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
@@ -115,6 +111,9 @@ impl Cgroup {
             Version::V1
         };
         let limits = writes(res, version);
+        if crate::userns::is_rootless() {
+            return join_scope(&limits, id, pid).map(Some);
+        }
         let mut cg = Cgroup { dirs: Vec::new() };
         for (controller, file, value) in &limits {
             let base = match version {
@@ -146,6 +145,29 @@ impl Cgroup {
         }
         Ok(Some(cg))
     }
+}
+
+/// An ordinary user's container cgroup, in the delegated scope strata runs in.
+fn join_scope(
+    limits: &[(&'static str, &'static str, String)],
+    id: &str,
+    pid: i32,
+) -> Result<Cgroup, CgroupError> {
+    let mut controllers: Vec<&'static str> = limits.iter().map(|(c, _, _)| *c).collect();
+    controllers.dedup();
+    let base = super::scope::prepare(&super::scope::own_cgroup()?, &controllers)?;
+    let dir = base.join(id);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let cg = Cgroup {
+        dirs: vec![dir.clone()],
+    };
+    for (_, file, value) in limits {
+        let path = dir.join(file);
+        std::fs::write(&path, value).map_err(io(&path))?;
+    }
+    let procs = dir.join("cgroup.procs");
+    std::fs::write(&procs, pid.to_string()).map_err(io(&procs))?;
+    Ok(cg)
 }
 
 /// Turns `controller` on for the children of the v2 cgroup `dir`.

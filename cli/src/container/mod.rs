@@ -25,6 +25,7 @@ pub mod options;
 pub mod plan;
 pub mod process;
 pub mod rootfs;
+pub mod scope;
 pub mod signal;
 pub mod spec;
 pub mod top;
