@@ -267,9 +267,10 @@ fn dirs_of(pid: &str, hierarchies: &[Hierarchy]) -> Vec<PathBuf> {
 
 /// Moves strata into the cgroups of the container's process `pid` (for `exec`: what it
 /// forks then starts there, as docker's exec joins the container's cgroup); returns
-/// the cgroups it left, for [`move_back`]. Root must succeed; an ordinary user joins
-/// those cgroups that are delegated to them (a container with limits, under a systemd
-/// user scope) and stays in the others.
+/// the cgroups it left, for [`move_back`]. Root must join the cgroups strata made for
+/// the container's limits; other cgroups, and an ordinary user's (joined where they are
+/// delegated to them: a container with limits under a systemd user scope), are joined
+/// where the kernel allows it.
 pub fn join_cgroups_of(pid: i32, root: bool) -> Result<Vec<PathBuf>, CgroupError> {
     let hierarchies = hierarchies();
     let ours = dirs_of("self", &hierarchies);
@@ -286,7 +287,12 @@ pub fn join_cgroups_of(pid: i32, root: bool) -> Result<Vec<PathBuf>, CgroupError
                     left.push(old.clone());
                 }
             }
-            Err(e) if root => return Err(io(&procs)(e)),
+            // A cgroup strata made for the container's limits must be joined; others
+            // (the watcher's own, perhaps read-only in a container) are joined if they
+            // can be.
+            Err(e) if root && dir.components().any(|c| c.as_os_str() == "strata") => {
+                return Err(io(&procs)(e))
+            }
             Err(_) => {}
         }
     }
