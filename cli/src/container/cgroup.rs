@@ -153,6 +153,8 @@ fn join_scope(
     id: &str,
     pid: i32,
 ) -> Result<Cgroup, CgroupError> {
+    // `start` of a container created with limits, outside a scope: refused with why.
+    super::scope::check()?;
     let mut controllers: Vec<&'static str> = limits.iter().map(|(c, _, _)| *c).collect();
     controllers.dedup();
     let base = super::scope::prepare(&super::scope::own_cgroup()?, &controllers)?;
