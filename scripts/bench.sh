@@ -11,6 +11,8 @@
 #      (scripts/bench-registry.sh)
 #   7. build of shared/bench's context ($BENCH/ctx): no cache (strata, docker's classic
 #      builder, podman), fully cached, and a two-stage Dockerfile whose stages each sleep 1
+#   8. containers: `exec` of /bin/true in a running container, `stop` of a container that
+#      exits on SIGTERM, `run --rm -p` of busybox httpd until the port answers
 # SECTIONS="4 6" runs only those sections (default: all).
 # hyperfine -w 1 -r 5; JSON results in $BENCH/results/. Peers that are missing are skipped
 # with a note; the script fails only if strata (or the setup it needs) fails.
@@ -59,7 +61,7 @@ fi
 ls -l "$BENCH/deb.tar.gz"
 R="$BENCH/results"; mkdir -p "$R"
 # SECTIONS="4 6" runs only those; the results of the others stay from an earlier run.
-SECTIONS=${SECTIONS:-1 2 3 4 5 6 7}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6 7 8}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 for n in $SECTIONS; do
   case $n in
@@ -67,6 +69,7 @@ for n in $SECTIONS; do
     3) rm -f "$R"/save-*.json "$R"/load-*.json ;; 4) rm -f "$R"/run-*.json "$R"/runuser-*.json ;;
     5) rm -f "$R"/commit-*.json ;; 6) rm -f "$R"/pull*.json "$R"/push-*.json "$R"/pull-strata-maxrss.txt ;;
     7) rm -f "$R"/build-*.json "$R"/buildcached-*.json "$R"/buildsleep-*.json ;;
+    8) rm -f "$R"/exec-*.json "$R"/stop-*.json "$R"/web-*.json ;;
   esac
 done
 
@@ -277,6 +280,54 @@ if ((have_podman)) && [ -f "$BENCH/ctx/Dockerfile" ] && $P pull -q --tls-verify=
 fi
 fi
 
+if want 8; then
+section "8. containers: exec, stop, run --rm -p of httpd until the port answers"
+# A busybox image (the host's static busybox) in strata and docker.
+bb="$BENCH/busybox-rootfs"
+rm -rf "$bb"; mkdir -p "$bb/bin" "$bb/www"; cp "$(command -v busybox)" "$bb/bin/busybox"
+for a in sh true sleep httpd echo; do ln -sf busybox "$bb/bin/$a"; done
+echo hello >"$bb/www/index.html"
+tar -C "$bb" -cf "$BENCH/busybox.tar" .
+S="$BENCH/strata-ctr"; SC="env STRATA_ROOT=$S $STRATA"
+rm -rf "$S"; STRATA_ROOT=$S "$STRATA" import "$BENCH/busybox.tar" bench/bb:1 >/dev/null
+((have_docker)) && $D import "$BENCH/busybox.tar" bench/bb:1 >/dev/null
+# A container that ends at once on SIGTERM (its shell waits in `wait`, which a trapped
+# signal interrupts), started and ready (its trap set) before each timed stop.
+stopme='trap "exit 0" TERM; sleep 3600 & echo ready; wait'
+ready="$BENCH/stopme-ready.sh"
+cat >"$ready" <<'SH'
+for _ in $(seq 500); do "$@" logs stopme 2>/dev/null | grep -q ready && exit 0; sleep 0.01; done; exit 1
+SH
+for tool in strata docker; do
+  if [ $tool = strata ]; then T="$SC"; else ((have_docker)) || continue; T="$D"; fi
+  $T rm -f ex stopme web >/dev/null 2>&1 || true
+  $T run -d --network none --name ex bench/bb:1 sleep 3600 >/dev/null
+  "${HFN[@]}" -r 30 --export-json "$R/exec-$tool.json" -n "$tool" "$T exec ex /bin/true" ||
+    note "$tool exec failed"
+  $T rm -f ex >/dev/null
+  "${HFN[@]}" -r 10 --export-json "$R/stop-$tool.json" -n "$tool" \
+    --prepare "$T rm -f stopme >/dev/null 2>&1; $T run -d --network none --name stopme bench/bb:1 sh -c '$stopme' >/dev/null && sh $ready $T" \
+    "$T stop stopme" || note "$tool stop failed"
+  $T rm -f stopme >/dev/null 2>&1 || true
+done
+# strata publishes the port through its default network; docker's bench peer runs with
+# --bridge=none and cannot publish ports, so its row uses --network host (no port mapping:
+# docker does less work than strata in this row).
+web() { echo "$1 run -d --rm $2 --name web bench/bb:1 httpd -f -p $3 -h /www >/dev/null && until curl -s -o /dev/null http://127.0.0.1:$4/; do sleep 0.005; done"; }
+"${HFN[@]}" -r 10 --export-json "$R/web-strata.json" -n "strata -p 18080:80" \
+  --prepare "$SC rm -f web >/dev/null 2>&1; true" "$(web "$SC" "-p 18080:80" 80 18080)" ||
+  note "strata run -p failed"
+$SC rm -f web >/dev/null 2>&1 || true
+if ((have_docker)); then
+  "${HFN[@]}" -r 10 --export-json "$R/web-docker.json" -n "docker --network host" \
+    --prepare "$D rm -f web >/dev/null 2>&1; true" "$(web "$D" "--network host" 18081 18081)" ||
+    note "docker run httpd failed"
+  $D rm -f web >/dev/null 2>&1 || true
+  $D rmi bench/bb:1 >/dev/null 2>&1 || true
+fi
+rm -rf "$S" "$bb" "$BENCH/busybox.tar" "$ready"
+fi
+
 section "results (hyperfine means)"
 python3 - "$R" "$TAGS" <<'PY'
 import json, os, sys
@@ -299,7 +350,10 @@ rows = [("import deb.tar.gz", "import"), (f"images with {tags} tags", "images"),
         ("pull bench/app:1", "pull"), ("push a new 50 MB layer", "push"),
         ("pull, image complete (floor: manifest GET)", "pullcomplete"),
         ("build of the bench context, no cache", "build"), ("build, fully cached", "buildcached"),
-        ("build, two stages each sleep 1", "buildsleep")]
+        ("build, two stages each sleep 1", "buildsleep"),
+        ("exec /bin/true in a running container", "exec"),
+        ("stop of a container that exits on SIGTERM", "stop"),
+        ("run --rm -p httpd until it answers (docker: host net)", "web")]
 hdr = ("work", "strata", "floor", "docker", "podman", "strata/floor", "strata/docker", "strata/podman")
 out = [hdr]
 for label, w in rows:
@@ -342,6 +396,9 @@ targets = [
     ("build no cache / podman", rel("build", "strata", "podman"), 0.25),
     ("build fully cached (ms)", strata_s("buildcached", 1000), 30),
     ("build two sleep 1 stages (s)", strata_s("buildsleep", 1), 1.5),
+    ("exec / docker", rel("exec", "strata", "docker"), 0.2),
+    ("stop / docker", rel("stop", "strata", "docker"), 0.2),
+    ("run -p httpd until it answers / docker (host net)", rel("web", "strata", "docker"), 0.3),
 ]
 print("\ntargets:")
 for what, v, limit in targets:

@@ -292,6 +292,12 @@ PY
   done <"$list"
   if ((${#fuse_env[@]})); then umount -l "$fuse_dir" || echo "umount $fuse_dir failed" >&2; fi
 
+  # An ordinary user's resource limits through a systemd user scope (issue 14); the
+  # script's first line says whether this machine can test the scope or only the refusal.
+  section "resource limits as $TEST_USER (scripts/test-cgroup-scope.sh)"
+  scripts/test-cgroup-scope.sh "$ci/bin/strata" "$helper_sock" "$TEST_USER" ||
+    failed+=("resource limits as $TEST_USER")
+
   # `make demo` with the binaries built above: as root, as $TEST_USER through the helper
   # (from a copy of the Makefile and scripts, as the user may not read this tree), as
   # $TEST_USER with no helper (it must say what to run), and as root for $TEST_USER

@@ -198,6 +198,18 @@ impl Command {
         )
     }
 
+    /// Whether the command is a `run` with resource limits (for an ordinary user: run in
+    /// a systemd user scope, see `container::scope`).
+    fn asks_for_limits(&self) -> bool {
+        match self {
+            Command::Run(a)
+            | Command::Container {
+                command: ContainerCommand::Run(a),
+            } => a.memory.is_some() || a.cpus.is_some() || a.pids_limit.is_some(),
+            _ => false,
+        }
+    }
+
     /// Whether the command writes or deletes layer files, and so must run inside the
     /// user namespace when strata runs as an ordinary user.
     fn changes_layers(&self) -> bool {
@@ -345,6 +357,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         && !rustix::process::getuid().is_root()
         && !crate::userns::in_child()
     {
+        use crate::container::scope;
+        if cli.command.asks_for_limits() && !scope::in_scope() && scope::unavailable().is_none() {
+            let e = scope::reexec_in_scope();
+            return Err(anyhow::anyhow!(
+                "cannot run systemd-run for a user scope: {e}"
+            ));
+        }
         return reexec_in_userns(root);
     }
     match &cli.command {

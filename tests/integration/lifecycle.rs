@@ -42,6 +42,19 @@ fn wait_for_log(w: &World, name: &str, want: &str) {
     }
 }
 
+/// The output of a `wait` started in the background, once it ended successfully.
+fn waited(mut waiter: std::process::Child) -> String {
+    let mut got = String::new();
+    waiter
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    assert!(waiter.wait().unwrap().success());
+    got
+}
+
 #[test]
 fn stop_kills_a_container_that_ignores_sigterm_after_the_timeout() {
     let w = World::new();
@@ -86,16 +99,7 @@ fn stop_sends_sigterm_and_wait_prints_the_exit_code() {
     let t = Instant::now();
     assert_eq!(w.cmd(["stop", "polite"]).ok().stdout, "polite\n");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    let mut got = String::new();
-    let mut waiter = waiter;
-    waiter
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    assert!(waiter.wait().unwrap().success());
-    assert_eq!(got, "7\n", "wait prints the exit code");
+    assert_eq!(waited(waiter), "7\n", "wait prints the exit code");
     assert_eq!(w.cmd(["logs", "polite"]).ok().stdout, "ready\nbye\n");
     assert!(status(&w, "polite").starts_with("Exited (7) "));
     w.cmd(["rm", "polite"]).ok();
@@ -573,4 +577,322 @@ fn stop_sends_the_signal_run_recorded() {
         "{}",
         status(&w, "usr1")
     );
+}
+
+/// `wait` on a container that was created and never started waits, as docker's does
+/// since 28.0, through its first run: it prints the exit code once another process
+/// started it and it ended.
+#[test]
+fn wait_on_a_created_container_waits_for_its_first_run() {
+    let w = World::new();
+    w.cmd(["create", "--name", "fresh", "bb", "sh", "-c", "exit 5"])
+        .ok();
+    let mut waiter = w
+        .cmd(["wait", "fresh"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "wait returned before the container ran"
+    );
+    assert_eq!(status(&w, "fresh"), "Created");
+    w.cmd(["start", "fresh"]).ok();
+    assert_eq!(
+        waited(waiter),
+        "5\n",
+        "the exit code of the run it waited for"
+    );
+    w.cmd(["rm", "fresh"]).ok();
+}
+
+/// An attached run keeps its output in the json-file log as docker does: shown as it
+/// comes, and by `logs` after it ended (with `--rm` the container and its log go).
+#[test]
+fn logs_show_an_attached_runs_output_after_it_ended() {
+    let w = World::new();
+    let out = w
+        .cmd([
+            "run",
+            "--name",
+            "fg",
+            "bb",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; printf 'no newline'; exit 3",
+        ])
+        .code(3);
+    assert_eq!(out.stdout, "out\nno newline");
+    assert_eq!(out.stderr, "err\n");
+    let logs = w.cmd(["logs", "fg"]).ok();
+    assert_eq!(logs.stdout, "out\nno newline");
+    assert_eq!(logs.stderr, "err\n");
+    w.cmd(["start", "-a", "fg"]).code(3);
+    assert_eq!(
+        w.cmd(["logs", "fg"]).ok().stdout,
+        "out\nno newlineout\nno newline",
+        "start -a appends to it"
+    );
+    w.cmd(["rm", "fg"]).ok();
+    w.cmd(["run", "--rm", "--name", "gone", "bb", "echo", "hi"])
+        .ok();
+    let out = w.cmd(["logs", "gone"]).code(1);
+    assert!(out.stderr.contains("No such container"), "{}", out.stderr);
+}
+
+/// A pseudo-terminal for strata's standard streams, its output collected by a thread.
+struct Pty {
+    master: std::fs::File,
+    slave: std::fs::File,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Pty {
+    fn new(rows: u16, cols: u16) -> Pty {
+        use rustix::pty::OpenptFlags;
+        let master =
+            rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+                .unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        let master: std::fs::File = master.into();
+        let pty = Pty {
+            seen: collect(master.try_clone().unwrap()),
+            master,
+            slave,
+        };
+        pty.resize(rows, cols);
+        pty
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        let ws = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&self.master, ws).unwrap();
+    }
+
+    /// Sets `cmd`'s standard streams to the terminal's other side.
+    fn attach(&self, cmd: &mut std::process::Command) {
+        cmd.stdin(self.slave.try_clone().unwrap())
+            .stdout(self.slave.try_clone().unwrap())
+            .stderr(self.slave.try_clone().unwrap());
+    }
+
+    fn type_in(&self, text: &str) {
+        use std::io::Write;
+        (&self.master).write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Waits until the output shows `want`.
+    fn expect(&self, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.seen.lock().unwrap().contains(want) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw {want:?}: {:?}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// `exec -t` gives the process a terminal of strata's size, and a later size follows
+/// it on SIGWINCH (as a terminal sends it when its window changes).
+#[test]
+fn exec_with_a_terminal_follows_its_size() {
+    let w = World::new();
+    detached(&w, "sized", "echo ready; sleep 600");
+    wait_for_log(&w, "sized", "ready");
+    let pty = Pty::new(30, 100);
+    let mut cmd = w
+        .cmd([
+            "exec",
+            "-it",
+            "sized",
+            "sh",
+            "-c",
+            "stty size; read x; stty size",
+        ])
+        .command();
+    pty.attach(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty.expect("30 100");
+    pty.resize(40, 120);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::WINCH,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    pty.type_in("\n");
+    pty.expect("40 120");
+    assert!(child.wait().unwrap().success());
+    w.cmd(["rm", "-f", "sized"]).ok();
+}
+
+/// The cgroups of a container's first process, as it sees them.
+fn cgroups_in(w: &World, name: &str) -> String {
+    w.cmd(["exec", name, "cat", "/proc/1/cgroup"]).ok().stdout
+}
+
+/// An exec'd process joins the container's cgroup: it sees the cgroups of the
+/// container's first process, and the host lists it in that cgroup's cgroup.procs.
+/// As root the container has a cgroup of its own (a limit); an ordinary user's limits
+/// need a systemd user scope, so there the check is that exec sees the same cgroups.
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    let w = World::new();
+    let mut args = vec!["run", "-d", "--name", "grouped"];
+    if is_root() {
+        args.extend(["--pids-limit", "50"]);
+    }
+    args.extend(["bb", "sh", "-c", "echo ready; sleep 600"]);
+    w.cmd(args).ok();
+    wait_for_log(&w, "grouped", "ready");
+    let theirs = cgroups_in(&w, "grouped");
+    let ours = w
+        .cmd(["exec", "grouped", "cat", "/proc/self/cgroup"])
+        .ok()
+        .stdout;
+    assert_eq!(ours, theirs, "exec's cgroups are the container's");
+    if is_root() {
+        let pids = theirs
+            .lines()
+            .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_string()))
+            .or_else(|| {
+                theirs
+                    .lines()
+                    .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+            })
+            .unwrap();
+        assert!(pids.starts_with("/strata/"), "{theirs}");
+        let v1 = std::path::Path::new("/sys/fs/cgroup/pids").exists();
+        let procs = if v1 {
+            format!("/sys/fs/cgroup/pids{pids}/cgroup.procs")
+        } else {
+            format!("/sys/fs/cgroup{pids}/cgroup.procs")
+        };
+        let count = || std::fs::read_to_string(&procs).unwrap().lines().count();
+        let before = count();
+        assert!(before >= 1, "the container's process is in {procs}");
+        w.cmd(["exec", "-d", "grouped", "sleep", "30"]).ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count() != before + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "exec -d's process never joined {procs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    w.cmd(["rm", "-f", "grouped"]).ok();
+}
+
+/// Collects a child's standard output in a thread.
+fn collect(out: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let mut out = out;
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    seen
+}
+
+/// `attach` to a container started with `-di`: typed input reaches its process, and
+/// a signal `attach` receives is passed on to it (`--sig-proxy`, the default).
+#[test]
+fn attach_forwards_input_and_signals() {
+    let w = World::new();
+    w.cmd([
+        "run",
+        "-di",
+        "--name",
+        "reader",
+        "bb",
+        "sh",
+        "-c",
+        "trap 'echo term; exit 9' TERM; echo ready; \
+         while :; do if read -t 1 l; then echo got $l; fi; done",
+    ])
+    .ok();
+    wait_for_log(&w, "reader", "ready");
+    let mut attach = w
+        .cmd(["attach", "reader"])
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = collect(attach.stdout.take().unwrap());
+    let mut input = attach.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, b"hello\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.lock().unwrap().contains("got hello") {
+        assert!(
+            Instant::now() < deadline,
+            "no echo: {:?}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(attach.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let code = attach.wait().unwrap().code();
+    assert_eq!(code, Some(9), "the container's exit code after its trap");
+    assert!(seen.lock().unwrap().contains("term"));
+    let out = w
+        .cmd(["attach", "--detach-keys", "ctrl-", "reader"])
+        .code(1);
+    assert!(out
+        .stderr
+        .contains("You cannot attach to a stopped container"));
+    w.cmd(["rm", "reader"]).ok();
+}
+
+/// `attach` to a container started with `-dit`: the terminal is the container's, of
+/// `attach`'s size, and ctrl-p ctrl-q leaves it running.
+#[test]
+fn attach_to_a_terminal_and_detach_with_the_keys() {
+    let w = World::new();
+    w.cmd(["run", "-dit", "--name", "shell", "bb", "sh"]).ok();
+    let pty = Pty::new(24, 81);
+    let mut cmd = w.cmd(["attach", "shell"]).command();
+    pty.attach(&mut cmd);
+    let mut attach = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    pty.type_in("echo hi-$((1+1)); stty size\r");
+    pty.expect("hi-2");
+    pty.expect("24 81");
+    pty.type_in("\x10\x11");
+    let ended = attach.wait().unwrap();
+    assert!(ended.success(), "detaching is no error: {ended:?}");
+    assert!(status(&w, "shell").starts_with("Up "), "still running");
+    w.cmd(["rm", "-f", "shell"]).ok();
 }

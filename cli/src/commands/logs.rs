@@ -75,7 +75,18 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> Result<()> {
 }
 
 /// Shows what the container writes after `offset` of its log until it ends.
-pub(super) fn follow(ctx: &Ctx, id: &str, mut offset: u64, timestamps: bool) -> Result<()> {
+pub(super) fn follow(ctx: &Ctx, id: &str, offset: u64, timestamps: bool) -> Result<()> {
+    follow_until(ctx, id, offset, timestamps, || false)
+}
+
+/// [`follow`], ending early once `stop` says so (`attach`'s detach keys).
+pub(super) fn follow_until(
+    ctx: &Ctx,
+    id: &str,
+    mut offset: u64,
+    timestamps: bool,
+    stop: impl Fn() -> bool,
+) -> Result<()> {
     let dir = ctx.store.container_dir(id)?;
     loop {
         // Read once more after it ended: what it wrote last is in the log by then.
@@ -86,7 +97,7 @@ pub(super) fn follow(ctx: &Ctx, id: &str, mut offset: u64, timestamps: bool) -> 
         let (more, next) = logs::read_from(&dir, offset)?;
         offset = next;
         show(&more, timestamps)?;
-        if !running {
+        if !running || stop() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));

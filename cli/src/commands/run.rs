@@ -185,7 +185,7 @@ fn create_and_start(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         crate::output::out(&rec.id)?;
         return Ok(0);
     }
-    Ok(launch::start(&ctx.store, &rec, &cfg, Mode::Attached)?)
+    Ok(launch::start(&ctx.store, &rec, &cfg, Mode::AttachedLogged)?)
 }
 
 /// Creates the container record (and its directories) for `run`.

@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<()> {
     let [arg] = args.containers.as_slice() else {
         bail!("you cannot start and attach multiple containers at once");
     };
-    match start_one(ctx, arg, Mode::Attached, args.interactive) {
+    match start_one(ctx, arg, Mode::AttachedLogged, args.interactive) {
         Ok(0) => Ok(()),
         Ok(code) => Err(SilentExit(code).into()),
         Err(e) => Err(super::run::exit_error(e)),
@@ -48,6 +48,9 @@ pub(super) fn start_one(ctx: &Ctx, arg: &str, mode: Mode, interactive: bool) -> 
     }
     let mut cfg: RunConfig = serde_json::from_value(rec.config.clone())
         .map_err(|e| anyhow!("container {}: invalid record: {e}", &rec.id[..12]))?;
-    cfg.interactive = interactive;
+    // A detached start keeps the input `create -i` recorded, for `attach`.
+    if !matches!(mode, Mode::Detached) {
+        cfg.interactive = interactive;
+    }
     Ok(launch::start(&ctx.store, &rec, &cfg, mode)?)
 }

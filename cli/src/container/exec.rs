@@ -3,6 +3,9 @@
 //! one of its own, which gives an ordinary user the rights for the rest), takes its root
 //! (fchdir + chroot on /proc/PID/root), then forks the process, which carries out the
 //! same user, working directory, capability and exec steps as the container's command.
+//! Before that, strata moves into the container's cgroups, so the process starts there
+//! (strata itself goes back once it forked); with `-t`, strata's terminal size follows
+//! onto the process's terminal on SIGWINCH.
 
 use super::plan::ContainerPlan;
 use super::signal::{running_state, SignalError};
@@ -53,6 +56,9 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    /// The container's cgroups could not be joined.
+    #[error("join the container's cgroup: {0}")]
+    Cgroup(#[from] super::cgroup::CgroupError),
     /// The command did not start (126 cannot run, 127 not found, 125 otherwise).
     #[error("OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown")]
     Start {
@@ -191,6 +197,8 @@ pub fn exec(store: &Store, rec: &ContainerRecord, opts: &ExecOptions) -> Result<
     let (Some(pid), start) = (state.init_pid, state.init_start) else {
         return Err(SignalError::NotRunning(rec.id.clone()).into());
     };
+    let root = rustix::process::geteuid().is_root();
+    let left = super::cgroup::join_cgroups_of(pid, root)?;
     join(pid, start)?;
     let (err_r, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(join_err("pipe"))?;
     let console = if opts.tty {
@@ -221,6 +229,7 @@ pub fn exec(store: &Store, rec: &ContainerRecord, opts: &ExecOptions) -> Result<
             unsafe { libc::_exit(code) }
         }
         nix::unistd::ForkResult::Parent { child } => {
+            super::cgroup::move_back(&left);
             drop(err_w);
             let master = console.and_then(|(a, b)| {
                 drop(b);
@@ -241,11 +250,21 @@ pub fn exec(store: &Store, rec: &ContainerRecord, opts: &ExecOptions) -> Result<
             }
             if let Some(m) = master {
                 let _raw = opts.interactive.then(tty::RawMode::enable);
-                tty::proxy(m, opts.interactive);
+                tty::proxy(m, opts.interactive, size_signals());
             }
             Ok(wait_child(child))
         }
     }
+}
+
+/// SIGWINCH as a descriptor, for the terminal's size to follow strata's (blocked here,
+/// after the fork, so the command keeps its own disposition).
+fn size_signals() -> Option<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut winch = nix::sys::signal::SigSet::empty();
+    winch.add(nix::sys::signal::Signal::SIGWINCH);
+    winch.thread_block().ok()?;
+    SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
 }
 
 fn wait_child(pid: nix::unistd::Pid) -> i32 {

@@ -27,8 +27,11 @@ use store_layout::{ContainerRecord, ContainerState, ContainerStatus, Store, Stor
 
 /// Where the container's output goes.
 pub enum Mode {
-    /// strata's own standard streams (a terminal with `-t`).
+    /// strata's own standard streams (a terminal with `-t`), nothing kept (a build step).
     Attached,
+    /// strata's own standard streams, and the container's json-file log as well (docker
+    /// keeps it for attached runs; not with `--rm`, whose log would go at once).
+    AttachedLogged,
     /// The container's log file; strata returns once the command started.
     Detached,
 }
@@ -247,14 +250,8 @@ fn layer_mounts(
 /// command has started.
 pub fn start(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, mode: Mode) -> Result<i32> {
     let dir = store.container_dir(&rec.id)?;
-    let mut cfg = cfg.clone();
-    if let Mode::Detached = mode {
-        // The log file has no terminal, and nothing is read from strata's input.
-        cfg.tty = false;
-        cfg.interactive = false;
-    }
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let plan = ContainerPlan::new(&cfg, &dir, &host_resolv);
+    let plan = ContainerPlan::new(cfg, &dir, &host_resolv);
     prepare(&dir, &plan)?;
     let c = Container {
         store,
@@ -264,7 +261,12 @@ pub fn start(store: &Store, rec: &ContainerRecord, cfg: &RunConfig, mode: Mode) 
         auto_remove: cfg.auto_remove,
     };
     match mode {
-        Mode::Attached => watch(&c, None, None),
+        Mode::AttachedLogged if !cfg.auto_remove => {
+            let log =
+                LogWriter::open(&dir, MAX_SIZE).map_err(at("cannot open the container log"))?;
+            watch(&c, None, Some(LogPipes::new(log, true)?))
+        }
+        Mode::Attached | Mode::AttachedLogged => watch(&c, None, None),
         Mode::Detached => detach(&c),
     }
 }
@@ -286,13 +288,21 @@ fn detach(c: &Container<'_>) -> Result<i32> {
         nix::unistd::ForkResult::Child => {
             drop(r);
             let _ = rustix::process::setsid();
-            if let Ok(n) = File::open("/dev/null") {
-                let _ = rustix::stdio::dup2_stdin(&n);
-            }
-            let code = match LogPipes::new(log) {
+            // With `-i` the container reads what `attach` writes into its input pipe
+            // (with `-t` through its terminal, which the watcher feeds from there).
+            let input = match c.plan.process.stdin {
+                true => super::attach::open_stdin_pipe(c.dir).map_err(|e| e.to_string()),
+                false => File::open("/dev/null")
+                    .map(OwnedFd::from)
+                    .map_err(|e| e.to_string()),
+            };
+            let input =
+                input.and_then(|fd| rustix::stdio::dup2_stdin(&fd).map_err(|e| e.to_string()));
+            let logged = input.and_then(|()| LogPipes::new(log, false).map_err(|e| chain(&e)));
+            let code = match logged {
                 Ok(pipes) => watch(c, Some(w), Some(pipes)).unwrap_or(125),
                 Err(e) => {
-                    report(&Some(w), &format!("125\t{}", chain(&e)));
+                    report(&Some(w), &format!("125\t{e}"));
                     125
                 }
             };
@@ -487,16 +497,27 @@ fn wait_exit(pid: Pid) -> Result<i32> {
     }
 }
 
-/// A detached container's standard output and error: pipes whose write ends are the
-/// watcher's (and so the container's) descriptors 1 and 2, read into the json-file log.
+/// A container's standard output and error: pipes whose write ends are the watcher's
+/// (and so the container's) descriptors 1 and 2, read into the json-file log.
 struct LogPipes {
     out: OwnedFd,
     err: OwnedFd,
     log: Arc<Mutex<LogWriter>>,
+    /// strata's own standard output and error, for an attached container: its output is
+    /// shown there too, and they are put back when it ends.
+    echo: Option<(OwnedFd, OwnedFd)>,
 }
 
 impl LogPipes {
-    fn new(log: LogWriter) -> Result<LogPipes> {
+    fn new(log: LogWriter, attached: bool) -> Result<LogPipes> {
+        let keep = |fd| rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(std::io::Error::from);
+        let echo = match attached {
+            true => Some((
+                keep(std::io::stdout().as_fd())?,
+                keep(std::io::stderr().as_fd())?,
+            )),
+            false => None,
+        };
         let (out, out_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
         let (err, err_w) = pipe_with(PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
         rustix::stdio::dup2_stdout(&out_w).map_err(std::io::Error::from)?;
@@ -505,34 +526,68 @@ impl LogPipes {
             out,
             err,
             log: Arc::new(Mutex::new(log)),
+            echo,
         })
+    }
+
+    /// Puts strata's own output back (an attached container that did not start).
+    fn put_back(&self) {
+        if let Some((out, err)) = &self.echo {
+            let _ = rustix::stdio::dup2_stdout(out);
+            let _ = rustix::stdio::dup2_stderr(err);
+        }
     }
 
     /// Starts copying into the log (after the clone: no thread may hold a lock the
     /// container's first process would need).
-    fn start(self) -> Vec<std::thread::JoinHandle<()>> {
-        [(self.out, "stdout"), (self.err, "stderr")]
-            .into_iter()
-            .map(|(fd, stream)| {
-                let log = self.log.clone();
-                std::thread::spawn(move || logs::pump(File::from(fd), stream, log))
-            })
-            .collect()
+    fn start(self) -> Logging {
+        let put_back = self
+            .echo
+            .as_ref()
+            .and_then(|(o, e)| Some((o.try_clone().ok()?, e.try_clone().ok()?)));
+        let (echo_out, echo_err) = self.echo.unzip();
+        let threads = [
+            (self.out, "stdout", echo_out),
+            (self.err, "stderr", echo_err),
+        ]
+        .into_iter()
+        .map(|(fd, stream, echo)| {
+            let lines = logs::Lines::new(stream, self.log.clone());
+            std::thread::spawn(move || logs::pump(File::from(fd), lines, echo.map(File::from)))
+        })
+        .collect();
+        Logging { threads, put_back }
     }
 }
 
-/// Closes the watcher's own ends of the log pipes and waits until everything the
-/// container wrote is in the log. An attached container has none: its watcher's own
-/// output (a `run`, or a `build` that goes on after this step) stays where it was.
-fn end_logging(threads: Vec<std::thread::JoinHandle<()>>) {
-    if threads.is_empty() {
+/// The threads copying a container's output into its log.
+#[derive(Default)]
+struct Logging {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    put_back: Option<(OwnedFd, OwnedFd)>,
+}
+
+/// Closes the watcher's own ends of the log pipes (putting strata's own output back for
+/// an attached container) and waits until everything the container wrote is in the
+/// log. A container without a log has none: its watcher's own output (a build that
+/// goes on after this step) stays where it was.
+fn end_logging(logging: Logging) {
+    if logging.threads.is_empty() {
         return;
     }
-    if let Ok(n) = File::open("/dev/null") {
-        let _ = rustix::stdio::dup2_stdout(&n);
-        let _ = rustix::stdio::dup2_stderr(&n);
+    match &logging.put_back {
+        Some((out, err)) => {
+            let _ = rustix::stdio::dup2_stdout(out);
+            let _ = rustix::stdio::dup2_stderr(err);
+        }
+        None => {
+            if let Ok(n) = File::open("/dev/null") {
+                let _ = rustix::stdio::dup2_stdout(&n);
+                let _ = rustix::stdio::dup2_stderr(&n);
+            }
+        }
     }
-    for t in threads {
+    for t in logging.threads {
         let _ = t.join();
     }
 }
@@ -548,6 +603,9 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
     } = match spawn(c) {
         Ok(s) => s,
         Err(e) => {
+            if let Some(l) = &logs {
+                l.put_back();
+            }
             if c.auto_remove {
                 let _ = c.store.remove_container(&c.rec.id);
             }
@@ -562,6 +620,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
     if !msg.is_empty() {
         let _ = waitpid(pid, None);
         drop((network, cgroup));
+        end_logging(loggers);
         let (code, message) = msg.split_once('\t').unwrap_or(("125", msg.as_str()));
         let code: i32 = code.parse().unwrap_or(125);
         finish(c, &started, code)?;
@@ -582,7 +641,7 @@ fn watch(c: &Container<'_>, notify: Option<OwnedFd>, logs: Option<LogPipes>) -> 
     forward_signals(forwarded, pid, resize_on, c.plan.process.tty);
     if let Some(m) = master {
         let _raw = c.plan.process.stdin.then(tty::RawMode::enable);
-        tty::proxy(m, c.plan.process.stdin);
+        tty::proxy(m, c.plan.process.stdin, None);
     }
     let code = wait_exit(pid)?;
     drop((network, cgroup));

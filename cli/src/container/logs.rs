@@ -1,11 +1,13 @@
 //! A detached container's output, kept as docker's json-file log driver keeps it: one
 //! JSON object per line (`{"log":"…\n","stream":"stdout","time":"…"}`) in
 //! `containers/ID/container-json.log`, rotated to `container-json.log.1` past a size cap.
-//! The watcher writes it (one thread per stream); `logs` reads and follows it.
+//! The watcher writes it (one thread per stream), for attached runs too (as docker
+//! does; not with `--rm`, whose log would go with the container); `logs` reads and
+//! follows it.
 
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -73,23 +75,76 @@ impl LogWriter {
     }
 }
 
-/// Copies a stream into the log, line by line, until it ends.
-pub fn pump(from: impl Read, stream: &'static str, log: Arc<Mutex<LogWriter>>) {
-    let mut r = BufReader::new(from);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match r
-            .by_ref()
-            .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if let Ok(mut l) = log.lock() {
-                    let _ = l.write(stream, &line);
+/// A stream's output cut into the log's entries: whole lines, or pieces of
+/// `MAX_LINE` bytes, and what is left when the stream ends.
+pub struct Lines {
+    stream: &'static str,
+    log: Arc<Mutex<LogWriter>>,
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    /// The entries of `stream` (`stdout` or `stderr`) in `log`.
+    pub fn new(stream: &'static str, log: Arc<Mutex<LogWriter>>) -> Lines {
+        Lines {
+            stream,
+            log,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds the bytes read; writes each line they complete.
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() {
+            let room = MAX_LINE - self.pending.len();
+            let end = match chunk.iter().take(room).position(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None if chunk.len() >= room => room,
+                None => {
+                    self.pending.extend_from_slice(chunk);
+                    return;
                 }
+            };
+            self.pending.extend_from_slice(&chunk[..end]);
+            self.flush();
+            chunk = &chunk[end..];
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Ok(mut l) = self.log.lock() {
+            let _ = l.write(self.stream, &self.pending);
+        }
+        self.pending.clear();
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Copies a stream into the log until it ends, and (for an attached container) on to
+/// `echo` as it comes, so that a prompt without a newline shows at once.
+pub fn pump(mut from: impl Read, mut lines: Lines, mut echo: Option<File>) {
+    let mut buf = vec![0u8; MAX_LINE];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Some(e) = &mut echo {
+                    if e.write_all(&buf[..n]).is_err() {
+                        echo = None;
+                    }
+                }
+                lines.feed(&buf[..n]);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
@@ -229,6 +284,25 @@ mod tests {
         let (more, _) = read_from(dir.path(), end).unwrap();
         assert_eq!(more.len(), 1);
         assert_eq!(more[0].log, "late\n");
+    }
+
+    #[test]
+    fn output_is_cut_into_lines_and_long_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(LogWriter::open(dir.path(), MAX_SIZE).unwrap()));
+        let mut lines = Lines::new("stdout", log);
+        lines.feed(b"a");
+        lines.feed(b"b\nc\nd");
+        lines.feed(&vec![b'x'; MAX_LINE + 1]);
+        lines.feed(b"\nprompt> ");
+        drop(lines);
+        let (all, _) = read(dir.path(), &Filter::default()).unwrap();
+        let texts: Vec<_> = all.iter().map(|e| e.log.len()).collect();
+        assert_eq!(all[0].log, "ab\n");
+        assert_eq!(all[1].log, "c\n");
+        assert_eq!(texts[2..], [MAX_LINE, 3, 8]);
+        assert_eq!(all[3].log, "xx\n");
+        assert_eq!(all[4].log, "prompt> ", "the rest when the stream ends");
     }
 
     #[test]

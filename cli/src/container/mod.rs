@@ -7,6 +7,7 @@
 //! layer is read back (`changes`).
 
 pub mod apply;
+pub mod attach;
 pub mod cgroup;
 pub mod changes;
 pub mod copy;
@@ -24,6 +25,7 @@ pub mod options;
 pub mod plan;
 pub mod process;
 pub mod rootfs;
+pub mod scope;
 pub mod signal;
 pub mod spec;
 pub mod top;

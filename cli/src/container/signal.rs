@@ -93,7 +93,9 @@ pub fn kill(store: &Store, rec: &ContainerRecord, sig: Signal) -> Result<(), Sig
 }
 
 /// Waits until the container's watcher has recorded its end (or `timeout` passes: then
-/// `None`). Returns the final state; a removed container (`--rm`) counts as ended.
+/// `None`). Returns the final state; a removed container (`--rm`) counts as ended. A
+/// container that was created and never started is waited for through its first run,
+/// as docker's `wait` does.
 pub fn wait_exit(
     store: &Store,
     id: &str,
@@ -110,7 +112,7 @@ pub fn wait_exit(
         if !store.container_dir(id)?.exists() {
             return Ok(Some(state));
         }
-        if state.status != ContainerStatus::Running {
+        if state.status == ContainerStatus::Exited {
             return Ok(Some(state));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

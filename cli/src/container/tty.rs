@@ -1,6 +1,8 @@
 //! The terminal side of `run -t`: a pseudo-terminal pair made by strata, the user's
 //! terminal in raw mode while the container runs, and bytes copied both ways.
 
+use nix::sys::signalfd::SignalFd;
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
@@ -8,7 +10,7 @@ use rustix::net::{
 };
 use rustix::pty::OpenptFlags;
 use rustix::termios::{OptionalActions, Termios, Winsize};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -119,48 +121,63 @@ impl Drop for RawMode {
     }
 }
 
-/// Copies standard input to the terminal in a background thread (when `interactive`),
-/// and the terminal's output to standard output until the container side closes.
-pub fn proxy(master: OwnedFd, interactive: bool) {
-    let mut out_side = std::fs::File::from(master);
-    if interactive {
-        if let Ok(mut in_side) = out_side.try_clone() {
-            std::thread::spawn(move || {
-                let mut stdin = std::io::stdin().lock();
-                let mut buf = [0u8; 4096];
-                loop {
-                    match stdin.read(&mut buf) {
-                        Ok(0) => {
-                            // End of input: send the terminal's EOF character.
-                            let _ = in_side.write_all(&[4]);
-                            break;
-                        }
-                        Ok(n) => {
-                            if in_side.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-            });
-        }
-    }
+/// Copies standard input to the terminal (when `interactive`) and the terminal's
+/// output to standard output until the container side closes, in this one thread (an
+/// `exec` that joined a pid namespace cannot start threads); on each signal read from
+/// `winch` (SIGWINCH) strata's terminal size is copied onto the terminal.
+pub fn proxy(master: OwnedFd, interactive: bool, winch: Option<SignalFd>) {
+    let stdin = std::io::stdin();
+    let mut stdin_open = interactive;
     let mut stdout = std::io::stdout().lock();
     let mut buf = [0u8; 8192];
     loop {
-        match out_side.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if stdout.write_all(&buf[..n]).is_err() {
-                    break;
+        let mut fds = vec![PollFd::new(&master, PollFlags::IN)];
+        if stdin_open {
+            fds.push(PollFd::new(&stdin, PollFlags::IN));
+        }
+        if let Some(w) = &winch {
+            fds.push(PollFd::new(w, PollFlags::IN));
+        }
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+        drop(fds);
+        if ready[0] {
+            match rustix::io::read(&master, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if stdout.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                    let _ = stdout.flush();
                 }
-                let _ = stdout.flush();
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                // EIO: every copy of the container's side is closed.
+                Err(_) => return,
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            // EIO: every copy of the container's side is closed.
-            Err(_) => break,
+        }
+        if stdin_open && ready[1] {
+            match rustix::io::read(&stdin, &mut buf) {
+                Ok(n) if n > 0 => {
+                    if rustix::io::write(&master, &buf[..n]).is_err() {
+                        stdin_open = false;
+                    }
+                }
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                _ => {
+                    // End of input: send the terminal's EOF character.
+                    let _ = rustix::io::write(&master, &[4]);
+                    stdin_open = false;
+                }
+            }
+        }
+        if let Some(w) = &winch {
+            if ready[ready.len() - 1] && w.read_signal().is_ok() {
+                resize(master.as_fd());
+            }
         }
     }
 }
