@@ -20,7 +20,7 @@
 # missing tool is a failure.
 #
 # Debian packages this needs (besides the test suite's): dpkg-dev binutils lintian
-# systemd (systemd-analyze, systemd-socket-activate) util-linux (setpriv, prlimit) adduser man-db
+# systemd (systemd-analyze, systemd-socket-activate) util-linux (setpriv, prlimit, flock) adduser man-db
 # (systemd-analyze verify looks up the units' Documentation= pages).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -46,10 +46,17 @@ check() { # check DESCRIPTION COMMAND...: runs COMMAND, a failure if it fails
 }
 
 [ "$(id -u)" -eq 0 ] || { echo "test-deb.sh: run as root (it installs a package)" >&2; exit 1; }
-for t in dpkg-deb dpkg-architecture dpkg-shlibdeps man apt-get lintian systemd-analyze systemd-socket-activate setpriv prlimit runuser strip; do
+for t in dpkg-deb dpkg-architecture dpkg-shlibdeps man apt-get lintian systemd-analyze systemd-socket-activate setpriv prlimit runuser flock strip; do
   command -v "$t" >/dev/null || fail "tool $t is missing"
 done
 id -u "$TEST_USER" >/dev/null 2>&1 || fail "user $TEST_USER is missing (scripts/test.sh creates it)"
+# The package is installed system-wide: one package test at a time on a machine (several
+# checkouts' `make test` may overlap); a second one waits for the first.
+exec 8>/run/lock/strata-deb-test.lock
+if ! flock -n 8; then
+  echo "another package test runs on this machine: waiting for /run/lock/strata-deb-test.lock"
+  flock 8
+fi
 if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
   fail "the strata package is already installed: remove it first"
 fi
