@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The environment the tests run in as the unprivileged test user, shared by
 # scripts/test.sh (the build tree's binaries) and packaging/test-deb.sh (the installed
 # package's): source it, then call the functions. Run as root.
@@ -14,6 +15,7 @@
 #   testenv_fuse_umount
 #       unmounts it again.
 
+# shellcheck disable=SC2034 # read by the scripts that source this file
 testenv_fuse_vars=()
 testenv_fuse_dir=
 
@@ -48,5 +50,6 @@ testenv_fuse_umount() {
   umount -l "$testenv_fuse_dir" || echo "umount $testenv_fuse_dir failed" >&2
   rmdir "$testenv_fuse_dir" 2>/dev/null
   testenv_fuse_dir=
+  # shellcheck disable=SC2034 # read by the scripts that source this file
   testenv_fuse_vars=()
 }
