@@ -51,7 +51,9 @@ for t in dpkg-deb dpkg-architecture dpkg-shlibdeps man apt-get lintian systemd-a
 done
 id -u "$TEST_USER" >/dev/null 2>&1 || fail "user $TEST_USER is missing (scripts/test.sh creates it)"
 # The package is installed system-wide: one package test at a time on a machine (several
-# checkouts' `make test` may overlap); a second one waits for the first.
+# checkouts' `make test` may overlap); a second one waits for the first. Descriptor 8
+# holds the lock: what may outlive this script (the helper, the suite's registries) is
+# started without it.
 exec 8>/run/lock/strata-deb-test.lock
 if ! flock -n 8; then
   echo "another package test runs on this machine: waiting for /run/lock/strata-deb-test.lock"
@@ -240,7 +242,7 @@ nnp_flag=()
 # shellcheck disable=SC2086
 systemd-socket-activate -l "$SOCKET" -- prlimit --nofile="$nofile:$nofile" setpriv --reuid="$user" --regid="$user" --clear-groups \
   --inh-caps=-all,"$caps" --ambient-caps=-all,"$caps" --bounding-set=-all,"$bound" "${nnp_flag[@]}" \
-  $exec_start </dev/null >"$work/helper.log" 2>&1 &
+  $exec_start </dev/null >"$work/helper.log" 2>&1 8>&- &
 helper_pid=$!
 for _ in $(seq 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 chmod 0666 "$SOCKET" 2>/dev/null # the unit's SocketMode
@@ -378,7 +380,7 @@ suite() {
     args+=(--skip "${e%%  *}")
   done
   local t0=$SECONDS
-  if "$@" "$work/integration" "${args[@]}" >"$log" 2>&1; then
+  if "$@" "$work/integration" "${args[@]}" >"$log" 2>&1 8>&-; then
     ok "integration suite $name: $(grep -o '[0-9]* passed.*filtered out' "$log" | tail -1) ($((SECONDS - t0))s)"
   else
     grep -A200 '^failures:$' "$log" | tail -60 >&2
