@@ -376,7 +376,7 @@ suite() {
   log="$work/suite-$suite_pass.log"
   echo "$name: left out (${#skips[@]}):"
   for e in "${skips[@]}"; do
-    echo "  ${e%%  *}: ${e#*  }"
+    echo "  --skip ${e%%  *}  because ${e#*  }"
     args+=(--skip "${e%%  *}")
   done
   local t0=$SECONDS
