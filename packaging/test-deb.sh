@@ -8,20 +8,24 @@
 #      verify; security --offline at 3.0 or less for the helper's service);
 #   4. starts the installed helper with systemd-socket-activate as systemd would (the
 #      listening socket in LISTEN_FDS, the unit's User=, capabilities, NoNewPrivileges)
-#      and runs containers through it as the test user, with the package's binary, plus
-#      the integration suite's container tests (STRATA_BIN=/usr/bin/strata) as root and
-#      as the test user; where systemd runs (PID 1), also through the real socket unit;
+#      and runs containers through it as the test user, with the package's binary; where
+#      systemd runs (PID 1), also through the real socket unit; then the whole
+#      integration suite (STRATA_BIN=/usr/bin/strata, STRATA_HELPER_BIN=the installed
+#      helper) as root and as the test user through that helper;
 #   5. makes the installed helper setuid root (dpkg-statoverride) and, with no helper socket
-#      answering, runs containers and the setuid integration tests as the test user;
+#      answering, runs containers and the whole integration suite as the test user;
+#      what a pass of the suite leaves out is an explicit list (skip_*) printed with it;
 #   6. removes and purges the package and checks nothing is left but users' stores.
 # Every check runs; the exit status is non-zero if any failed. Nothing is skipped: a
 # missing tool is a failure.
 #
 # Debian packages this needs (besides the test suite's): dpkg-dev binutils lintian
-# systemd (systemd-analyze, systemd-socket-activate) util-linux (setpriv) adduser man-db
+# systemd (systemd-analyze, systemd-socket-activate) util-linux (setpriv, prlimit, flock) adduser man-db
 # (systemd-analyze verify looks up the units' Documentation= pages).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/lib-testenv.sh
+. scripts/lib-testenv.sh
 export PATH="${HOME:-/root}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -42,10 +46,19 @@ check() { # check DESCRIPTION COMMAND...: runs COMMAND, a failure if it fails
 }
 
 [ "$(id -u)" -eq 0 ] || { echo "test-deb.sh: run as root (it installs a package)" >&2; exit 1; }
-for t in dpkg-deb dpkg-architecture dpkg-shlibdeps man apt-get lintian systemd-analyze systemd-socket-activate setpriv runuser strip; do
+for t in dpkg-deb dpkg-architecture dpkg-shlibdeps man apt-get lintian systemd-analyze systemd-socket-activate setpriv prlimit runuser flock strip; do
   command -v "$t" >/dev/null || fail "tool $t is missing"
 done
 id -u "$TEST_USER" >/dev/null 2>&1 || fail "user $TEST_USER is missing (scripts/test.sh creates it)"
+# The package is installed system-wide: one package test at a time on a machine (several
+# checkouts' `make test` may overlap); a second one waits for the first. Descriptor 8
+# holds the lock: what may outlive this script (the helper, the suite's registries) is
+# started without it.
+exec 8>/run/lock/strata-deb-test.lock
+if ! flock -n 8; then
+  echo "another package test runs on this machine: waiting for /run/lock/strata-deb-test.lock"
+  flock 8
+fi
 if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
   fail "the strata package is already installed: remove it first"
 fi
@@ -59,6 +72,7 @@ work=$(mktemp -d /tmp/strata-deb-test.XXXX)
 chmod 755 "$work"
 cleanup() {
   [ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null
+  testenv_fuse_umount
   dpkg-statoverride --remove /usr/libexec/strata/strata-helper >/dev/null 2>&1
   # A test that stopped half-way leaves no package behind.
   if dpkg-query -W -f='${Status}' strata 2>/dev/null | grep -q installed; then
@@ -209,17 +223,26 @@ caps=$(unit_value AmbientCapabilities | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/
 bound=$(unit_value CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 exec_start=$(unit_value ExecStart)
 nnp=$(unit_value NoNewPrivileges)
-echo "unit: User=$user caps $caps bounding $bound NoNewPrivileges=$nnp ExecStart=$exec_start"
+nofile=$(unit_value LimitNOFILE)
+echo "unit: User=$user caps $caps bounding $bound NoNewPrivileges=$nnp LimitNOFILE=$nofile ExecStart=$exec_start"
+# systemd may raise the limit; a root without CAP_SYS_RESOURCE (a container's, as on the
+# test machine) may not go over its own hard limit.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$nofile" ]; then
+  echo "this machine's hard descriptor limit $hard is under the unit's $nofile: the helper gets $hard"
+  nofile=$hard
+fi
 mkdir -p "$SOCKET_DIR" && chmod 755 "$SOCKET_DIR"
 nnp_flag=()
 [ "$nnp" = yes ] && nnp_flag=(--no-new-privs)
 # The listening socket is made by systemd-socket-activate (as root, like systemd), which
-# execs setpriv (same process), which becomes the unit's user with its capabilities and
-# execs the helper, which finds the socket in LISTEN_FDS with LISTEN_PID its own.
+# execs prlimit (the unit's descriptor limit), which execs setpriv (all the same
+# process), which becomes the unit's user with its capabilities and execs the helper,
+# which finds the socket in LISTEN_FDS with LISTEN_PID its own.
 # shellcheck disable=SC2086
-systemd-socket-activate -l "$SOCKET" -- setpriv --reuid="$user" --regid="$user" --clear-groups \
+systemd-socket-activate -l "$SOCKET" -- prlimit --nofile="$nofile:$nofile" setpriv --reuid="$user" --regid="$user" --clear-groups \
   --inh-caps=-all,"$caps" --ambient-caps=-all,"$caps" --bounding-set=-all,"$bound" "${nnp_flag[@]}" \
-  $exec_start </dev/null >"$work/helper.log" 2>&1 &
+  $exec_start </dev/null >"$work/helper.log" 2>&1 8>&- &
 helper_pid=$!
 for _ in $(seq 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 chmod 0666 "$SOCKET" 2>/dev/null # the unit's SocketMode
@@ -233,6 +256,8 @@ if kill -0 "$helper_pid" 2>/dev/null && [ -S "$SOCKET" ]; then
   status=/proc/$helper_pid/status
   check "the helper runs as $user" test "$(awk '/^Uid:/ {print $2}' "$status")" = "$(id -u "$user")"
   check "the helper has NoNewPrivs" test "$(awk '/^NoNewPrivs:/ {print $2}' "$status")" = 1
+  check "the helper's descriptor limit is the unit's LimitNOFILE, or this machine's hard limit ($nofile)" \
+    test "$(awk '/^Max open files/ {print $4 ":" $5}' "/proc/$helper_pid/limits")" = "$nofile:$nofile"
   want=$(python3 - "$bound" <<'PY'
 import sys
 names = {"chown": 0, "dac_override": 1, "fowner": 3, "setfcap": 31, "sys_admin": 21, "mknod": 27}
@@ -321,33 +346,77 @@ rm -f "$sys_cfg"
 [ -e "$work/config.toml.saved" ] && mv "$work/config.toml.saved" "$sys_cfg"
 $etc_created && rmdir /etc/strata
 
-step "integration tests (containers) against /usr/bin/strata"
+# ---- the integration suite, against the installed binaries
+# The whole suite (every module of tests/integration) runs three times with
+# STRATA_BIN=/usr/bin/strata and STRATA_HELPER_BIN=/usr/libexec/strata/strata-helper:
+# as root; as $TEST_USER through the installed helper started above; and (step 5) as
+# $TEST_USER through the setuid mode. The user passes run in the clean environment of
+# scripts/test.sh's user pass (scripts/lib-testenv.sh), not in as_user's configuration.
+# What a pass leaves out is in its list below: a libtest --skip filter, then why; each
+# list is printed with its pass, and the pass's own count of what it filtered out.
+# shellcheck disable=SC2034 # the skip lists are read through suite's nameref
+DOCKER_SKIP="build_docker::  these compare the builder with a dockerd's classic builder, which only scripts/test.sh's root pass starts (around the build tree's suite; the package's strata is built from the same sources)"
+skip_root=("$DOCKER_SKIP")
+# shellcheck disable=SC2034
+skip_socket=(
+  "$DOCKER_SKIP"
+  "setuid::  the setuid mode's tests need the helper setuid root: they run in the setuid pass, against the installed helper made so by dpkg-statoverride"
+)
+# shellcheck disable=SC2034
+skip_setuid=(
+  "$DOCKER_SKIP"
+  "helper::  these speak the protocol to the service's socket (as a user they take STRATA_HELPER_SOCKET, which answers nothing in this pass); they run against the installed service in the socket pass, and setuid:: covers the same requests through \`once\`"
+)
+suite_pass=0
+# suite NAME SKIPS COMMAND...: runs the integration binary by COMMAND (the binary and its
+# filters are appended), with the --skip filters of the array named SKIPS; a failure
+# shows the end of the log and the failed tests.
+suite() {
+  local name=$1 e args=(-q) log
+  local -n skips=$2
+  shift 2
+  suite_pass=$((suite_pass + 1))
+  log="$work/suite-$suite_pass.log"
+  echo "$name: left out (${#skips[@]}):"
+  for e in "${skips[@]}"; do
+    echo "  --skip ${e%%  *}  because ${e#*  }"
+    args+=(--skip "${e%%  *}")
+  done
+  local t0=$SECONDS
+  if "$@" "$work/integration" "${args[@]}" >"$log" 2>&1 8>&-; then
+    ok "integration suite $name: $(grep -o '[0-9]* passed.*filtered out' "$log" | tail -1) ($((SECONDS - t0))s)"
+  else
+    grep -A200 '^failures:$' "$log" | tail -60 >&2
+    fail "integration suite $name ($(grep -o '[0-9]* passed.*filtered out' "$log" | tail -1); log: $log)"
+  fi
+}
+step "the integration suite against /usr/bin/strata: build"
 if exe=$(cargo test -p strata-tests --test integration --no-run --message-format=json 2>"$work/build.err" |
   python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l) if l.startswith("{") else {}
     if m.get("reason") == "compiler-artifact" and m.get("executable"): print(m["executable"])' | tail -1) && [ -n "$exe" ]; then
   cp "$exe" "$work/integration" && chmod 755 "$work/integration"
-  mkdir -p "$work/tmp" && chown "$TEST_USER:" "$work/tmp"
-  if (cd "$work" && env STRATA_BIN=/usr/bin/strata STRATA_HELPER_BIN=/usr/libexec/strata/strata-helper TMPDIR="$work/tmp" "$work/integration" containers:: -q >"$work/it-root.log" 2>&1); then
-    ok "integration containers:: as root: $(grep -o '[0-9]* passed' "$work/it-root.log")"
-  else
-    tail -40 "$work/it-root.log" >&2; fail "integration containers:: as root"
-  fi
-  if as_user env STRATA_BIN=/usr/bin/strata TMPDIR="$work/tmp" STRATA_HELPER_SOCKET="$SOCKET" \
-    "$work/integration" containers:: -q >"$work/it-user.log" 2>&1; then
-    ok "integration containers:: as $TEST_USER: $(grep -o '[0-9]* passed' "$work/it-user.log")"
-  else
-    tail -40 "$work/it-user.log" >&2; fail "integration containers:: as $TEST_USER"
-  fi
+  ok "built $exe"
 else
   cat "$work/build.err" >&2; fail "building the integration tests"
+fi
+installed_bins=(STRATA_BIN=/usr/bin/strata STRATA_HELPER_BIN=/usr/libexec/strata/strata-helper)
+mkdir -p "$work/tmp" "$work/tmp-root" && chown "$TEST_USER:" "$work/tmp" && chmod 700 "$work/tmp"
+testenv_fuse_mount "$TEST_USER" "$SOCKET_DIR/fuse"
+if [ -x "$work/integration" ]; then
+  step "the integration suite as root"
+  suite "as root" skip_root env -i -C "$work/tmp-root" HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    TMPDIR="$work/tmp-root" ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${installed_bins[@]}"
+  step "the integration suite as $TEST_USER through the installed helper (systemd-socket-activate)"
+  suite "as $TEST_USER through the helper's socket" skip_socket testenv_as_user "$TEST_USER" "$work/tmp" \
+    "${installed_bins[@]}" STRATA_HELPER_SOCKET="$SOCKET" "${testenv_fuse_vars[@]}"
 fi
 
 kill "$helper_pid" 2>/dev/null; wait "$helper_pid" 2>/dev/null; helper_pid=
 echo "helper log:"; sed 's/^/  /' "$work/helper.log" | tail -5
 
-step "the setuid mode: dpkg-statoverride, no helper socket, containers as $TEST_USER"
+step "the setuid mode: dpkg-statoverride, no helper socket, containers and the integration suite as $TEST_USER"
 # As an administrator without systemd would: the installed helper setuid root, and no
 # socket answering (STRATA_HELPER_SOCKET names a path nothing listens on).
 installed_helper=/usr/libexec/strata/strata-helper
@@ -361,14 +430,12 @@ check "$TEST_USER: strata run through the setuid helper ($out)" test "$out" = "s
 out=$(as_user "$installed_helper" serve --socket "$work/tmp/root.sock" 2>&1); rc=$?
 check "$TEST_USER: the setuid helper refuses serve (exit $rc: $out)" \
   bash -c "[ $rc -ne 0 ] && grep -q 'refusing to run \"serve\" setuid' <<<\"\$1\" && [ ! -e '$work/tmp/root.sock' ]" _ "$out"
-if [ -n "${exe:-}" ] && [ -x "$work/integration" ]; then
-  if as_user env STRATA_BIN=/usr/bin/strata TMPDIR="$work/tmp" STRATA_HELPER_SOCKET="$no_socket" \
-    STRATA_TEST_SETUID_HELPER="$installed_helper" "$work/integration" setuid:: containers:: -q >"$work/it-setuid.log" 2>&1; then
-    ok "integration setuid:: and containers:: as $TEST_USER through the setuid helper: $(grep -o '[0-9]* passed' "$work/it-setuid.log")"
-  else
-    tail -40 "$work/it-setuid.log" >&2; fail "integration setuid:: and containers:: as $TEST_USER through the setuid helper"
-  fi
+if [ -x "$work/integration" ]; then
+  suite "as $TEST_USER through the setuid helper" skip_setuid testenv_as_user "$TEST_USER" "$work/tmp" \
+    "${installed_bins[@]}" STRATA_HELPER_SOCKET="$no_socket" STRATA_TEST_SETUID_HELPER="$installed_helper" \
+    "${testenv_fuse_vars[@]}"
 fi
+testenv_fuse_umount
 check "dpkg-statoverride --remove $installed_helper" dpkg-statoverride --remove "$installed_helper"
 chmod 0755 "$installed_helper"
 check "$installed_helper is back to 0755" test "$(stat -c %a "$installed_helper")" = 755

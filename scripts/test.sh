@@ -12,6 +12,8 @@
 # Not as root, it does step 1 only (and says so).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/lib-testenv.sh
+. scripts/lib-testenv.sh
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
@@ -251,23 +253,8 @@ PY
     failed+=("strata-helper start")
   fi
 
-  # A FUSE directory owned by strata-test, for the helper's FUSE refusal test (users may
-  # not open /dev/fuse on every machine). No FUSE server: the kernel answers the helper's
-  # statfs itself, as the mount does not allow root.
-  fuse_dir=$run_dir/fuse
-  fuse_env=()
-  if [ -e /dev/fuse ]; then
-    mkdir -p "$fuse_dir"
-    if mount -i -t fuse -o "fd=3,rootmode=40000,user_id=$(id -u "$TEST_USER"),group_id=$(id -g "$TEST_USER"),nosuid,nodev" \
-         strata-test-fuse "$fuse_dir" 3<>/dev/fuse; then
-      fuse_env=(STRATA_TEST_FUSE_DIR="$fuse_dir")
-      echo "FUSE directory for $TEST_USER: $fuse_dir"
-    else
-      echo "could not mount a FUSE directory on $fuse_dir" >&2
-    fi
-  else
-    echo "no /dev/fuse: the FUSE refusal test will say it did not run" >&2
-  fi
+  # A FUSE directory owned by strata-test, for the helper's FUSE refusal test.
+  testenv_fuse_mount "$TEST_USER" "$run_dir/fuse"
 
   section "cargo tests as $TEST_USER"
   # build_docker:: compares with the root pass's private dockerd, which strata-test cannot
@@ -278,19 +265,16 @@ PY
     name=$(basename "$exe")
     echo
     echo "---- $name (as $TEST_USER)"
-    (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i -u XDG_RUNTIME_DIR \
-      HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin USER="$TEST_USER" LOGNAME="$TEST_USER" \
-      STRATA_BIN="$ci/bin/strata" TMPDIR="$ci/tmp" STRATA_HELPER_SOCKET="$helper_sock" \
-      STRATA_TEST_SETUID_HELPER="$ci/setuid/strata-helper" \
-      ${STRATA_KEEP_TMP:+STRATA_KEEP_TMP=1} "${fuse_env[@]}" \
-      "$ci/bin/$name" --skip build_docker::)
+    testenv_as_user "$TEST_USER" "$ci/tmp" STRATA_BIN="$ci/bin/strata" STRATA_HELPER_SOCKET="$helper_sock" \
+      STRATA_TEST_SETUID_HELPER="$ci/setuid/strata-helper" "${testenv_fuse_vars[@]}" "$ci/bin/$name" \
+      --skip build_docker::
     rc=$?
     if [ $rc -ne 0 ]; then
       echo "---- $name as $TEST_USER: FAILED (exit $rc)"
       failed+=("$name as $TEST_USER")
     fi
   done <"$list"
-  if ((${#fuse_env[@]})); then umount -l "$fuse_dir" || echo "umount $fuse_dir failed" >&2; fi
+  testenv_fuse_umount
 
   # An ordinary user's resource limits through a systemd user scope (issue 14); the
   # script's first line says whether this machine can test the scope or only the refusal.
@@ -307,10 +291,7 @@ PY
 
   section "make demo (as $TEST_USER)"
   mkdir -p "$ci/src" && cp -r Makefile scripts "$ci/src/" && chmod -R a+rX "$ci/src"
-  as_test_user() {
-    (cd "$ci/tmp" && runuser -u "$TEST_USER" -- env -i HOME="$home" USER="$TEST_USER" \
-      LOGNAME="$TEST_USER" PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR="$ci/tmp" "$@")
-  }
+  as_test_user() { testenv_as_user "$TEST_USER" "$ci/tmp" "$@"; }
   as_test_user make -s -C "$ci/src" demo STRATA_BIN="$ci/bin/strata" STRATA_HELPER_SOCKET="$helper_sock" ||
     failed+=("make demo as $TEST_USER")
   left=$(find "$ci/tmp" -maxdepth 1 -name 'strata-demo*')
@@ -339,7 +320,7 @@ PY
     section "strata-helper log (requests from $TEST_USER)"
     cat "$helper_log"
   fi
-  rmdir "$fuse_dir" "$(dirname "$helper_sock")" 2>/dev/null
+  rmdir "$(dirname "$helper_sock")" 2>/dev/null
   rm -f "$list" "$list.json" "$list.err"
   if [ -z "${STRATA_KEEP_TMP:-}" ]; then rm -rf "$ci"; else echo "kept $ci"; fi
 fi

@@ -75,8 +75,8 @@ fn run() -> Result<(), String> {
         }
     }
     let activated = socket.is_none() && systemd_socket();
-    let caps = privilege::confine(activated.then_some(3), privilege::KEEP)
-        .map_err(|e| format!("confining: {e}"))?;
+    let caps =
+        privilege::start_service(activated.then_some(3)).map_err(|e| format!("confining: {e}"))?;
     let listener = if activated {
         // SAFETY: systemd passed descriptor 3 (LISTEN_FDS=1, LISTEN_PID=us) and nothing
         // else owns it.
@@ -106,16 +106,9 @@ fn run() -> Result<(), String> {
 }
 
 /// The setuid mode: one request on descriptor 0, for the real uid, after distrusting
-/// everything the invoker passed. An ordinary user's layers hold no device nodes, so,
-/// as in the service, no `CAP_MKNOD`.
+/// everything the invoker passed (see [`privilege::start_setuid`]).
 fn once() -> Result<(), String> {
-    let uid = rustix::process::getuid().as_raw();
-    let conn = privilege::distrust_invoker().map_err(|e| format!("setuid start: {e}"))?;
-    let mut keep = privilege::KEEP;
-    if uid != 0 {
-        keep.remove(rustix::thread::CapabilitySet::MKNOD);
-    }
-    privilege::confine(None, keep).map_err(|e| format!("confining: {e}"))?;
+    let (conn, uid) = privilege::start_setuid().map_err(|e| format!("setuid start: {e}"))?;
     server::serve_one(conn, uid, &server::Options::default());
     Ok(())
 }

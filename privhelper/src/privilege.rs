@@ -1,7 +1,14 @@
-//! Confining the server at start: only the capabilities the mount and overlay copy-up
+//! Confining the helper at start: only the capabilities the mount and overlay copy-up
 //! need, `NO_NEW_PRIVS`, an empty environment, no inherited descriptors.
 //!
-//! Capabilities are per thread, so [`confine`] must run before any thread starts; the
+//! Both ways the helper starts go through [`confine`], the one place that clears the
+//! environment, closes descriptors, sets the descriptor limit, cuts the capabilities and
+//! sets `NO_NEW_PRIVS`: [`start_service`] for `serve`, and [`start_setuid`] for `once`,
+//! which first distrusts what an ordinary invoker passed (signals, resource limits,
+//! umask, working directory, standard streams) and takes the request's socket on
+//! descriptor 0.
+//!
+//! Capabilities are per thread, so this must run before any thread starts; the
 //! connection threads inherit the reduced sets.
 
 use rustix::io::Errno;
@@ -51,19 +58,46 @@ fn sys<T>(step: &'static str, r: rustix::io::Result<T>) -> Result<T, PrivilegeEr
     r.map_err(|errno| PrivilegeError::Sys { step, errno })
 }
 
-/// Clears the environment, closes every descriptor from 3 up except `keep_fd`, raises
-/// the descriptor limit, drops every capability not in [`KEEP`] from all five sets (the
-/// bounding set when it may, i.e. holding `CAP_SETPCAP`; under systemd the unit's
-/// `CapabilityBoundingSet` did it) and sets `NO_NEW_PRIVS`. Returns the effective set.
-/// `keep` is [`KEEP`], or less.
+/// `serve`: confines the helper (see [`confine`]) with every capability in [`KEEP`],
+/// keeping `listen_fd`, systemd's listening socket, open. Returns the effective set.
 ///
 /// Call it first thing in `main`, while the process has one thread.
-pub fn confine(keep_fd: Option<i32>, keep: CapabilitySet) -> Result<CapabilitySet, PrivilegeError> {
+pub fn start_service(listen_fd: Option<i32>) -> Result<CapabilitySet, PrivilegeError> {
+    confine(listen_fd, KEEP)
+}
+
+/// `once`, which an ordinary user starts (the helper installed setuid root): distrusts
+/// everything the invoker passed ([`distrust_invoker`]), takes descriptor 0, which must
+/// be a unix stream socket (the request comes on it), then confines the helper (see
+/// [`confine`]); for a caller other than root without `CAP_MKNOD`, as an ordinary user's
+/// layers hold no device nodes. Returns the connection and the real uid, the only
+/// caller this helper acts for.
+///
+/// Call it first thing in `main`, while the process has one thread.
+pub fn start_setuid() -> Result<(std::os::unix::net::UnixStream, u32), PrivilegeError> {
+    let uid = rustix::process::getuid().as_raw();
+    distrust_invoker()?;
+    let conn = request_socket()?;
+    let mut keep = KEEP;
+    if uid != 0 {
+        keep.remove(CapabilitySet::MKNOD);
+    }
+    confine(None, keep)?;
+    Ok((conn, uid))
+}
+
+/// Clears the environment, closes every descriptor from 3 up except `keep_fd`, raises
+/// the descriptor limit, drops every capability not in `keep` from all five sets (the
+/// bounding set when it may, i.e. holding `CAP_SETPCAP`; under systemd the unit's
+/// `CapabilityBoundingSet` did it) and sets `NO_NEW_PRIVS`. Returns the effective set.
+fn confine(keep_fd: Option<i32>, keep: CapabilitySet) -> Result<CapabilitySet, PrivilegeError> {
     for (k, _) in std::env::vars_os() {
         std::env::remove_var(k);
     }
     close_from(3, keep_fd);
-    raise_nofile_limit();
+    // A request holds up to 503 descriptors. No limit on descriptors may be unlimited
+    // (the kernel caps it at fs.nr_open), so this raises the soft limit to the hard one.
+    reset_limit(rustix::process::Resource::Nofile, None, 0)?;
 
     let now = sys("capget", capabilities(None))?;
     if now.effective.contains(CapabilitySet::SETPCAP) {
@@ -187,14 +221,6 @@ fn close_from(from: u32, keep: Option<i32>) {
     }
 }
 
-/// A request holds up to 503 descriptors; raise the soft limit to the hard one.
-fn raise_nofile_limit() {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let mut l = getrlimit(Resource::Nofile);
-    l.current = l.maximum;
-    let _ = setrlimit(Resource::Nofile, l);
-}
-
 /// The soft descriptor limit (to size the connection cap).
 pub fn nofile_limit() -> u64 {
     rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -221,17 +247,14 @@ pub fn is_setuid() -> bool {
     getuid() != geteuid() || getgid() != getegid()
 }
 
-/// For `once`, which an ordinary user starts (the helper installed setuid root): trusts
-/// nothing the invoker passed. Closes every descriptor but 0 (which must be a unix stream
-/// socket: the request comes on it), puts `/dev/null` on 1 and 2, resets every signal's
-/// disposition and clears the mask, sets every resource limit that could stop the helper
-/// part way to a safe value (it holds every capability here, so it may), sets the umask to
-/// 077 and the working directory to `/`. [`confine`] then clears the environment.
-pub fn distrust_invoker() -> Result<std::os::unix::net::UnixStream, PrivilegeError> {
+/// Trusts nothing an ordinary invoker passed: resets every signal's disposition and
+/// clears the mask, sets every resource limit that could stop the helper part way to a
+/// safe value (it holds every capability here, so it may), sets the umask to 077 and the
+/// working directory to `/`, and puts `/dev/null` on descriptors 1 and 2. [`confine`]
+/// then clears the environment and closes every descriptor from 3 up.
+fn distrust_invoker() -> Result<(), PrivilegeError> {
     use rustix::fs::{Mode, OFlags};
-    use rustix::net::{sockopt, AddressFamily, SocketType};
     use rustix::process::Resource;
-    use std::os::fd::{BorrowedFd, FromRawFd};
     for sig in 1..=libc::SIGRTMAX() {
         let action = if sig == libc::SIGPIPE {
             libc::SIG_IGN
@@ -257,6 +280,8 @@ pub fn distrust_invoker() -> Result<std::os::unix::net::UnixStream, PrivilegeErr
         });
     }
     let mib = 1 << 20;
+    // The descriptor limit too, as the invoker may have lowered the hard one; [`confine`]
+    // then finds the soft one at the hard one already.
     for (resource, safe, floor) in [
         (Resource::Cpu, None, 10),
         (Resource::Fsize, None, 0),
@@ -272,15 +297,19 @@ pub fn distrust_invoker() -> Result<std::os::unix::net::UnixStream, PrivilegeErr
     }
     rustix::process::umask(Mode::from_raw_mode(0o077));
     sys("chdir /", rustix::process::chdir("/"))?;
-    // Last: whoever watches the invoker's descriptors sees them closed once all is done.
-    close_from(3, None);
     let null = sys(
         "/dev/null",
         rustix::fs::open("/dev/null", OFlags::RDWR, Mode::empty()),
     )?;
     sys("dup2 1", rustix::stdio::dup2_stdout(&null))?;
     sys("dup2 2", rustix::stdio::dup2_stderr(&null))?;
-    drop(null);
+    Ok(())
+}
+
+/// Descriptor 0 of the setuid mode, which must be a unix stream socket.
+fn request_socket() -> Result<std::os::unix::net::UnixStream, PrivilegeError> {
+    use rustix::net::{sockopt, AddressFamily, SocketType};
+    use std::os::fd::{BorrowedFd, FromRawFd};
     // SAFETY: descriptor 0 is open (Rust's runtime opens /dev/null on a closed one) and
     // this process owns it; it is only borrowed here.
     let zero = unsafe { BorrowedFd::borrow_raw(0) };

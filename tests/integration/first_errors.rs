@@ -17,12 +17,14 @@ fn owned_by(dir: &Path, uid: u32) {
     std::os::unix::fs::lchown(dir, Some(uid), Some(uid)).unwrap();
 }
 
-/// Runs strata with `args` in `env` as `uid` (root pass) or as this user.
-fn strata_as(env: &Env, uid: Option<u32>, socket: &Path, args: &[&str]) -> Output {
-    run_as(
-        env.cmd(args).env("STRATA_HELPER_SOCKET", socket).command(),
-        uid,
-    )
+/// Runs strata with `args` in `env` as `uid` (root pass) or as this user, through the
+/// helper on `socket` if given, else the one the environment gives strata.
+fn strata_as(env: &Env, uid: Option<u32>, socket: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = env.cmd(args);
+    if let Some(s) = socket {
+        cmd = cmd.env("STRATA_HELPER_SOCKET", s);
+    }
+    run_as(cmd.command(), uid)
 }
 
 fn run_as(mut c: std::process::Command, uid: Option<u32>) -> Output {
@@ -41,7 +43,11 @@ fn run_as(mut c: std::process::Command, uid: Option<u32>) -> Output {
 /// what to add; with one (the test user's) they run.
 #[test]
 fn an_unmapped_image_user_says_how_to_add_a_subordinate_range() {
-    let helper = Helper::get();
+    // As root the test starts a helper for uid 65534; as a user strata reaches the helper
+    // the test user's environment gives it: the socket, or in the setuid pass of the
+    // package test (no socket answering) the setuid helper.
+    let helper = is_root().then(Helper::get);
+    let socket = helper.as_ref().map(|h| h.socket());
     let env = Env::new();
     let uid = is_root().then_some(NOBODY);
     if let Some(u) = uid {
@@ -55,17 +61,12 @@ fn an_unmapped_image_user_says_how_to_add_a_subordinate_range() {
         owned_by(env.path(), u);
     }
     let tar = env.write("bb.tar", strata_tests::busybox_rootfs_tar(false));
-    let imported = strata_as(
-        &env,
-        uid,
-        helper.socket(),
-        &["import", tar.to_str().unwrap(), "bb"],
-    );
+    let imported = strata_as(&env, uid, socket, &["import", tar.to_str().unwrap(), "bb"]);
     assert_eq!(imported.code, 0, "import: {}", imported.stderr);
     let out = strata_as(
         &env,
         uid,
-        helper.socket(),
+        socket,
         &["run", "--rm", "--user", "1000", "bb", "id", "-u"],
     );
     if uid.is_none() {
@@ -88,12 +89,7 @@ fn an_unmapped_image_user_says_how_to_add_a_subordinate_range() {
     ] {
         assert!(err.contains(want), "missing {want:?} in: {err}");
     }
-    let root = strata_as(
-        &env,
-        uid,
-        helper.socket(),
-        &["run", "--rm", "bb", "id", "-u"],
-    );
+    let root = strata_as(&env, uid, socket, &["run", "--rm", "bb", "id", "-u"]);
     assert_eq!(
         (root.code, root.stdout.as_str()),
         (0, "0\n"),
@@ -113,7 +109,7 @@ fn a_store_of_another_user_says_whose_it_is() {
     }
     let me = uid.unwrap_or_else(|| rustix::process::getuid().as_raw());
     let none = env.path().join("no-helper.sock");
-    let by_flag = strata_as(&env, uid, &none, &["--root", "/tmp", "images"]);
+    let by_flag = strata_as(&env, uid, Some(&none), &["--root", "/tmp", "images"]);
     let by_env = run_as(
         env.cmd(["pull", "busybox"])
             .env("STRATA_ROOT", "/tmp")
