@@ -108,14 +108,6 @@ fn sysctl(path: &str) -> Result<(), NetworkError> {
 
 /// Creates the bridge, its address, forwarding and the nftables table.
 fn create_bridge(leases: &Leases, subnet: Subnet) -> Result<(), NetworkError> {
-    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    if let Some((iface, route)) = colliding_route(&routes, subnet) {
-        return Err(NetworkError::SubnetInUse {
-            subnet: subnet.to_string(),
-            route,
-            iface,
-        });
-    }
     leases
         .mark_active()
         .map_err(io("cannot record the bridge network"))?;
@@ -227,6 +219,14 @@ pub fn attach(id: &str, netns: &OwnedFd, ports: &[PortMapping]) -> Result<Link, 
         return Err(ports::PortError::InUse(format!("{ip}:{}", p.host_port)).into());
     }
     ports::check_free(ports)?;
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    if let Some((iface, route)) = colliding_route(&routes, subnet) {
+        return Err(NetworkError::SubnetInUse {
+            subnet: subnet.to_string(),
+            route,
+            iface,
+        });
+    }
     if live.is_empty() {
         if let Err(e) = create_bridge(&leases, subnet) {
             remove_bridge(&leases);

@@ -154,7 +154,7 @@ pub fn attach(
         }
         NetworkBackend::Slirp4netns => {
             ports::check_free(ports)?;
-            Ok(Attached::Slirp(slirp::Slirp::start(netns, id, ports, dir)?))
+            Ok(Attached::Slirp(slirp::Slirp::start(netns, ports, dir)?))
         }
     }
 }

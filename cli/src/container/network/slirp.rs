@@ -18,6 +18,9 @@ use std::process::{Child, Command, Stdio};
 const NETNS_FD: i32 = 3;
 const READY_FD: i32 = 4;
 
+/// The API socket's name in the container's directory.
+const API_SOCKET: &str = "slirp4netns.sock";
+
 /// The address slirp4netns gives the container (`--configure`).
 pub const GUEST_ADDRESS: &str = "10.0.2.100";
 
@@ -56,19 +59,14 @@ pub struct Slirp {
 }
 
 impl Slirp {
-    /// Starts slirp4netns for the namespace `netns` of the container `id`, waits until it
-    /// has configured it, and publishes `ports`.
-    pub fn start(
-        netns: OwnedFd,
-        id: &str,
-        ports: &[PortMapping],
-        dir: &Path,
-    ) -> Result<Slirp, NetworkError> {
+    /// Starts slirp4netns for the namespace `netns` of the container whose directory is
+    /// `dir`, waits until it has configured it, and publishes `ports`.
+    pub fn start(netns: OwnedFd, ports: &[PortMapping], dir: &Path) -> Result<Slirp, NetworkError> {
         let program = super::find_program("slirp4netns").ok_or(NetworkError::NoSlirp4netns)?;
         super::check_tun()?;
-        let api =
-            std::env::temp_dir().join(format!("strata-slirp-{}.sock", &id[..12.min(id.len())]));
-        let _ = std::fs::remove_file(&api);
+        // A socket's path may have 107 bytes at most: slirp4netns makes it in its own
+        // working directory, the container's, and strata reaches it through /proc.
+        let _ = std::fs::remove_file(dir.join(API_SOCKET));
         let log_path = dir.join("slirp4netns.log");
         let log = std::fs::File::create(&log_path).map_err(|source| NetworkError::Io {
             what: log_path.display().to_string(),
@@ -80,7 +78,8 @@ impl Slirp {
                 source: e.into(),
             })?;
         let mut cmd = Command::new(&program);
-        cmd.args(arguments(&api))
+        cmd.args(arguments(Path::new(API_SOCKET)))
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -96,6 +95,7 @@ impl Slirp {
             source,
         })?;
         drop((netns, ready_w));
+        let api = PathBuf::from(format!("/proc/{}/cwd/{API_SOCKET}", child.id()));
         let slirp = Slirp { child, api };
         let mut byte = [0u8];
         let ready = rustix::io::read(&ready_r, &mut byte).is_ok_and(|n| n == 1);
@@ -133,9 +133,9 @@ impl Slirp {
 
 impl Drop for Slirp {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.api);
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.api);
     }
 }
 
