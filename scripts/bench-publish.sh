@@ -35,7 +35,15 @@ one() {
   start=$(date +%s%N)
   "$@" >/dev/null 2>&1 &
   local pid=$!
-  until curl -fs -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.002; done
+  local deadline=$((start + 20000000000))
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/"; do
+    if (($(date +%s%N) > deadline)); then
+      echo "no answer on port $port within 20 s: $*" >&2
+      kill -TERM "$pid" 2>/dev/null
+      exit 1
+    fi
+    sleep 0.002
+  done
   end=$(date +%s%N)
   echo $(((end - start) / 1000000))
   kill -TERM "$pid" 2>/dev/null || true

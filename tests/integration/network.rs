@@ -472,6 +472,34 @@ fn rm_of_a_running_container_removes_its_network() {
     let before = host_network();
     let port = free_port();
     let id = detached_web(&env, port, &unique_name("web"));
+    let out = env.cmd(["container", "inspect", &id]).ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let settings = &v[0]["NetworkSettings"];
+    assert_eq!(
+        settings["Ports"]["80/tcp"][0]["HostPort"],
+        port.to_string(),
+        "{settings}"
+    );
+    if is_root() {
+        let ip = settings["IPAddress"].as_str().unwrap();
+        assert!(ip.starts_with("10.87."), "{settings}");
+        assert_eq!(settings["Networks"]["bridge"]["Gateway"], BRIDGE_GATEWAY);
+        // Another container reaches it at that address, on the container's own port.
+        let direct = env
+            .cmd([
+                "run",
+                "--rm",
+                "bb",
+                "busybox",
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://{ip}:80/"),
+            ])
+            .ok();
+        assert_eq!(direct.stdout, "hi\n");
+    }
     env.cmd(["rm", "-f", &id]).ok();
     assert_eq!(left_by(&id), Vec::<String>::new(), "left on the host");
     assert!(http_get_once(port).is_none(), "the port is still open");

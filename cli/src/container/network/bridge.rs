@@ -240,6 +240,8 @@ pub fn attach(id: &str, netns: &OwnedFd, ports: &[PortMapping]) -> Result<Link, 
     let lease = Lease {
         id: id.to_string(),
         address,
+        gateway: subnet.gateway(),
+        prefix: subnet.len,
         owner: me,
         owner_start: lease::start_time(me).unwrap_or_default(),
         veth: format!("st{}", &id[..id.len().min(12)]),

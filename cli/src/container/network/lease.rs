@@ -22,6 +22,10 @@ pub struct Lease {
     pub id: String,
     /// Its address on the bridge.
     pub address: Ipv4Addr,
+    /// The bridge's address, its gateway.
+    pub gateway: Ipv4Addr,
+    /// The subnet's prefix length.
+    pub prefix: u8,
     /// The process serving its network (the container's watcher).
     pub owner: u32,
     /// That process's start time (field 22 of /proc/PID/stat), against pid reuse.
@@ -78,15 +82,7 @@ impl Leases {
 
     /// Every lease (unreadable files are skipped).
     pub fn all(&self) -> Vec<Lease> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".lease"))
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
+        read_all(&self.dir)
     }
 
     /// Writes `lease`.
@@ -120,6 +116,26 @@ impl Leases {
     pub fn mark_inactive(&self) {
         let _ = std::fs::remove_file(self.marker());
     }
+}
+
+/// The lease of the container `id`, read without the lock (for `inspect`).
+pub fn find(id: &str) -> Option<Lease> {
+    read_all(Path::new(STATE_DIR))
+        .into_iter()
+        .find(|l| l.id == id)
+}
+
+/// The leases in `dir` (unreadable files are skipped).
+fn read_all(dir: &Path) -> Vec<Lease> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".lease"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect()
 }
 
 /// The first address of `net/len` after the gateway (`net + 1`) that no lease holds.
@@ -157,6 +173,8 @@ mod tests {
         Lease {
             id: "c".into(),
             address,
+            gateway: Ipv4Addr::new(10, 87, 0, 1),
+            prefix: 16,
             owner: std::process::id(),
             owner_start: start_time(std::process::id()).unwrap(),
             veth: "stc".into(),
