@@ -4,13 +4,15 @@
 #   build    the toolchain: cargo and rustc (rustup, at least Cargo.toml's rust-version),
 #            a C compiler and libc headers (the zstd and xz crates build C), make
 #   demo     `make demo`: build, plus busybox-static, python3, tar, gzip, uidmap, util-linux
-#            (setpriv, unshare), passt (pasta: the bridge network, `run`'s default);
+#            (setpriv, unshare), passt (pasta: ordinary users' bridge network, `run`'s
+#            default) and nftables (root's bridge network: nft);
 #            without the toolchain when STRATA_BIN names a prebuilt strata
 #   test     `make test`: demo, plus what the tests run (skopeo, umoci, docker-registry,
 #            curl, openssl, zstd, xz-utils, bzip2, fuse3, systemd-analyze, script, strace,
-#            iproute2 and nftables for the network tests' before/after listings, ssh-agent
-#            from openssh-client for build --ssh, docker.io for the private dockerd the
-#            builder is compared with) and what the package test runs (dpkg-dev, binutils,
+#            iproute2 and nftables for the network tests' before/after listings,
+#            slirp4netns for the other user-mode network backend, ssh-agent from
+#            openssh-client for build --ssh, docker.io for the private dockerd the builder
+#            is compared with) and what the package test runs (dpkg-dev, binutils,
 #            lintian, adduser, man-db)
 #   bench    `make bench`: build, plus hyperfine, debootstrap, time, curl, skopeo, ...
 #            (docker and podman are the peers' business: shared/bench/peers-up.sh)
@@ -28,14 +30,14 @@ mode=${1:-}
 # What each mode needs: TOOL:PACKAGE, where TOOL is a command on PATH or an absolute path.
 BUILD=(cc:gcc /usr/include/stdio.h:libc6-dev make:make)
 DEMO=(busybox:busybox-static python3:python3 tar:tar gzip:gzip newuidmap:uidmap
-      newgidmap:uidmap setpriv:util-linux unshare:util-linux pasta:passt)
+      newgidmap:uidmap setpriv:util-linux unshare:util-linux pasta:passt nft:nftables)
 TEST=("${DEMO[@]}" runuser:util-linux flock:util-linux zstd:zstd xz:xz-utils bzip2:bzip2 skopeo:skopeo umoci:umoci
       docker-registry:docker-registry curl:curl openssl:openssl fusermount3:fuse3
       systemd-analyze:systemd script:bsdutils useradd:passwd ip:iproute2 ss:iproute2 nft:nftables
       dpkg-deb:dpkg-dev dpkg-shlibdeps:dpkg-dev objdump:binutils lintian:lintian
       dpkg-architecture:dpkg-dev strip:binutils systemd-socket-activate:systemd
-      adduser:adduser man:man-db strace:strace ssh-agent:openssh-client ssh-add:openssh-client
-      dockerd:docker.io)
+      adduser:adduser man:man-db strace:strace slirp4netns:slirp4netns
+      ssh-agent:openssh-client ssh-add:openssh-client dockerd:docker.io)
 BENCH=(busybox:busybox-static python3:python3 hyperfine:hyperfine debootstrap:debootstrap
        /usr/bin/time:time curl:curl skopeo:skopeo docker-registry:docker-registry
        newuidmap:uidmap runuser:util-linux pasta:passt)

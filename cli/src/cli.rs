@@ -353,6 +353,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if !matches!(cli.command, Command::Version(_)) {
         crate::userns::check_store_owner(&root)?;
     }
+    if !crate::userns::is_rootless() {
+        crate::container::network::bridge::recover();
+    }
     if cli.command.changes_layers()
         && !rustix::process::getuid().is_root()
         && !crate::userns::in_child()

@@ -43,6 +43,10 @@ pub struct ConfigFile {
     pub download_low_speed_limit: Option<u64>,
     /// The interval of `download-low-speed-limit`, in seconds.
     pub download_low_speed_time: Option<u64>,
+    /// What joins a `--network bridge` container to the host.
+    pub network_backend: Option<NetworkBackend>,
+    /// The private IPv4 subnet of root's bridge (`strata0`), `ADDRESS/PREFIX`.
+    pub bridge_subnet: Option<String>,
 }
 
 /// When `run` pulls its image (`--pull`, and `pull` in the configuration).
@@ -64,6 +68,29 @@ impl PullPolicy {
             PullPolicy::Missing => "missing",
             PullPolicy::Always => "always",
             PullPolicy::Never => "never",
+        }
+    }
+}
+
+/// What joins a container on docker's `bridge` network to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkBackend {
+    /// A bridge (`strata0`), a veth pair per container and nftables rules (root only).
+    Bridge,
+    /// pasta, from the passt package: ordinary sockets of the host, no privilege.
+    Pasta,
+    /// slirp4netns with its API socket for published ports, no privilege.
+    Slirp4netns,
+}
+
+impl NetworkBackend {
+    /// The name `network-backend` and `--network` spell.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkBackend::Bridge => "bridge",
+            NetworkBackend::Pasta => "pasta",
+            NetworkBackend::Slirp4netns => "slirp4netns",
         }
     }
 }
@@ -156,6 +183,16 @@ pub const KEYS: &[Key] = &[
         name: "download-low-speed-time",
         example: "download-low-speed-time = 60",
         doc: "The interval, in seconds, of download-low-speed-limit (default 60). STRATA_DOWNLOAD_LOW_SPEED_TIME comes first.",
+    },
+    Key {
+        name: "network-backend",
+        example: "network-backend = \"bridge\"",
+        doc: "What joins a container on the default network (--network bridge) to the host: \"bridge\" (root's default: the strata0 bridge, a veth pair per container, nftables masquerading and port forwarding; root only), \"pasta\" (ordinary users' default; the passt package) or \"slirp4netns\". --network pasta and --network slirp4netns choose one for a single container.",
+    },
+    Key {
+        name: "bridge-subnet",
+        example: "bridge-subnet = \"10.87.0.0/16\"",
+        doc: "The private IPv4 subnet of root's bridge network (default 10.87.0.0/16); the bridge strata0 gets its first address and containers the next free ones. Refused when a route of the host overlaps it.",
     },
 ];
 
@@ -267,6 +304,16 @@ impl Settings {
         self.pick(|c| c.pull.as_ref())
             .copied()
             .unwrap_or(PullPolicy::Missing)
+    }
+
+    /// `network-backend`, when a file sets it.
+    pub fn network_backend(&self) -> Option<NetworkBackend> {
+        self.pick(|c| c.network_backend.as_ref()).copied()
+    }
+
+    /// `bridge-subnet`, when a file sets it.
+    pub fn bridge_subnet(&self) -> Option<&str> {
+        self.pick(|c| c.bridge_subnet.as_deref())
     }
 
     /// `progress`, or `auto`.
@@ -497,6 +544,8 @@ mod tests {
         assert_eq!(c.registry_mirrors.unwrap().len(), 1);
         assert_eq!(c.insecure_registries.unwrap().len(), 1);
         assert!(c.helper_socket.is_some());
+        assert_eq!(c.network_backend, Some(NetworkBackend::Bridge));
+        assert_eq!(c.bridge_subnet.as_deref(), Some("10.87.0.0/16"));
         // Every field of ConfigFile is in KEYS: an unknown-field error lists them all.
         let Err(ConfigError::Invalid { message, .. }) = p("nope = 1") else {
             panic!("an unknown key was accepted")

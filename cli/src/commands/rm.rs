@@ -65,6 +65,10 @@ fn remove_one(ctx: &Ctx, arg: &str, force: bool) -> Result<()> {
             while process_start(pid) == Some(start) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // What the killed watcher held of root's bridge network goes now.
+            if !crate::userns::is_rootless() {
+                crate::container::network::bridge::recover();
+            }
         }
     }
     ctx.store.remove_container(&rec.id)?;

@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// Bind mount a volume (HOST:CONTAINER[:ro]).
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
-    /// Connect a container to a network (bridge, host, none or private).
+    /// Connect a container to a network (bridge, host, none or private; pasta or slirp4netns choose the bridge network's backend).
     #[arg(long, visible_alias = "net")]
     pub network: Option<String>,
     /// Publish a container's port(s) to the host ([IP:][HOST:]CONTAINER[/udp]).

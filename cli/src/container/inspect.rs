@@ -177,12 +177,42 @@ pub fn inspect(store: &Store, rec: &ContainerRecord) -> Result<ContainerJson, St
             on_build: None,
             labels: json!({}),
         },
-        network_settings: json!({
-            "Bridge": "",
-            "SandboxID": "",
-            "Ports": {},
-            "Networks": {network_name: {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}},
-        }),
+        network_settings: network_settings(&rec.id, &cfg, &network_name, running),
+    })
+}
+
+/// docker's NetworkSettings: the published ports, and while it runs on root's bridge
+/// its address and gateway there (from its lease).
+fn network_settings(id: &str, cfg: &RunConfig, network_name: &str, running: bool) -> Value {
+    let mut ports = serde_json::Map::new();
+    for p in &cfg.ports {
+        let ip = if p.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &p.host_ip
+        };
+        let key = format!("{}/{}", p.container_port, p.protocol.as_str());
+        let binding = json!({"HostIp": ip, "HostPort": p.host_port.to_string()});
+        match ports.get_mut(&key).and_then(Value::as_array_mut) {
+            Some(list) => list.push(binding),
+            None => {
+                ports.insert(key, json!([binding]));
+            }
+        }
+    }
+    let lease = running.then(|| super::network::lease::find(id)).flatten();
+    let (ip, gateway, prefix) = lease
+        .map(|l| (l.address.to_string(), l.gateway.to_string(), l.prefix))
+        .unwrap_or_default();
+    json!({
+        "Bridge": "",
+        "SandboxID": "",
+        "Ports": ports,
+        "Gateway": gateway,
+        "IPAddress": ip,
+        "IPPrefixLen": prefix,
+        "Networks": {network_name: {"NetworkID": "", "IPAddress": ip, "Gateway": gateway,
+            "IPPrefixLen": prefix, "MacAddress": ""}},
     })
 }
 

@@ -422,7 +422,7 @@ fn spawn(c: &Container<'_>) -> Result<Spawned> {
     let host_side = super::cgroup::Cgroup::join(&plan.resources, &c.rec.id, pid.as_raw())
         .map_err(LaunchError::from)
         .and_then(|cg| {
-            let n = super::network::attach(&plan.network, pid.as_raw(), c.dir)?;
+            let n = super::network::attach(&plan.network, &c.rec.id, pid.as_raw(), c.dir)?;
             Ok((n, cg))
         });
     let (network, cgroup) = match host_side {

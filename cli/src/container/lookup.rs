@@ -50,6 +50,10 @@ pub fn process_start(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: count fields after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
+    // A zombie has ended: only its exit status waits to be collected.
+    if rest.starts_with(['Z', 'X']) {
+        return None;
+    }
     rest.split(' ').nth(19)?.parse().ok()
 }
 

@@ -7,6 +7,7 @@
 use super::network::ports::PortMapping;
 use super::options::{capability_number, CAPABILITIES};
 use super::spec::{NetworkMode, Resources, RunConfig, TmpfsMount, DEFAULT_PATH};
+use crate::config::NetworkBackend;
 use std::path::{Path, PathBuf};
 
 /// A namespace the container's first process is created in.
@@ -31,8 +32,10 @@ pub enum NetworkSetup {
     Host,
     /// Only its loopback interface, brought up (`--network none`).
     Loopback,
-    /// pasta joins the namespace to the host, publishing these ports (`bridge`).
-    Pasta {
+    /// A backend joins the namespace to the host, publishing these ports (`bridge`).
+    Bridge {
+        /// The backend `--network` chose; otherwise `network-backend` or the default.
+        backend: Option<NetworkBackend>,
         /// The published ports.
         ports: Vec<PortMapping>,
     },
@@ -198,7 +201,8 @@ impl ContainerPlan {
         let network = match cfg.network {
             NetworkMode::Host => NetworkSetup::Host,
             NetworkMode::None => NetworkSetup::Loopback,
-            NetworkMode::Bridge => NetworkSetup::Pasta {
+            NetworkMode::Bridge => NetworkSetup::Bridge {
+                backend: cfg.network_backend,
                 ports: cfg.ports.clone(),
             },
         };
@@ -539,7 +543,13 @@ mod tests {
             ports: vec![port.clone()],
             ..cfg()
         });
-        assert_eq!(p.network, NetworkSetup::Pasta { ports: vec![port] });
+        assert_eq!(
+            p.network,
+            NetworkSetup::Bridge {
+                backend: None,
+                ports: vec![port]
+            }
+        );
         // Its own namespace: the host's loopback nameserver is not reachable.
         assert_eq!(p.etc.resolv_conf, "nameserver 10.0.0.2\nsearch lan\n");
         let none = plan(&RunConfig {

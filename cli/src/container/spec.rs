@@ -4,6 +4,7 @@
 
 use super::network::ports::{self, PortError, PortMapping};
 use super::options;
+use crate::config::NetworkBackend;
 use crate::image::{ContainerConfig, ImageConfig};
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,9 @@ pub enum SpecError {
     #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
     RelativeWorkdir(String),
     /// `--network` naming a network strata does not have.
-    #[error("network {0} not found (strata has bridge, host, none and private)")]
+    #[error(
+        "network {0} not found (strata has bridge, host, none, private, pasta and slirp4netns)"
+    )]
     UnknownNetwork(String),
     /// `-p` or an EXPOSEd port that cannot be published.
     #[error(transparent)]
@@ -128,7 +131,17 @@ impl NetworkMode {
             "bridge" | "default" | "private" => Ok(NetworkMode::Bridge),
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
+            "pasta" | "slirp4netns" => Ok(NetworkMode::Bridge),
             other => Err(SpecError::UnknownNetwork(other.to_string())),
+        }
+    }
+
+    /// The backend `--network` names (`pasta`, `slirp4netns`), if any.
+    pub fn backend(name: &str) -> Option<NetworkBackend> {
+        match name {
+            "pasta" => Some(NetworkBackend::Pasta),
+            "slirp4netns" => Some(NetworkBackend::Slirp4netns),
+            _ => None,
         }
     }
 
@@ -231,6 +244,10 @@ pub struct RunConfig {
     pub layer_mounts: Vec<LayersMount>,
     /// Remove the container when it exits.
     pub auto_remove: bool,
+    /// What joins it to the host on the bridge network, when `--network pasta` or
+    /// `--network slirp4netns` chose (otherwise `network-backend`, or the user's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_backend: Option<NetworkBackend>,
     /// Published ports (`-p`, `-P`), each with its host port chosen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortMapping>,
@@ -381,7 +398,9 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into()),
     };
-    let network = NetworkMode::parse(flags.network.unwrap_or("bridge"))?;
+    let network_name = flags.network.unwrap_or("bridge");
+    let network = NetworkMode::parse(network_name)?;
+    let network_backend = NetworkMode::backend(network_name);
     let ports = published(&c, flags, network)?;
     let mut mounts: Vec<BindMount> = flags
         .volumes
@@ -421,6 +440,7 @@ pub fn build(image: &ImageConfig, flags: &RunFlags<'_>, id: &str) -> Result<RunC
         tty: flags.tty,
         interactive: flags.interactive,
         network,
+        network_backend,
         mounts,
         tmpfs,
         layer_mounts: Vec::new(),
@@ -906,11 +926,18 @@ mod tests {
         assert_eq!(net(Some("host")).unwrap(), NetworkMode::Host);
         assert_eq!(net(Some("none")).unwrap(), NetworkMode::None);
         assert_eq!(net(Some("private")).unwrap(), NetworkMode::Bridge);
+        assert_eq!(net(Some("pasta")).unwrap(), NetworkMode::Bridge);
+        assert_eq!(net(Some("slirp4netns")).unwrap(), NetworkMode::Bridge);
+        assert_eq!(
+            NetworkMode::backend("slirp4netns"),
+            Some(NetworkBackend::Slirp4netns)
+        );
+        assert_eq!(NetworkMode::backend("bridge"), None);
         let e = net(Some("bridge2")).unwrap_err();
         assert!(matches!(&e, SpecError::UnknownNetwork(n) if n == "bridge2"));
         assert_eq!(
             e.to_string(),
-            "network bridge2 not found (strata has bridge, host, none and private)"
+            "network bridge2 not found (strata has bridge, host, none, private, pasta and slirp4netns)"
         );
         assert!(NetworkMode::Bridge.own_namespace());
         assert!(!NetworkMode::Host.own_namespace());

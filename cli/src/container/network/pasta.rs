@@ -12,7 +12,7 @@
 use super::ports::{PortMapping, Protocol};
 use super::NetworkError;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,17 +66,6 @@ pub fn arguments(ports: &[PortMapping], pid_file: &Path) -> Vec<String> {
     args
 }
 
-/// `pasta` on PATH (or the usual sbin directories).
-fn find_pasta() -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/bin", "/usr/sbin", "/bin", "/sbin"])
-        .map(|d| Path::new(d).join("pasta"))
-        .find(|p| p.is_file());
-    found
-}
-
 /// A running pasta serving one container.
 pub struct Pasta {
     child: Child,
@@ -86,15 +75,8 @@ impl Pasta {
     /// Starts pasta for the namespace `netns`, publishing `ports`, and waits until the
     /// namespace's interface is configured. Its messages go to `log`.
     pub fn start(netns: OwnedFd, ports: &[PortMapping], dir: &Path) -> Result<Pasta, NetworkError> {
-        let program = find_pasta().ok_or(NetworkError::NoPasta)?;
-        if rustix::fs::access(
-            "/dev/net/tun",
-            rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
-        )
-        .is_err()
-        {
-            return Err(NetworkError::Tun);
-        }
+        let program = super::find_program("pasta").ok_or(NetworkError::NoPasta)?;
+        super::check_tun()?;
         let pid_file = dir.join("pasta.pid");
         let log_path = dir.join("pasta.log");
         let _ = std::fs::remove_file(&pid_file);
@@ -107,27 +89,7 @@ impl Pasta {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        let raw = netns.as_raw_fd();
-        // SAFETY: between fork and exec the hook only makes system calls (fcntl, dup2,
-        // prctl), which are async-signal-safe; descriptor 3 is only a dup2 target and is
-        // never closed by the hook; `netns` outlives the spawn.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                let fd = std::os::fd::BorrowedFd::borrow_raw(raw);
-                if raw == NETNS_FD {
-                    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
-                } else {
-                    let mut target = <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(NETNS_FD);
-                    let r = rustix::io::dup2(fd, &mut target);
-                    std::mem::forget(target);
-                    r?;
-                }
-                rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ))?;
-                Ok(())
-            });
-        }
+        super::pass_fds(&mut cmd, [(netns.as_raw_fd(), NETNS_FD)]);
         let child = cmd.spawn().map_err(|source| NetworkError::Io {
             what: format!("cannot start {}", program.display()),
             source,

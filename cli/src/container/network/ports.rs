@@ -40,6 +40,17 @@ pub struct PortMapping {
 }
 
 impl PortMapping {
+    /// A mapping of `host_ip:host_port` to `container_port` (tests' shorthand).
+    #[cfg(test)]
+    pub fn of(host_ip: &str, host_port: u16, container_port: u16, protocol: Protocol) -> Self {
+        PortMapping {
+            host_ip: host_ip.into(),
+            host_port,
+            container_port,
+            protocol,
+        }
+    }
+
     /// As `ps` shows it: `0.0.0.0:8080->80/tcp`.
     pub fn display(&self) -> String {
         let ip = if self.host_ip.is_empty() {
