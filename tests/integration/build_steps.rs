@@ -84,6 +84,30 @@ fn cache_mount_sharing_locked_private_shared_and_seeds() {
     let id = build_id(&env, &ctx, &[]);
     assert_eq!(run_in(&env, &id, "cat /log"), "a\nb\n");
 
+    // Two parallel RUNs locking the same two caches, written in opposite orders: the
+    // caches are taken in one order (by name), so neither holds one while waiting for
+    // the other's.
+    let crossed = |me: &str, first: &str, second: &str| {
+        format!(
+            "FROM bb AS {me}\nRUN --mount=type=cache,id={first},target=/{first},sharing=locked \
+             --mount=type=cache,id={second},target=/{second},sharing=locked \
+             sh -c 'sleep 1; echo {me} >> /x/log; echo {me} >> /y/log'\nRUN echo {me} > /{me}\n"
+        )
+    };
+    let df = format!(
+        "{}{}FROM bb
+COPY --from=a /a /a
+COPY --from=b /b /b
+         RUN --mount=type=cache,id=x,target=/x cat /x/log > /log
+",
+        crossed("a", "x", "y"),
+        crossed("b", "y", "x")
+    );
+    let ctx = context(&env, "crossed", &df, &[]);
+    let id = build_id(&env, &ctx, &[]);
+    let log = run_in(&env, &id, "sort /log");
+    assert_eq!(log, "a\nb\n");
+
     // Two RUNs using one cache at the same time: private gives the second an instance
     // of its own, shared lets both see one.
     let together = |me: &str, other: &str, sharing: &str| {

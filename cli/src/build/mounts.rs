@@ -172,6 +172,11 @@ fn target_of(m: &Mount, workdir: &str, ssh_n: usize) -> String {
     }
 }
 
+/// The name a cache mount's directory is found by: its `id`, else its target.
+fn cache_name(m: &Mount, workdir: &str) -> String {
+    m.id.clone().unwrap_or_else(|| target_of(m, workdir, 0))
+}
+
 fn secret_id(m: &Mount) -> String {
     m.id.clone()
         .or_else(|| m.source.clone())
@@ -204,8 +209,22 @@ impl<'a> Builder<'a> {
         key: &mut Key,
     ) -> Result<RunMounts<'a>> {
         let mut out = RunMounts::default();
+        // Cache mounts are opened (and, for sharing=locked, waited for) in one order, by
+        // their cache's name, so that two RUNs locking the same caches never deadlock.
+        let mut order: Vec<(String, usize)> = mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.kind == MountKind::Cache)
+            .map(|(i, m)| (cache_name(m, workdir), i))
+            .collect();
+        order.sort();
+        let mut caches = std::collections::HashMap::new();
+        for (_, i) in order {
+            let target = target_of(&mounts[i], workdir, 0);
+            caches.insert(i, self.cache_mount(&mounts[i], &target, &mut out)?);
+        }
         let mut ssh_n = 0;
-        for m in mounts {
+        for (i, m) in mounts.iter().enumerate() {
             key.add(m.spec.as_bytes());
             let target = target_of(m, workdir, ssh_n);
             let bind = |source: &PathBuf| BindMount {
@@ -214,7 +233,15 @@ impl<'a> Builder<'a> {
                 readonly: true,
             };
             match m.kind {
-                MountKind::Cache => self.cache_mount(m, &target, &mut out)?,
+                MountKind::Cache => {
+                    let cache = caches.remove(&i).expect("every cache mount was opened");
+                    out.binds.push(BindMount {
+                        source: cache.dir.to_string_lossy().into_owned(),
+                        target: target.clone(),
+                        readonly: m.readonly,
+                    });
+                    out.caches.push(cache);
+                }
                 MountKind::Bind => match &m.from {
                     Some(from) => {
                         let state = self.mount_from(from)?;
@@ -263,8 +290,9 @@ impl<'a> Builder<'a> {
         Ok(out)
     }
 
-    /// A cache directory, seeded from `from=` when new, locked as `sharing=` says.
-    fn cache_mount(&self, m: &Mount, target: &str, out: &mut RunMounts<'a>) -> Result<()> {
+    /// A cache directory, seeded from `from=` when new, locked as `sharing=` says (the
+    /// seed's container is kept in `out`).
+    fn cache_mount(&self, m: &Mount, target: &str, out: &mut RunMounts<'a>) -> Result<CacheUse> {
         let seed_root = match &m.from {
             Some(from) => {
                 let state = self.mount_from(from)?;
@@ -279,14 +307,7 @@ impl<'a> Builder<'a> {
             root,
             source: stage_path(m),
         });
-        let cache = cache_mount::open(self.store, m, target, seed.as_ref())?;
-        out.binds.push(BindMount {
-            source: cache.dir.to_string_lossy().into_owned(),
-            target: target.to_string(),
-            readonly: m.readonly,
-        });
-        out.caches.push(cache);
-        Ok(())
+        cache_mount::open(self.store, m, target, seed.as_ref())
     }
 }
 
