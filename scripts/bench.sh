@@ -398,7 +398,8 @@ targets = [
     ("build two sleep 1 stages (s)", strata_s("buildsleep", 1), 1.5),
     ("exec / docker", rel("exec", "strata", "docker"), 0.2),
     ("stop / docker", rel("stop", "strata", "docker"), 0.2),
-    ("run -p httpd until it answers / docker (host net)", rel("web", "strata", "docker"), 0.3),
+    ("run -p httpd until it answers / docker on the host network (no port; like for like: scripts/bench-publish.sh)",
+     rel("web", "strata", "docker"), 0.3),
 ]
 print("\ntargets:")
 for what, v, limit in targets:
