@@ -65,6 +65,11 @@ fn remove_one(ctx: &Ctx, arg: &str, force: bool) -> Result<()> {
             while process_start(pid) == Some(start) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // pasta or slirp4netns end with the watcher, a moment later: their ports are
+            // free when rm returns.
+            if let Ok(dir) = ctx.store.container_dir(&rec.id) {
+                crate::container::network::end_user_net(&dir);
+            }
             // What the killed watcher held of root's bridge network goes now.
             if !crate::userns::is_rootless() {
                 crate::container::network::bridge::recover();

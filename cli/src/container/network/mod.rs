@@ -159,6 +159,47 @@ pub fn attach(
     }
 }
 
+/// The pid files the user-mode network programs leave in a container's directory, with
+/// the command name (`/proc/PID/comm`) each runs under.
+const USER_NET_PIDS: [(&str, &str); 2] =
+    [("pasta.pid", "pasta"), ("slirp4netns.pid", "slirp4netns")];
+
+/// Ends the pasta or slirp4netns of the container whose directory is `dir`, and waits
+/// (at most a few seconds) until it has gone and its published ports are free. For `rm
+/// -f`, whose SIGKILL of the watcher reaches them only through PR_SET_PDEATHSIG, which
+/// takes effect a moment later.
+pub fn end_user_net(dir: &Path) {
+    for (file, comm) in USER_NET_PIDS {
+        let Some(pid) = std::fs::read_to_string(dir.join(file))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let running = || {
+            let proc_dir = format!("/proc/{pid}");
+            let same = std::fs::read_to_string(format!("{proc_dir}/comm"))
+                .is_ok_and(|c| c.trim_end().starts_with(comm));
+            // A zombie has closed its sockets: its ports are free.
+            let zombie = std::fs::read_to_string(format!("{proc_dir}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+                .unwrap_or(false);
+            same && !zombie
+        };
+        if !running() {
+            continue;
+        }
+        if let Some(p) = rustix::process::Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while running() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}
+
 /// `name` on PATH (or the usual sbin directories).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();

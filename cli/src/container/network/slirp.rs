@@ -95,6 +95,8 @@ impl Slirp {
             source,
         })?;
         drop((netns, ready_w));
+        // Its pid, for `rm -f` to wait for (network::end_user_net).
+        let _ = std::fs::write(dir.join("slirp4netns.pid"), child.id().to_string());
         let api = PathBuf::from(format!("/proc/{}/cwd/{API_SOCKET}", child.id()));
         let slirp = Slirp { child, api };
         let mut byte = [0u8];
