@@ -160,16 +160,19 @@ pub fn attach(
 }
 
 /// The pid files the user-mode network programs leave in a container's directory, with
-/// the command name (`/proc/PID/comm`) each runs under.
-const USER_NET_PIDS: [(&str, &str); 2] =
-    [("pasta.pid", "pasta"), ("slirp4netns.pid", "slirp4netns")];
+/// the command names (`/proc/PID/comm`) each runs under (pasta is passt under another
+/// name, and may run as `passt.avx2`).
+const USER_NET_PIDS: [(&str, &[&str]); 2] = [
+    ("pasta.pid", &["pasta", "passt"]),
+    ("slirp4netns.pid", &["slirp4netns"]),
+];
 
 /// Ends the pasta or slirp4netns of the container whose directory is `dir`, and waits
 /// (at most a few seconds) until it has gone and its published ports are free. For `rm
 /// -f`, whose SIGKILL of the watcher reaches them only through PR_SET_PDEATHSIG, which
 /// takes effect a moment later.
 pub fn end_user_net(dir: &Path) {
-    for (file, comm) in USER_NET_PIDS {
+    for (file, names) in USER_NET_PIDS {
         let Some(pid) = std::fs::read_to_string(dir.join(file))
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok())
@@ -179,7 +182,7 @@ pub fn end_user_net(dir: &Path) {
         let running = || {
             let proc_dir = format!("/proc/{pid}");
             let same = std::fs::read_to_string(format!("{proc_dir}/comm"))
-                .is_ok_and(|c| c.trim_end().starts_with(comm));
+                .is_ok_and(|c| names.iter().any(|n| c.starts_with(n)));
             // A zombie has closed its sockets: its ports are free.
             let zombie = std::fs::read_to_string(format!("{proc_dir}/stat"))
                 .ok()
