@@ -163,8 +163,8 @@ pub fn attach(
 /// the command names (`/proc/PID/comm`) each runs under (pasta is passt under another
 /// name, and may run as `passt.avx2`).
 const USER_NET_PIDS: [(&str, &[&str]); 2] = [
-    ("pasta.pid", &["pasta", "passt"]),
-    ("slirp4netns.pid", &["slirp4netns"]),
+    (pasta::PID_FILE, &["pasta", "passt"]),
+    (slirp::PID_FILE, &["slirp4netns"]),
 ];
 
 /// Ends the pasta or slirp4netns of the container whose directory is `dir`, and waits
@@ -179,16 +179,12 @@ pub fn end_user_net(dir: &Path) {
         else {
             continue;
         };
+        // Its name, checked against pid reuse; a zombie (no start time) has closed its
+        // sockets, so its ports are free.
         let running = || {
-            let proc_dir = format!("/proc/{pid}");
-            let same = std::fs::read_to_string(format!("{proc_dir}/comm"))
-                .is_ok_and(|c| names.iter().any(|n| c.starts_with(n)));
-            // A zombie has closed its sockets: its ports are free.
-            let zombie = std::fs::read_to_string(format!("{proc_dir}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
-                .unwrap_or(false);
-            same && !zombie
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| names.iter().any(|n| c.starts_with(n)))
+                && crate::container::lookup::process_start(pid).is_some()
         };
         if !running() {
             continue;

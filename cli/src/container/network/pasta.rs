@@ -16,6 +16,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The file in the container's directory pasta writes its pid to.
+pub const PID_FILE: &str = "pasta.pid";
+
 /// The descriptor number pasta finds the namespace on.
 const NETNS_FD: i32 = 3;
 
@@ -77,7 +80,7 @@ impl Pasta {
     pub fn start(netns: OwnedFd, ports: &[PortMapping], dir: &Path) -> Result<Pasta, NetworkError> {
         let program = super::find_program("pasta").ok_or(NetworkError::NoPasta)?;
         super::check_tun()?;
-        let pid_file = dir.join("pasta.pid");
+        let pid_file = dir.join(PID_FILE);
         let log_path = dir.join("pasta.log");
         let _ = std::fs::remove_file(&pid_file);
         let log = std::fs::File::create(&log_path).map_err(|source| NetworkError::Io {

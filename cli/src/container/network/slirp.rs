@@ -14,6 +14,9 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// The file in the container's directory strata keeps slirp4netns's pid in.
+pub const PID_FILE: &str = "slirp4netns.pid";
+
 /// The descriptor numbers slirp4netns finds the namespace and its ready pipe on.
 const NETNS_FD: i32 = 3;
 const READY_FD: i32 = 4;
@@ -96,7 +99,7 @@ impl Slirp {
         })?;
         drop((netns, ready_w));
         // Its pid, for `rm -f` to wait for (network::end_user_net).
-        let _ = std::fs::write(dir.join("slirp4netns.pid"), child.id().to_string());
+        let _ = std::fs::write(dir.join(PID_FILE), child.id().to_string());
         let api = PathBuf::from(format!("/proc/{}/cwd/{API_SOCKET}", child.id()));
         let slirp = Slirp { child, api };
         let mut byte = [0u8];
